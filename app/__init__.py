@@ -1,0 +1,170 @@
+"""Maillage: one interlocutor for a network of ESS organisations.
+
+``create_app`` is the only place where the shell knows about the ``offers`` and ``invoicing``
+packages (to register their blueprints, models and commands); everything else points one way:
+invoicing → offers → app.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, has_request_context, request, session
+
+from app.config import load_config
+from app.extensions import babel, bootstrap, csrf, login_manager, migrate
+
+# Note: no module-level name ``db`` here: the submodule ``app.db`` would shadow it.
+
+
+def select_locale() -> str:
+    from flask_login import current_user
+
+    supported = ("fr", "en")
+    if not has_request_context():
+        return "fr"
+    lang = session.get("lang")
+    if lang in supported:
+        return lang
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in supported:
+        return current_user.locale
+    return "fr"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="static",
+    )
+    from app.extensions import db
+
+    load_config(app, test_config)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    for noisy in ("weasyprint", "weasyprint.progress", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=app.config.get("MIGRATIONS_DIR", _migrations_dir()), compare_type=True
+    )
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=_translations_dir(),
+    )
+    bootstrap.init_app(app)
+
+    # Models of every package must be known before the first query.
+    from app import models as _app_models  # noqa: F401
+    from app.auth import init_login
+    from invoicing import models as _invoicing_models  # noqa: F401
+    from offers import models as _offers_models  # noqa: F401
+
+    init_login(app, login_manager)
+
+    from app.formatting import register_filters
+
+    register_filters(app)
+
+    from app.labels import register_labels
+
+    register_labels(app)
+
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from app.auth.views import bp as auth_bp
+    from app.main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+
+    from app.directory import chain_views as _chain_views  # noqa: F401  (routes on directory.bp)
+    from app.directory import import_views as _import_views  # noqa: F401
+    from app.directory.views import bp as directory_bp
+    from app.public.views import bp as public_bp
+
+    app.register_blueprint(directory_bp)
+    app.register_blueprint(public_bp)
+
+    from invoicing.views import bp as invoicing_bp
+    from offers.views import bp as offers_bp
+
+    app.register_blueprint(offers_bp)
+    app.register_blueprint(invoicing_bp)
+
+    # Packages add their part of the demo (one-way arrows: app only knows the registry).
+    from app.cli import register_commands
+    from invoicing import demo as _invoicing_demo  # noqa: F401
+    from invoicing import directory_panels as _invoicing_panels  # noqa: F401
+    from offers import demo as _offers_demo  # noqa: F401
+    from offers import demo_quotes as _offers_demo_quotes  # noqa: F401
+    from offers import directory_panels as _offers_panels  # noqa: F401
+
+    register_commands(app)
+
+    from offers.cli import quotes_cli
+
+    app.cli.add_command(quotes_cli)
+
+    from app.navigation import navigation_for
+
+    @app.context_processor
+    def inject_layout():
+        from flask_login import current_user
+
+        return {
+            "navigation": navigation_for(current_user),
+            "current_locale": select_locale(),
+            "demo_banner": app.config.get("DEMO_BANNER") and _demo_loaded(),
+        }
+
+    @app.before_request
+    def _remember_client_ip():
+        g.client_ip = request.remote_addr
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+    return app
+
+
+def _demo_loaded() -> bool:
+    """The banner shows while the demo's marker setting exists (one primary-key lookup)."""
+    from app.extensions import db
+    from app.models import Setting
+
+    cache = g.get("_demo_loaded")
+    if cache is None:
+        try:
+            cache = db.session.get(Setting, "demo.loaded") is not None
+        except Exception:
+            db.session.rollback()
+            cache = False
+        g._demo_loaded = cache
+    return cache
+
+
+def _migrations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def _translations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "translations")

@@ -1,0 +1,29 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SubmitField
+from wtforms.validators import DataRequired, Email, Length
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("Adresse e-mail"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip]
+    )
+    password = PasswordField(_l("Mot de passe"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Se connecter"))
+
+
+class MagicLinkRequestForm(FlaskForm):
+    email = EmailField(
+        _l("Adresse e-mail"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip]
+    )
+    submit = SubmitField(_l("Recevoir un lien de connexion"))
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a CSRF-protected POST button."""
+
+    submit = SubmitField(_l("Continuer"))

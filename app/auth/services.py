@@ -1,0 +1,212 @@
+"""Login, logout, magic links, user creation. Services flush; the caller commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app.audit import record
+from app.auth import throttle
+from app.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from app.db import utcnow
+from app.errors import DomainError
+from app.extensions import db
+from app.models import Client, MagicLink, Organisation, Role, User
+
+
+class LoginRefused(DomainError):
+    status_code = 401
+
+
+class TooManyAttempts(DomainError):
+    status_code = 429
+
+
+class InvalidLink(DomainError):
+    status_code = 400
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def authenticate(email: str, password: str, ip: str | None) -> User:
+    """Return the user for these credentials.
+
+    Raises :class:`TooManyAttempts` when the account or address is throttled, and
+    :class:`LoginRefused` (one message, whether the email exists or not) otherwise.
+    The caller commits in both cases, so that failures are counted.
+    """
+    email = normalise_email(email)
+    if throttle.is_blocked(email, ip):
+        raise TooManyAttempts(_("Trop de tentatives de connexion échouées. Réessayez dans quelques minutes."))
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        throttle.record_failure(email, ip)
+        raise LoginRefused(_("Adresse e-mail ou mot de passe incorrect."))
+    throttle.clear_account(email)
+    user.last_login_at = utcnow()
+    record("user.login", user, user=user, summary=_("Connexion par mot de passe"), ip=ip)
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Invalidate every session of ``user`` (logout everywhere, deactivation)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+    db.session.flush()
+
+
+def deactivate(user: User, by: User | None = None) -> None:
+    user.active = False
+    end_sessions(user)
+    record("user.deactivated", user, user=by, summary=user.email)
+
+
+# --- magic links -------------------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="maillage.magic-link")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass
+class IssuedLink:
+    link: MagicLink
+    token: str
+
+
+def issue_magic_link(user: User, next_path: str | None = None) -> IssuedLink:
+    """Create a single-use link for an actor or client user. Raises :class:`DomainError` for other roles."""
+    if user.role not in (Role.ACTOR, Role.CLIENT):
+        raise DomainError(_("Les liens de connexion par e-mail sont réservés aux acteurs et aux clients."))
+    if not user.active:
+        raise DomainError(_("Ce compte est désactivé."))
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    link = MagicLink(
+        user=user,
+        token_hash=_hash(secret),
+        created_at=now,
+        expires_at=now + current_app.config["MAGIC_LINK_MAX_AGE"],
+        next_path=_safe_path(next_path),
+    )
+    db.session.add(link)
+    db.session.flush()
+    token = _serializer().dumps({"l": link.id, "s": secret})
+    return IssuedLink(link=link, token=token)
+
+
+def peek_magic_link(token: str) -> MagicLink:
+    """Check a token without using it (for the confirmation page). Raises :class:`InvalidLink`."""
+    max_age = int(current_app.config["MAGIC_LINK_MAX_AGE"].total_seconds())
+    try:
+        data = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise InvalidLink(_("Ce lien de connexion a expiré. Demandez-en un nouveau.")) from exc
+    except BadSignature as exc:
+        raise InvalidLink(_("Ce lien de connexion n'est pas valide.")) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("l"), int) or not isinstance(data.get("s"), str):
+        raise InvalidLink(_("Ce lien de connexion n'est pas valide."))
+    link = db.session.get(MagicLink, data["l"])
+    if link is None or not secrets.compare_digest(link.token_hash, _hash(data["s"])):
+        raise InvalidLink(_("Ce lien de connexion n'est pas valide."))
+    if link.used_at is not None:
+        raise InvalidLink(_("Ce lien de connexion a déjà été utilisé. Demandez-en un nouveau."))
+    if link.expires_at <= utcnow():
+        raise InvalidLink(_("Ce lien de connexion a expiré. Demandez-en un nouveau."))
+    if not link.user.active:
+        raise InvalidLink(_("Ce compte est désactivé."))
+    return link
+
+
+def consume_magic_link(token: str, ip: str | None) -> MagicLink:
+    """Use a link once: a conditional update guarantees that two clicks cannot both log in."""
+    link = peek_magic_link(token)
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(MagicLink)
+        .where(MagicLink.id == link.id, MagicLink.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise InvalidLink(_("Ce lien de connexion a déjà été utilisé. Demandez-en un nouveau."))
+    db.session.refresh(link)
+    link.user.last_login_at = now
+    record("user.login", link.user, user=link.user, summary=_("Connexion par lien e-mail"), ip=ip)
+    return link
+
+
+def _safe_path(path: str | None) -> str | None:
+    """Only paths inside this site: no scheme, no host, no protocol-relative ``//``."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    return path[:300]
+
+
+safe_next_path = _safe_path
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+def create_user(
+    *,
+    email: str,
+    role: Role | str,
+    name: str = "",
+    password: str | None = None,
+    organisation: Organisation | None = None,
+    client: Client | None = None,
+    by: User | None = None,
+) -> User:
+    """Create a user. Raises :class:`DomainError` with a French message on any invalid input."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise DomainError(_("Rôle inconnu : %(role)s.", role=role)) from exc
+    try:
+        email = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise DomainError(_("Adresse e-mail invalide : %(email)s.", email=email)) from exc
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise DomainError(_("Un compte existe déjà pour %(email)s.", email=email))
+    if role == Role.ACTOR and organisation is None:
+        raise DomainError(_("Un compte acteur doit être rattaché à une organisation."))
+    if role == Role.CLIENT and client is None:
+        raise DomainError(_("Un compte client doit être rattaché à un client."))
+    if role != Role.ACTOR and organisation is not None:
+        raise DomainError(_("Seul un compte acteur se rattache à une organisation."))
+    if role != Role.CLIENT and client is not None:
+        raise DomainError(_("Seul un compte client se rattache à un client."))
+    if password is not None and len(password) < MIN_LENGTH:
+        raise DomainError(_("Le mot de passe doit compter au moins %(n)d caractères.", n=MIN_LENGTH))
+    if password is None and role not in (Role.ACTOR, Role.CLIENT):
+        raise DomainError(_("Un mot de passe est requis pour ce rôle."))
+    user = User(
+        email=email,
+        name=name or email.split("@")[0],
+        role=role,
+        organisation=organisation,
+        client=client,
+        password_hash=hash_password(password) if password else None,
+        active=True,
+        session_epoch=0,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record("user.created", user, user=by, summary=f"{email} ({role.value})")
+    return user

@@ -1,0 +1,145 @@
+"""Login by password or by e-mailed link, logout."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import flash as _flash
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from app.auth.forms import ConfirmForm, LoginForm, MagicLinkRequestForm
+from app.auth.services import (
+    InvalidLink,
+    LoginRefused,
+    TooManyAttempts,
+    authenticate,
+    consume_magic_link,
+    end_sessions,
+    issue_magic_link,
+    normalise_email,
+    peek_magic_link,
+    safe_next_path,
+)
+from app.extensions import db
+from app.mail import queue_message
+from app.models import Role, User
+
+bp = Blueprint("auth", __name__)
+
+
+def _after_login(user: User, next_path: str | None = None):
+    session.clear()  # no fixation: a fresh session for the logged-in user
+    login_user(user)
+    session.permanent = True
+    return redirect(safe_next_path(next_path) or url_for("main.dashboard"))
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = LoginForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                user = authenticate(form.email.data, form.password.data, g.client_ip)
+            except (LoginRefused, TooManyAttempts) as exc:
+                db.session.commit()  # the failure counts, and nothing else changed
+                form.password.errors = [exc.message]
+                status = exc.status_code
+            else:
+                db.session.commit()
+                _flash(_("Bienvenue, %(name)s.", name=user.name), "success")
+                return _after_login(user, request.args.get("next"))
+        else:
+            status = 400
+    return render_template("app/auth/login.html", form=form), status
+
+
+@bp.route("/deconnexion", methods=["POST"])
+def logout():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "errors/error.html",
+            code=400,
+            title=_("Requête invalide"),
+            message=_("Déconnexion refusée : jeton de sécurité manquant."),
+        ), 400
+    if current_user.is_authenticated:
+        user = db.session.get(User, current_user.id)
+        end_sessions(user)  # every session of this user ends, on every device
+        db.session.commit()
+    logout_user()
+    session.clear()
+    _flash(_("Vous êtes déconnecté."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/connexion/lien", methods=["GET", "POST"])
+def magic_link_request():
+    """Actors and clients ask for a login link; the answer never reveals whether the email exists."""
+    form = MagicLinkRequestForm()
+    if form.validate_on_submit():
+        email = normalise_email(form.email.data)
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user is not None and user.active and user.role in (Role.ACTOR, Role.CLIENT):
+            send_login_link(user)
+        db.session.commit()
+        _flash(
+            _(
+                "Si un compte acteur ou client existe pour cette adresse, un lien de connexion vient d'y être envoyé."
+            ),
+            "info",
+        )
+        return redirect(url_for("auth.login"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("app/auth/magic_request.html", form=form), status
+
+
+def send_login_link(user: User, next_path: str | None = None, subject: str | None = None, intro: str = ""):
+    """Queue an e-mail carrying a fresh magic link for ``user``. The caller commits."""
+    issued = issue_magic_link(user, next_path)
+    url = absolute_url("auth.magic_link", token=issued.token)
+    body = render_template(
+        "email/magic_link.txt", user=user, url=url, intro=intro, expires_at=issued.link.expires_at
+    )
+    return queue_message(
+        to=[user.email],
+        subject=subject or _("Votre lien de connexion à Maillage"),
+        body_text=body,
+    )
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute URL for e-mails, built on PUBLIC_BASE_URL so it works from the CLI too."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
+@bp.route("/lien/<token>", methods=["GET", "POST"])
+def magic_link(token: str):
+    """GET shows a button (mail scanners prefetch GET links); POST uses the link once."""
+    form = ConfirmForm()
+    try:
+        link = peek_magic_link(token)
+    except InvalidLink as exc:
+        return render_template("app/auth/magic_invalid.html", message=exc.message), exc.status_code
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template(
+                "app/auth/magic_invalid.html", message=_("Jeton de sécurité manquant : rechargez la page.")
+            ), 400
+        try:
+            link = consume_magic_link(token, g.client_ip)
+        except InvalidLink as exc:
+            db.session.rollback()
+            return render_template("app/auth/magic_invalid.html", message=exc.message), exc.status_code
+        user, next_path = link.user, link.next_path
+        db.session.commit()
+        _flash(_("Bienvenue, %(name)s.", name=user.name), "success")
+        return _after_login(user, next_path)  # redirect to a clean URL, without the token
+    return render_template("app/auth/magic_confirm.html", form=form, user=link.user)

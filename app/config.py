@@ -1,0 +1,135 @@
+"""Configuration: defaults here, secrets and deployment choices only from the environment.
+
+Every setting may be overridden by an environment variable prefixed ``MAILLAGE_`` (Flask's
+``from_prefixed_env``), and the usual deployment names are read directly: ``SECRET_KEY``,
+``DATABASE_URL``, ``REDIS_URL``, ``MAIL_SERVER``…
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+
+class Config:
+    # Database: SQLite file under instance/ unless DATABASE_URL says otherwise.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    # Sessions: signed cookies, nothing kept in process memory.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-maillage"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    MAX_CONTENT_LENGTH = 5 * 1024 * 1024
+
+    WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
+    LANGUAGES = ("fr", "en")
+
+    BOOTSTRAP_SERVE_LOCAL = True
+    BOOTSTRAP_BOOTSWATCH_THEME = None
+
+    # Login throttling (counted in the database, or in Redis when REDIS_URL is set).
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+    REDIS_URL: str | None = None
+
+    # Magic links (actors and clients).
+    MAGIC_LINK_MAX_AGE = timedelta(hours=48)
+
+    # Mail: real SMTP when MAIL_SERVER is set, else .eml files in instance/outbox/.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER = "Maillage <no-reply@maillage.example.org>"
+    MAIL_TIMEOUT = 10
+    MAIL_MAX_ATTEMPTS = 8
+    OUTBOX_DIR: str | None = None
+
+    # Public base URL used in e-mails (magic links) when no request is around (CLI).
+    SERVER_NAME: str | None = None
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+    DEMO_BANNER = True
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def load_config(app, test_config: dict | None = None) -> None:
+    """Fill ``app.config`` from :class:`Config`, the environment and ``test_config``."""
+    app.config.from_object(Config)
+    app.config.from_prefixed_env("MAILLAGE")
+    for name in (
+        "SECRET_KEY",
+        "REDIS_URL",
+        "MAIL_SERVER",
+        "MAIL_USERNAME",
+        "MAIL_PASSWORD",
+        "MAIL_DEFAULT_SENDER",
+        "PUBLIC_BASE_URL",
+    ):
+        if _env(name):
+            app.config[name] = os.environ[name]
+    if _env("MAIL_PORT"):
+        app.config["MAIL_PORT"] = int(os.environ["MAIL_PORT"])
+    for flag in ("MAIL_USE_TLS", "MAIL_USE_SSL"):
+        if _env(flag):
+            app.config[flag] = os.environ[flag].lower() in ("1", "true", "yes", "on")
+    if _env("TRUSTED_HOSTS"):
+        app.config["TRUSTED_HOSTS"] = [h.strip() for h in os.environ["TRUSTED_HOSTS"].split(",") if h.strip()]
+    if _env("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
+    if test_config:
+        app.config.update(test_config)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'maillage.db'}"
+    if not app.config.get("OUTBOX_DIR"):
+        app.config["OUTBOX_DIR"] = str(instance / "outbox")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _local_secret_key(instance)
+
+    # Over plain http (debug, tests) a Secure / __Host- cookie would never come back.
+    if app.debug or app.testing or not app.config.get("SESSION_COOKIE_SECURE", True):
+        app.config["SESSION_COOKIE_SECURE"] = False
+        app.config["REMEMBER_COOKIE_SECURE"] = False
+        if app.config["SESSION_COOKIE_NAME"].startswith("__Host-"):
+            app.config["SESSION_COOKIE_NAME"] = "maillage_session"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual ``postgres://`` spellings and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _local_secret_key(instance: Path) -> str:
+    """A random key kept in ``instance/secret_key`` for local runs; never a constant in code."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,1 @@
+"""The actors' directory ("classeur"): one card per organisation."""

@@ -1,0 +1,182 @@
+"""The directory list's query: filters, a whitelist of sort keys, pagination.
+
+The page costs the same number of queries whatever the number of cards shown: one count, one page of
+organisations (logos deferred), one ``selectinload`` of their categories, plus the filter choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import sqlalchemy as sa
+from sqlalchemy.orm import defer, selectinload
+
+from app.directory.validation import qpv_names
+from app.extensions import db
+from app.models import Category, LegalForm, Organisation, VatRegime
+
+PER_PAGE_CHOICES = (25, 50, 100)
+PER_PAGE = 50
+
+#: Sort keys accepted in the URL, and the columns they sort by (then by name, then id).
+SORTS = {
+    "name": (sa.func.lower(Organisation.name),),
+    "commune": (sa.func.lower(Organisation.commune),),
+    "qpv": (Organisation.qpv_name,),
+    "legal_form": (Organisation.legal_form,),
+    "vat_regime": (Organisation.vat_regime,),
+    "updated": (Organisation.updated_at,),
+}
+DEFAULT_SORT = "name"
+
+#: Values of the ``qpv`` filter besides a neighbourhood's name.
+QPV_ANY, QPV_NONE = "oui", "non"
+#: Values of the ``active`` filter (absent means active only).
+ACTIVE_YES, ACTIVE_NO, ACTIVE_ALL = "oui", "non", "tous"
+
+
+@dataclass
+class DirectoryQuery:
+    """The list's parameters, as read from the URL (unknown values are dropped, never an error)."""
+
+    q: str = ""
+    category: str = ""
+    commune: str = ""
+    qpv: str = ""
+    legal_form: str = ""
+    vat_regime: str = ""
+    active: str = ACTIVE_YES
+    sort: str = DEFAULT_SORT
+    order: str = "asc"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+    @classmethod
+    def from_args(cls, args) -> DirectoryQuery:
+        query = cls(
+            q=(args.get("q") or "").strip()[:200],
+            category=(args.get("category") or "").strip()[:40],
+            commune=(args.get("commune") or "").strip()[:120],
+            qpv=(args.get("qpv") or "").strip()[:120],
+            legal_form=args.get("legal_form") or "",
+            vat_regime=args.get("vat_regime") or "",
+            active=args.get("active") or ACTIVE_YES,
+            sort=args.get("sort") or DEFAULT_SORT,
+            order=args.get("order") or "asc",
+            page=max(args.get("page", 1, type=int) or 1, 1),
+            per_page=args.get("per_page", PER_PAGE, type=int) or PER_PAGE,
+        )
+        if query.legal_form not in {f.value for f in LegalForm}:
+            query.legal_form = ""
+        if query.vat_regime not in {r.value for r in VatRegime}:
+            query.vat_regime = ""
+        if query.qpv not in (QPV_ANY, QPV_NONE) and query.qpv not in {name for name, _ in qpv_names()}:
+            query.qpv = ""
+        if query.active not in (ACTIVE_YES, ACTIVE_NO, ACTIVE_ALL):
+            query.active = ACTIVE_YES
+        if query.sort not in SORTS:
+            query.sort = DEFAULT_SORT
+        if query.order not in ("asc", "desc"):
+            query.order = "asc"
+        if query.per_page not in PER_PAGE_CHOICES:
+            query.per_page = PER_PAGE
+        return query
+
+    def args(self, **changes) -> dict:
+        """URL parameters for a link that changes some of them (defaults left out, page reset)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["page"] = 1
+        values.update(changes)
+        defaults = DirectoryQuery()
+        return {k: v for k, v in values.items() if v != getattr(defaults, k)}
+
+    def sort_args(self, key: str) -> dict:
+        """The link of a column header: sort by it, or flip the order when it is the current one."""
+        order = "desc" if self.sort == key and self.order == "asc" else "asc"
+        return self.args(sort=key, order=order)
+
+    def filter_args(self) -> dict:
+        """The filters alone, for the export links (``active`` always: the export's default is all cards)."""
+        names = ("q", "category", "commune", "qpv", "legal_form", "vat_regime")
+        return {**{n: getattr(self, n) for n in names if getattr(self, n)}, "active": self.active}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(
+            self.q
+            or self.category
+            or self.commune
+            or self.qpv
+            or self.legal_form
+            or self.vat_regime
+            or self.active != ACTIVE_YES
+        )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def directory_select(query: DirectoryQuery) -> sa.Select:
+    """Organisations matching the filters, sorted; categories preloaded, logos left in the database."""
+    statement = sa.select(Organisation).options(
+        selectinload(Organisation.categories), defer(Organisation.logo)
+    )
+    if query.q:
+        pattern = f"%{_escape_like(query.q)}%"
+        statement = statement.where(
+            sa.or_(
+                Organisation.name.ilike(pattern, escape="\\"),
+                Organisation.description.ilike(pattern, escape="\\"),
+            )
+        )
+    if query.category:
+        # EXISTS rather than a join: one row per organisation, so the count and the page stay right.
+        statement = statement.where(Organisation.categories.any(Category.code == query.category))
+    if query.commune:
+        statement = statement.where(sa.func.lower(Organisation.commune) == query.commune.lower())
+    if query.qpv == QPV_ANY:
+        statement = statement.where(Organisation.qpv.is_(True))
+    elif query.qpv == QPV_NONE:
+        statement = statement.where(Organisation.qpv.is_(False))
+    elif query.qpv:
+        statement = statement.where(Organisation.qpv_name == query.qpv)
+    if query.legal_form:
+        statement = statement.where(Organisation.legal_form == LegalForm(query.legal_form))
+    if query.vat_regime:
+        statement = statement.where(Organisation.vat_regime == VatRegime(query.vat_regime))
+    if query.active == ACTIVE_YES:
+        statement = statement.where(Organisation.active.is_(True))
+    elif query.active == ACTIVE_NO:
+        statement = statement.where(Organisation.active.is_(False))
+    columns = SORTS[query.sort]
+    if query.order == "desc":
+        columns = tuple(c.desc() for c in columns)
+    return statement.order_by(*columns, sa.func.lower(Organisation.name), Organisation.id)
+
+
+def search_directory(query: DirectoryQuery):
+    """One page of the directory (``flask_sqlalchemy.pagination.Pagination``)."""
+    return db.paginate(
+        directory_select(query), page=query.page, per_page=query.per_page, error_out=False, count=True
+    )
+
+
+def filter_choices() -> dict:
+    """Categories and communes offered by the filter form (two queries)."""
+    categories = list(db.session.scalars(sa.select(Category).order_by(Category.position, Category.name)))
+    communes = list(
+        db.session.scalars(
+            sa.select(Organisation.commune)
+            .where(Organisation.commune != "")
+            .group_by(Organisation.commune)
+            .order_by(sa.func.lower(Organisation.commune))
+        )
+    )
+    return {
+        "categories": categories,
+        "communes": communes,
+        "qpvs": [name for name, _communes in qpv_names()],
+        "legal_forms": list(LegalForm),
+        "vat_regimes": list(VatRegime),
+    }

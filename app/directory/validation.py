@@ -1,0 +1,188 @@
+"""Checks of identifiers and addresses, with python-stdnum; every message in French.
+
+Each ``check_*`` function returns the normalised value or raises :class:`FieldError`.
+Forms (WTForms validators) and the spreadsheet import share these functions.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+from stdnum.fr import tva as stdnum_tva
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+#: The 24 communes of Nantes Métropole.
+NANTES_METROPOLE_COMMUNES = (
+    "Basse-Goulaine",
+    "Bouaye",
+    "Bouguenais",
+    "Brains",
+    "Carquefou",
+    "Couëron",
+    "Indre",
+    "La Chapelle-sur-Erdre",
+    "La Montagne",
+    "Le Pellerin",
+    "Les Sorinières",
+    "Mauves-sur-Loire",
+    "Nantes",
+    "Orvault",
+    "Rezé",
+    "Saint-Aignan-Grandlieu",
+    "Saint-Herblain",
+    "Saint-Jean-de-Boiseau",
+    "Saint-Léger-les-Vignes",
+    "Saint-Sébastien-sur-Loire",
+    "Sainte-Luce-sur-Loire",
+    "Sautron",
+    "Thouaré-sur-Loire",
+    "Vertou",
+)
+
+
+class FieldError(ValueError):
+    """An invalid value; ``message`` is French and meant for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _fold(text: str) -> str:
+    """Compare names without case, accents, hyphens or apostrophes."""
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"[\s\-–—'’]+", " ", text).strip()
+
+
+def check_siret(value: str) -> str:
+    try:
+        return stdnum_siret.validate(value)
+    except stdnum_siret.InvalidLength as exc:
+        raise FieldError(_("Le SIRET doit compter 14 chiffres.")) from exc
+    except stdnum_siret.InvalidFormat as exc:
+        raise FieldError(_("Le SIRET ne doit contenir que des chiffres.")) from exc
+    except ValidationError as exc:
+        raise FieldError(_("Ce SIRET n'est pas valide (clé de contrôle erronée).")) from exc
+
+
+def check_siren(value: str) -> str:
+    try:
+        return stdnum_siren.validate(value)
+    except ValidationError as exc:
+        raise FieldError(_("Ce SIREN n'est pas valide (9 chiffres, clé de contrôle).")) from exc
+
+
+def check_vat_number(value: str, siren: str | None = None) -> str:
+    """A French VAT number; when ``siren`` is given it must be the one the number embeds."""
+    try:
+        number = stdnum_tva.validate(value)
+    except ValidationError as exc:
+        raise FieldError(_("Ce numéro de TVA intracommunautaire n'est pas valide.")) from exc
+    number = number if number.startswith("FR") else "FR" + number
+    if siren and number[-9:] != siren:
+        raise FieldError(
+            _(
+                "Le numéro de TVA ne correspond pas au SIREN %(siren)s (attendu : %(expected)s).",
+                siren=siren,
+                expected=vat_number_for(siren),
+            )
+        )
+    return number
+
+
+def vat_number_for(siren: str) -> str:
+    """The French VAT number derived from a SIREN."""
+    return "FR" + stdnum_siren.to_tva(siren)
+
+
+def check_iban(value: str) -> str:
+    try:
+        return stdnum_iban.validate(value)
+    except ValidationError as exc:
+        raise FieldError(_("Cet IBAN n'est pas valide.")) from exc
+
+
+def check_bic(value: str) -> str:
+    try:
+        return stdnum_bic.validate(value)
+    except ValidationError as exc:
+        raise FieldError(_("Ce BIC n'est pas valide (8 ou 11 caractères).")) from exc
+
+
+def check_email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise FieldError(_("Adresse e-mail invalide : %(email)s.", email=value)) from exc
+
+
+_POSTAL_CODE = re.compile(r"^(?:0[1-9]|[1-8]\d|9[0-8]|2[AB])\d{3}$")
+
+
+def check_postal_code(value: str) -> str:
+    value = (value or "").strip().replace(" ", "")
+    if not re.fullmatch(r"\d{5}", value) or not _POSTAL_CODE.match(value):
+        raise FieldError(_("Le code postal doit compter 5 chiffres (ex. 44000)."))
+    return value
+
+
+def check_website(value: str) -> str:
+    value = (value or "").strip()
+    if not re.match(r"^https?://[^\s/$.?#].[^\s]*$", value, re.IGNORECASE):
+        raise FieldError(_("L'adresse du site doit commencer par http:// ou https://."))
+    return value
+
+
+def is_in_nantes_metropole(commune: str) -> bool:
+    folded = _fold(commune)
+    return any(_fold(c) == folded for c in NANTES_METROPOLE_COMMUNES)
+
+
+def canonical_commune(commune: str) -> str:
+    """The official spelling when the commune is one of Nantes Métropole's, else the input trimmed."""
+    folded = _fold(commune)
+    for name in NANTES_METROPOLE_COMMUNES:
+        if _fold(name) == folded:
+            return name
+    return (commune or "").strip()
+
+
+def territory_warning(commune: str, postal_code: str) -> str | None:
+    """A flag (not an error) for an address outside the network's territory."""
+    if is_in_nantes_metropole(commune):
+        return None
+    if (postal_code or "").startswith("44"):
+        return _("Commune hors de Nantes Métropole (Loire-Atlantique).")
+    return _("Commune hors de Loire-Atlantique.")
+
+
+@cache
+def qpv_names() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The priority neighbourhoods of Nantes Métropole, from the data file shipped in the package."""
+    rows = []
+    with open(DATA / "qpv_nantes_metropole.csv", encoding="utf-8") as handle:
+        lines = [line for line in handle if not line.startswith("#")]
+    for row in csv.DictReader(lines, delimiter=";"):
+        rows.append((row["nom"].strip(), tuple(c.strip() for c in row["communes"].split("|"))))
+    return tuple(rows)
+
+
+def check_qpv_name(value: str) -> str:
+    folded = _fold(value)
+    for name, _communes in qpv_names():
+        if _fold(name) == folded:
+            return name
+    raise FieldError(_("Quartier prioritaire inconnu : %(name)s.", name=value))

@@ -1,0 +1,105 @@
+"""Domain errors raised by services, and the HTML/JSON error pages."""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """A business rule refused the action; ``message`` is shown to the user as is (already translated)."""
+
+    status_code = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidTransition(DomainError):
+    """A state machine refused a move (e.g. accepting a declined assignment)."""
+
+    status_code = 409
+
+
+class Forbidden(DomainError):
+    """The user may not do this; services raise it so money never moves on a view's word alone."""
+
+    status_code = 403
+
+
+class Conflict(DomainError):
+    """Someone else changed the object meanwhile (stale form, already answered)."""
+
+    status_code = 409
+
+
+def transition(machine: dict, current, target, what: str):
+    """Check ``current -> target`` against ``machine`` (a dict state -> set of allowed states).
+
+    Returns ``target``; raises :class:`InvalidTransition` with a French message otherwise.
+    """
+    if target not in machine.get(current, ()):
+        raise InvalidTransition(
+            _(
+                "Changement impossible pour %(what)s : de « %(current)s » à « %(target)s ».",
+                what=what,
+                current=current,
+                target=target,
+            )
+        )
+    return target
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return (
+        best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+_TITLES = {
+    400: ("Requête invalide", "La demande n'a pas pu être traitée."),
+    401: ("Connexion requise", "Identifiez-vous pour accéder à cette page."),
+    403: ("Accès refusé", "Votre rôle ne permet pas d'accéder à cette page."),
+    404: ("Page introuvable", "Cette page ou cet objet n'existe pas."),
+    405: ("Méthode non autorisée", "Cette action n'est pas possible ici."),
+    409: ("Conflit", "L'objet a changé entre-temps ; rechargez la page."),
+    413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
+    429: ("Trop de tentatives", "Trop de tentatives : réessayez dans quelques minutes."),
+    500: ("Erreur interne", "Une erreur inattendue s'est produite ; elle a été consignée."),
+}
+
+
+def render_error(code: int, message: str | None = None):
+    title, default = _TITLES.get(code, _TITLES[500])
+    title, text = _(title), message or _(default)
+    if _wants_json():
+        return jsonify(error=title, message=text), code
+    return render_template("errors/error.html", code=code, title=title, message=text), code
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error(
+            400, _("Le formulaire a expiré ou n'est pas valide (jeton CSRF). Rechargez la page et réessayez.")
+        )
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return render_error(exc.status_code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code in _TITLES:
+            # Our own abort(…, description) messages are French already; Werkzeug's defaults are not.
+            custom = exc.description if exc.description != type(exc).description else None
+            return render_error(exc.code, custom)
+        return exc
+
+    @app.errorhandler(500)
+    def internal_error(exc):
+        return render_error(500)

@@ -1,0 +1,103 @@
+"""French labels for stored codes (roles, statuses, legal forms…), in one place, for templates."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+LABELS: dict[str, object] = {
+    # roles
+    "admin": _l("Administration"),
+    "coordinator": _l("Coordination"),
+    "treasurer": _l("Trésorerie"),
+    "actor": _l("Acteur"),
+    "client": _l("Client"),
+    # event statuses
+    "draft": _l("Brouillon"),
+    "consulting": _l("Consultation"),
+    "quoted": _l("Devis envoyé"),
+    "won": _l("Gagné"),
+    "lost": _l("Perdu"),
+    "delivered": _l("Réalisé"),
+    "closed": _l("Clos"),
+    "cancelled": _l("Annulé"),
+    # assignment statuses and roles
+    "proposed": _l("Proposé"),
+    "invited": _l("Invité"),
+    "accepted": _l("Accepté"),
+    "declined": _l("Décliné"),
+    "withdrawn": _l("Retiré"),
+    "lead": _l("Chef de file"),
+    "partner": _l("Partenaire"),
+    "supplier": _l("Fournisseur"),
+    # quotes
+    "sent": _l("Envoyé"),
+    "expired": _l("Expiré"),
+    "superseded": _l("Remplacé"),
+    "open": _l("Ouvert"),
+    # billing modes
+    "single_contractor": _l("Titulaire unique"),
+    "joint_consortium": _l("Groupement conjoint"),
+    # legal forms
+    "association": _l("Association"),
+    "scop": _l("SCOP"),
+    "scic": _l("SCIC"),
+    "cooperative": _l("Coopérative"),
+    "sas": _l("SAS"),
+    "sarl": _l("SARL"),
+    "ei": _l("Entreprise individuelle"),
+    "collectivity": _l("Collectivité"),
+    "mutual": _l("Mutuelle"),
+    "foundation": _l("Fondation"),
+    "other": _l("Autre"),
+    # VAT regimes
+    "subject": _l("Assujetti à la TVA"),
+    "franchise": _l("Franchise en base (art. 293 B)"),
+    "exempt": _l("Exonéré (art. 261-7-1°)"),
+    # units
+    "piece": _l("pièce"),
+    "personne": _l("personne"),
+    "heure": _l("heure"),
+    "jour": _l("jour"),
+    "forfait": _l("forfait"),
+    "m2": _l("m²"),
+    "repas": _l("repas"),
+    "lot": _l("lot"),
+    "km": _l("km"),
+    # invoices, payouts
+    "issued": _l("Émise"),
+    "invoice": _l("Facture"),
+    "deposit": _l("Facture d'acompte"),
+    "credit_note": _l("Avoir"),
+    "due": _l("À payer"),
+    "paid": _l("Payé"),
+}
+
+STATUS_STYLES = {
+    "accepted": "success",
+    "won": "success",
+    "paid": "success",
+    "invited": "warning",
+    "proposed": "secondary",
+    "consulting": "info",
+    "quoted": "info",
+    "sent": "info",
+    "declined": "danger",
+    "lost": "danger",
+    "withdrawn": "secondary",
+    "cancelled": "secondary",
+    "superseded": "secondary",
+    "expired": "secondary",
+}
+
+
+def label(code) -> str:
+    key = getattr(code, "value", code)
+    return str(LABELS.get(key, key))
+
+
+def status_style(code) -> str:
+    return STATUS_STYLES.get(getattr(code, "value", code), "light")
+
+
+def register_labels(app) -> None:
+    app.jinja_env.globals.update(label=label, role_label=label, status_style=status_style)

@@ -1,0 +1,62 @@
+"""Home, dashboard, language switch, health, and the admin's pages."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.auth import roles_required
+from app.auth.forms import ConfirmForm
+from app.auth.services import safe_next_path
+from app.extensions import db
+from app.models import CoordinatorIdentity, Role, User
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    return render_template("app/index.html")
+
+
+@bp.route("/tableau-de-bord")
+@roles_required(*Role)
+def dashboard():
+    """One home per role; the role's own pages are one click away."""
+    return render_template("app/dashboard.html", role=current_user.role)
+
+
+@bp.route("/langue/<code>", methods=["POST"])
+def set_language(code: str):
+    form = ConfirmForm()
+    if form.validate_on_submit() and code in ("fr", "en"):
+        session["lang"] = code
+    return redirect(safe_next_path(request.form.get("next")) or url_for("main.index"))
+
+
+@bp.route("/health")
+def health():
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except Exception:
+        db.session.rollback()
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+@bp.route("/admin/utilisateurs")
+@roles_required(Role.ADMIN)
+def user_list():
+    users = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
+    return render_template("app/user_list.html", users=users)
+
+
+@bp.route("/admin/parametres")
+@roles_required(Role.ADMIN)
+def settings():
+    identity = db.session.get(CoordinatorIdentity, 1)
+    return render_template("app/settings.html", identity=identity, title=_("Paramètres"))

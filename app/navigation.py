@@ -1,0 +1,54 @@
+"""The navigation differs by role: one list of (endpoint, label) per role, in one place."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from app.models import Role
+
+NAVIGATION: dict[Role, list[tuple[str, object]]] = {
+    Role.ADMIN: [
+        ("main.dashboard", _l("Tableau de bord")),
+        ("offers.event_list", _l("Événements")),
+        ("directory.organisation_list", _l("Acteurs")),
+        ("main.user_list", _l("Utilisateurs")),
+        ("main.settings", _l("Paramètres")),
+    ],
+    Role.COORDINATOR: [
+        ("main.dashboard", _l("Tableau de bord")),
+        ("offers.event_list", _l("Événements")),
+        ("offers.quote_list", _l("Devis")),
+        ("directory.organisation_list", _l("Acteurs")),
+        ("directory.chain_list", _l("Chaînes")),
+        ("offers.client_list", _l("Clients")),
+    ],
+    Role.TREASURER: [
+        ("main.dashboard", _l("Tableau de bord")),
+        ("offers.event_list", _l("Événements")),
+        ("offers.quote_list", _l("Devis")),
+        ("directory.organisation_list", _l("Acteurs")),
+        ("invoicing.invoice_list", _l("Factures")),
+    ],
+    Role.ACTOR: [
+        ("main.dashboard", _l("Accueil")),
+        ("offers.portal_lots", _l("Mes lots")),
+        ("directory.my_card", _l("Ma fiche")),
+    ],
+    Role.CLIENT: [
+        ("main.dashboard", _l("Accueil")),
+        ("offers.client_quotes", _l("Mes devis")),
+    ],
+}
+
+
+#: What a visitor without an account sees.
+PUBLIC_NAVIGATION: list[tuple[str, object]] = [
+    ("public.directory", _l("Annuaire des acteurs")),
+    ("public.chain_list", _l("Chaînes d'acteurs")),
+]
+
+
+def navigation_for(user) -> list[tuple[str, object]]:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return PUBLIC_NAVIGATION
+    return NAVIGATION.get(user.role, [])

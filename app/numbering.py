@@ -1,0 +1,45 @@
+"""Gapless, chronological numbers per issuer, prefix and year (quotes, invoices, credit notes).
+
+The counter row is locked for the rest of the transaction that uses the number: on PostgreSQL with
+``SELECT … FOR UPDATE``, on SQLite by the ``BEGIN IMMEDIATE`` every transaction takes (app/db.py).
+A rolled-back transaction gives its number back, so the series has no gap (NOTES.md: sequences leave
+gaps, ``max()+1`` collides). Allocate in the transaction that freezes the document, never earlier.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.extensions import db
+from app.models import NumberSeries
+
+
+def format_number(prefix: str, year: int, value: int) -> str:
+    """``DEV-2026-0001``: at most 35 characters, letters, digits and dashes (EN 16931 BT-1)."""
+    return f"{prefix}-{year}-{value:04d}"
+
+
+def next_number(issuer: str, prefix: str, year: int) -> str:
+    """Allocate the next number of the series. Flushes; the caller's commit makes it final."""
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(NumberSeries)
+        .values(issuer=issuer, prefix=prefix, year=year, last_value=0)
+        .on_conflict_do_nothing(index_elements=["issuer", "prefix", "year"])
+    )
+    row = db.session.execute(
+        sa.select(NumberSeries.id, NumberSeries.last_value)
+        .where(NumberSeries.issuer == issuer, NumberSeries.prefix == prefix, NumberSeries.year == year)
+        .with_for_update()
+    ).one()
+    value = row.last_value + 1
+    db.session.execute(
+        sa.update(NumberSeries)
+        .where(NumberSeries.id == row.id)
+        .values(last_value=value)
+        .execution_options(synchronize_session=False)
+    )
+    return format_number(prefix, year, value)

@@ -1,0 +1,1 @@
+"""The public directory (/annuaire): no login, only what actors consented to show."""

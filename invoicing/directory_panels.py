@@ -1,0 +1,46 @@
+"""Card-page panels contributed by invoicing: what the actor was paid (reversements).
+
+Shown to staff only (coordination, treasury, admin). One query, whatever the number of payouts.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from app.directory.panels import register_card_panel
+from app.extensions import db
+from app.money import ZERO
+from invoicing.models import Payout, PayoutStatus
+from offers.models import Event
+
+
+@register_card_panel(30, "invoicing.payouts")
+def payouts_panel(organisation, user) -> dict | None:
+    """Its payouts (event, amount, status, paid date, reference), the totals paid and still due."""
+    if not (getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False)):
+        return None
+    rows = db.session.execute(
+        sa.select(
+            Payout.id,
+            Payout.event_id,
+            Event.title.label("event_title"),
+            Payout.amount,
+            Payout.status,
+            Payout.paid_on,
+            Payout.reference,
+            Payout.adjusts_id,
+        )
+        .join(Event, Event.id == Payout.event_id)
+        .where(Payout.organisation_id == organisation.id)
+        .order_by(Event.starts_at.desc(), Payout.created_at, Payout.id)
+    ).all()
+    paid = sum((r.amount for r in rows if r.status == PayoutStatus.PAID), ZERO)
+    due = sum((r.amount for r in rows if r.status == PayoutStatus.DUE), ZERO)
+    return {
+        "title": _("Reversements"),
+        "template": "invoicing/_card_panel_payouts.html",
+        "payouts": rows,
+        "total_paid": paid,
+        "total_due": due,
+    }

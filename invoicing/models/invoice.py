@@ -1,0 +1,130 @@
+"""Invoices and credit notes: frozen, numbered snapshots; never changed or deleted once issued."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Money, Quantity, Rate, UTCDateTime, enum_column, utcnow
+from app.extensions import db
+
+
+class InvoiceKind(enum.StrEnum):
+    INVOICE = "invoice"
+    DEPOSIT = "deposit"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceStatus(enum.StrEnum):
+    """Stored states only. Paid, partly paid, overdue and cancelled are derived from payments,
+    the due date and credit notes, never stored."""
+
+    DRAFT = "draft"
+    ISSUED = "issued"
+
+
+INVOICE_TRANSITIONS: dict[InvoiceStatus, set[InvoiceStatus]] = {
+    InvoiceStatus.DRAFT: {InvoiceStatus.ISSUED},
+    InvoiceStatus.ISSUED: set(),
+}
+
+
+class Invoice(db.Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        sa.UniqueConstraint("issuer", "number", name="uq_invoices_issuer_number"),
+        sa.CheckConstraint(
+            "(kind = 'credit_note') = (credit_of_id IS NOT NULL)", name="credit_note_references_invoice"
+        ),
+        sa.CheckConstraint("(status = 'issued') = (number IS NOT NULL)", name="issued_has_number"),
+        sa.CheckConstraint(
+            "total_net >= 0 AND total_vat >= 0 AND total_gross >= 0", name="totals_non_negative"
+        ),
+        sa.CheckConstraint(
+            "(issuer = 'coordinator') = (issuer_organisation_id IS NULL)", name="issuer_matches_organisation"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``coordinator`` or ``organisation:<id>`` (an actor's own series, issued under mandate).
+    issuer: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    issuer_organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    kind: Mapped[InvoiceKind] = mapped_column(
+        enum_column(InvoiceKind, "invoice_kind"), nullable=False, default=InvoiceKind.INVOICE
+    )
+    status: Mapped[InvoiceStatus] = mapped_column(
+        enum_column(InvoiceStatus, "invoice_status"), nullable=False, default=InvoiceStatus.DRAFT
+    )
+    #: Allocated when issued, in the same transaction; NULL while draft.
+    number: Mapped[str | None] = mapped_column(sa.String(35), nullable=True)
+    credit_of_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("invoices.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("events.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    quote_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("quotes.id", ondelete="RESTRICT"), nullable=True
+    )
+    client_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("clients.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    issue_date: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    due_date: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    #: Date (or last date) of the service, when it differs from the issue date.
+    service_date: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    purchase_order_number: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
+    #: Frozen seller and buyer identities, legal mentions, as plain values.
+    seller: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    buyer: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    mentions: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    total_net: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=Decimal("0"))
+    total_vat: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=Decimal("0"))
+    total_gross: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=Decimal("0"))
+    pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True, deferred=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    lines = relationship(
+        "InvoiceLine", back_populates="invoice", order_by="InvoiceLine.position", cascade="all"
+    )
+    payments = relationship("Payment", back_populates="invoice", order_by="Payment.received_on")
+    credit_of = relationship("Invoice", remote_side=[id])
+    client = relationship("Client")
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("unit_price >= 0 AND net >= 0", name="amounts_non_negative"),
+        sa.CheckConstraint("vat_rate >= 0", name="vat_rate_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("invoices.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    position: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    lot_title: Mapped[str] = mapped_column(sa.String(250), nullable=False, default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
+    )
+    description: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Quantity(), nullable=False)
+    unit: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    unit_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    vat_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False)
+    net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+
+    invoice = relationship("Invoice", back_populates="lines")

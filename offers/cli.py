@@ -1,0 +1,63 @@
+"""``flask quotes …``: the quotes archive from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from app.extensions import db
+from app.formatting import money
+from app.labels import label
+from offers.models import Quote
+
+quotes_cli = AppGroup("quotes", help="Archive des devis.")
+
+
+@quotes_cli.command("list")
+def list_quotes():
+    """Une ligne par version : numéro, version, statut, client, total TTC."""
+    from flask_babel import force_locale
+
+    quotes = db.session.scalars(sa.select(Quote).order_by(Quote.number, Quote.version)).all()
+    if not quotes:
+        click.echo("Aucun devis.")
+        return
+    with force_locale("fr"):
+        for q in quotes:
+            click.echo(
+                f"{q.number}\tv{q.version}\t{label(q.status)}\t{q.snapshot['client']['name']}\t{money(q.total_gross)}"
+            )
+
+
+@quotes_cli.command("export-pdf")
+@click.argument("number")
+@click.option("--version", "version", type=int, help="Version (la dernière par défaut).")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="Fichier PDF."
+)
+def export_pdf(number, version, output):
+    """Écrire le PDF enregistré d'un devis, octet pour octet."""
+    stmt = sa.select(Quote).where(Quote.number == number)
+    stmt = stmt.where(Quote.version == version) if version else stmt.order_by(Quote.version.desc()).limit(1)
+    quote = db.session.scalar(stmt)
+    if quote is None:
+        raise click.ClickException(
+            f"Devis introuvable : {number}" + (f" version {version}" if version else "")
+        )
+    Path(output).write_bytes(quote.pdf)
+    click.echo(
+        f"{quote.number} v{quote.version} → {output} ({len(quote.pdf)} octets, SHA-256 {quote.pdf_sha256})"
+    )
+
+
+@quotes_cli.command("expire")
+def expire():
+    """Passer en « expiré » les devis envoyés dont la validité est dépassée."""
+    from offers.services.quotes import expire_quotes
+
+    count = expire_quotes()
+    db.session.commit()
+    click.echo(f"{count} devis expiré(s).")

@@ -1,0 +1,1 @@
+"""Offer forms (Flask-WTF)."""

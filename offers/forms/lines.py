@@ -1,0 +1,148 @@
+"""Line forms: the values every line has (shared with the actor portal), and the coordinator's form
+that also chooses the delivering actor and may choose the VAT rate."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from app.formatting import rate as format_rate
+from app.labels import label
+from offers.forms.events import DecimalTextField, strip
+from offers.models import UNITS
+from offers.services.lines import LineFields, price_error, quantity_error
+
+#: Parse generously, then say precisely what is wrong (``quantity_error``, ``price_error``).
+_PARSE_PLACES = 12
+
+
+class PriceField(DecimalTextField):
+    """A price shown back with its cents (``14,50``, not ``14,5``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Shown like any decimal in the conflict summary (offers.forms.events.changed_fields).
+        self.type = "DecimalTextField"
+
+    def _value(self):
+        if self.raw_data or self.data is None:
+            return super()._value()
+        return format(Decimal(self.data).quantize(Decimal("0.01")), "f").replace(".", ",")
+
+
+def unit_choices() -> list[SelectChoice]:
+    return [SelectChoice(code, label(code)) for code in UNITS]
+
+
+class LineValuesForm(FlaskForm):
+    """Description, quantity, unit, unit price: what both the coordination and the actor type."""
+
+    description = StringField(
+        _l("Description de la prestation"),
+        validators=[DataRequired(_l("Décrivez la prestation.")), Length(max=500)],
+        filters=[strip],
+    )
+    quantity = DecimalTextField(
+        _l("Quantité"),
+        places=_PARSE_PLACES,
+        validators=[InputRequired(_l("Indiquez une quantité (ex. 7,5)."))],
+    )
+    unit = SelectField(_l("Unité"), default="forfait")
+    unit_price = PriceField(
+        _l("Prix unitaire HT (€)"),
+        places=_PARSE_PLACES,
+        validators=[InputRequired(_l("Indiquez un prix unitaire HT (ex. 12,50)."))],
+    )
+    version_id = HiddenField()
+    submit = SubmitField(_l("Enregistrer"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit.choices = unit_choices()
+
+    def validate_quantity(self, field):
+        error = quantity_error(field.data)
+        if error:
+            raise ValidationError(error)
+
+    def validate_unit_price(self, field):
+        error = price_error(field.data)
+        if error:
+            raise ValidationError(error)
+
+    def fill(self, line):
+        self.description.data = line.description
+        self.quantity.data = line.quantity
+        self.unit.data = line.unit
+        self.unit_price.data = line.unit_price
+        self.version_id.data = line.version_id
+        return self
+
+    def to_fields(self, organisation_id: int | None = None) -> LineFields:
+        return LineFields(
+            description=self.description.data or "",
+            quantity=self.quantity.data,
+            unit=self.unit.data,
+            unit_price=self.unit_price.data,
+            organisation_id=organisation_id,
+        )
+
+
+def rate_choices(rates, default_hint: str | None = None) -> list[SelectChoice]:
+    """The rate select: « default » first, then the legal rates as ``"0.1000"`` → ``10 %``."""
+    first = _("Taux par défaut du vendeur")
+    if default_hint:
+        first = f"{first} ({default_hint})"
+    return [SelectChoice("", first)] + [SelectChoice(str(rate), format_rate(rate)) for rate in rates]
+
+
+class LineForm(LineValuesForm):
+    """The coordinator's line: also the delivering actor and, optionally, the VAT rate."""
+
+    organisation_id = SelectField(
+        _l("Acteur qui réalise la prestation"),
+        coerce=int,
+        validators=[InputRequired(_l("Choisissez l'acteur qui réalise la prestation."))],
+    )
+    #: Empty: the seller's default (DESIGN.md "who sells decides the VAT"); the service checks the rest.
+    vat_rate = SelectField(_l("Taux de TVA"), validate_choice=False, default="")
+
+    def __init__(self, *args, organisations=(), rates=(), default_hint=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organisation_id.choices = [SelectChoice(o.id, o.name) for o in organisations]
+        self.vat_rate.choices = rate_choices(rates, default_hint)
+
+    def validate_vat_rate(self, field):
+        if field.data in (None, ""):
+            return
+        try:
+            value = Decimal(str(field.data))
+        except InvalidOperation as exc:
+            raise ValidationError(_("Taux de TVA inconnu.")) from exc
+        if not value.is_finite():
+            raise ValidationError(_("Taux de TVA inconnu."))
+
+    def fill(self, line):
+        super().fill(line)
+        self.organisation_id.data = line.organisation_id
+        self.vat_rate.data = str(line.vat_rate)
+        if not any(choice.value == self.vat_rate.data for choice in self.vat_rate.choices):
+            self.vat_rate.choices.append(SelectChoice(self.vat_rate.data, format_rate(line.vat_rate)))
+        return self
+
+    def to_fields(self, organisation_id: int | None = None) -> LineFields:
+        fields = super().to_fields(self.organisation_id.data)
+        fields.vat_rate = Decimal(str(self.vat_rate.data)) if self.vat_rate.data not in (None, "") else None
+        return fields
+
+
+class LineDeleteForm(FlaskForm):
+    """The delete button: CSRF and the version the user saw."""
+
+    version_id = HiddenField(validators=[DataRequired()])

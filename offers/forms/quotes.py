@@ -1,0 +1,45 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+class IssueQuoteForm(FlaskForm):
+    validity_days = IntegerField(
+        _l("Durée de validité (jours)"), default=30, validators=[DataRequired(), NumberRange(min=1, max=365)]
+    )
+    show_actor_cards = BooleanField(_l("Présenter chaque acteur à côté de son lot"), default=True)
+    show_breakdown = BooleanField(_l("Ajouter l'annexe de répartition par acteur"))
+    submit = SubmitField(_l("Émettre le devis"))
+
+
+class AcceptQuoteForm(FlaskForm):
+    name = StringField(_l("Votre nom et votre qualité"), validators=[DataRequired(), Length(max=200)])
+    agreed = BooleanField(_l("Bon pour accord"), validators=[DataRequired()])
+    purchase_order = StringField(
+        _l("N° de bon de commande (facultatif)"), validators=[Optional(), Length(max=50)]
+    )
+    accept = SubmitField(_l("Accepter le devis"))
+
+
+class DeclineQuoteForm(FlaskForm):
+    reason = TextAreaField(_l("Raison du refus"), validators=[DataRequired(), Length(max=2000)])
+    decline = SubmitField(_l("Refuser le devis"))
+
+
+class QuoteFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Statut"), validators=[Optional()], choices=[])
+    client = SelectField(_l("Client"), validators=[Optional()], choices=[])
+    start = DateField(_l("Émis à partir du"), validators=[Optional()])
+    end = DateField(_l("jusqu'au"), validators=[Optional()])

@@ -1,0 +1,70 @@
+"""Assignments: an actor on a lot, with a role and an answer."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import UTCDateTime, enum_column, utcnow
+from app.extensions import db
+
+
+class AssignmentRole(enum.StrEnum):
+    LEAD = "lead"
+    PARTNER = "partner"
+    SUPPLIER = "supplier"
+
+
+class AssignmentStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    INVITED = "invited"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+#: The only place assignment moves are defined.
+ASSIGNMENT_TRANSITIONS: dict[AssignmentStatus, set[AssignmentStatus]] = {
+    AssignmentStatus.PROPOSED: {AssignmentStatus.INVITED},
+    AssignmentStatus.INVITED: {AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED},
+    AssignmentStatus.ACCEPTED: {AssignmentStatus.WITHDRAWN},
+    AssignmentStatus.DECLINED: set(),
+    AssignmentStatus.WITHDRAWN: set(),
+}
+
+
+class Assignment(db.Model):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        sa.UniqueConstraint("lot_id", "organisation_id", name="uq_assignments_lot_organisation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("lots.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    role: Mapped[AssignmentRole] = mapped_column(
+        enum_column(AssignmentRole, "assignment_role"), nullable=False, default=AssignmentRole.PARTNER
+    )
+    status: Mapped[AssignmentStatus] = mapped_column(
+        enum_column(AssignmentStatus, "assignment_status"),
+        nullable=False,
+        default=AssignmentStatus.PROPOSED,
+        index=True,
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The actor's comment when answering.
+    comment: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+
+    lot = relationship("Lot", back_populates="assignments")
+    organisation = relationship("Organisation", lazy="joined")

@@ -1,0 +1,48 @@
+"""Lines: what is sold, delivered by one actor, on one lot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Money, Quantity, Rate, UTCDateTime, utcnow
+from app.extensions import db
+
+#: Units offered in forms; stored as their code.
+UNITS = ("piece", "personne", "heure", "jour", "forfait", "m2", "repas", "lot", "km")
+
+
+class Line(db.Model):
+    __tablename__ = "lines"
+    __table_args__ = (
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("unit_price >= 0", name="unit_price_non_negative"),
+        sa.CheckConstraint("vat_rate >= 0", name="vat_rate_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("lots.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    #: The actor who delivers this line (and, in joint-consortium mode, sells it).
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    description: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Quantity(), nullable=False)
+    unit: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="forfait")
+    #: Excluding VAT, to the cent.
+    unit_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    vat_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False)
+    position: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+    lot = relationship("Lot", back_populates="lines")
+    organisation = relationship("Organisation", lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version_id}

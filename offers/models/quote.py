@@ -1,0 +1,126 @@
+"""Quotes (devis): numbered, versioned, frozen snapshots of an event's offer."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Money, Quantity, Rate, UTCDateTime, enum_column, utcnow
+from app.extensions import db
+
+
+class QuoteStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+
+#: The only place quote moves are defined.
+QUOTE_TRANSITIONS: dict[QuoteStatus, set[QuoteStatus]] = {
+    QuoteStatus.DRAFT: {QuoteStatus.SENT, QuoteStatus.SUPERSEDED},
+    QuoteStatus.SENT: {
+        QuoteStatus.ACCEPTED,
+        QuoteStatus.DECLINED,
+        QuoteStatus.EXPIRED,
+        QuoteStatus.SUPERSEDED,
+    },
+    QuoteStatus.ACCEPTED: set(),
+    QuoteStatus.DECLINED: {QuoteStatus.SUPERSEDED},
+    QuoteStatus.EXPIRED: {QuoteStatus.SUPERSEDED},
+    QuoteStatus.SUPERSEDED: set(),
+}
+
+
+class Quote(db.Model):
+    __tablename__ = "quotes"
+    __table_args__ = (
+        sa.UniqueConstraint("number", "version", name="uq_quotes_number_version"),
+        sa.CheckConstraint("version >= 1", name="version_positive"),
+        sa.CheckConstraint(
+            "total_net >= 0 AND total_vat >= 0 AND total_gross >= 0", name="totals_non_negative"
+        ),
+        sa.CheckConstraint("valid_until >= issue_date", name="valid_after_issue"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("events.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    #: ``DEV-2026-0001``: allocated once per event's first issue; versions share it.
+    number: Mapped[str] = mapped_column(sa.String(35), nullable=False)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    status: Mapped[QuoteStatus] = mapped_column(
+        enum_column(QuoteStatus, "quote_status"), nullable=False, default=QuoteStatus.DRAFT, index=True
+    )
+    issue_date: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    valid_until: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    total_net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    total_vat: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    total_gross: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    #: Frozen parties (coordinator, client, event, actors' short cards) as plain values.
+    snapshot: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    show_actor_cards: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    show_breakdown: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True, deferred=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    accepted_by_name: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    accepted_ip: Mapped[str | None] = mapped_column(sa.String(45), nullable=True)
+    #: SHA-256 of the PDF the client accepted (equals pdf_sha256: the stored PDF never changes).
+    accepted_pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    client_purchase_order: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
+    declined_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    event = relationship("Event")
+    lines = relationship("QuoteLine", back_populates="quote", order_by="QuoteLine.position", cascade="all")
+
+
+class QuoteLine(db.Model):
+    """A frozen copy of a line (or the coordination fee) as it stood when the quote was issued."""
+
+    __tablename__ = "quote_lines"
+    __table_args__ = (
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("unit_price >= 0 AND net >= 0", name="amounts_non_negative"),
+        sa.CheckConstraint("vat_rate >= 0", name="vat_rate_non_negative"),
+        sa.CheckConstraint("kind IN ('line', 'fee')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("quotes.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    position: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(sa.String(10), nullable=False, default="line")
+    #: The source line, for version diffs (NULL for the fee, or once the line was deleted).
+    source_line_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    lot_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    lot_title: Mapped[str] = mapped_column(sa.String(250), nullable=False, default="")
+    lot_position: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    category_name: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
+    )
+    organisation_name: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    description: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Quantity(), nullable=False)
+    unit: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    unit_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    vat_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False)
+    net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    #: The legal mention for a 0 % line (franchise or exemption), frozen with it.
+    vat_mention: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+
+    quote = relationship("Quote", back_populates="lines")

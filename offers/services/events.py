@@ -1,0 +1,636 @@
+"""Events: creation, edits, the status machine, duplication, and what the dashboard needs to show.
+
+Every function takes explicit arguments, flushes but never commits, and raises
+:class:`app.errors.DomainError` subclasses with French messages. The status machine is
+:data:`offers.models.EVENT_TRANSITIONS`; :func:`change_status` is the only place that moves an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from app.audit import record
+from app.errors import DomainError, Forbidden, InvalidTransition, transition
+from app.extensions import db
+from app.labels import label
+from app.models import AuditEntry, Client
+from offers.models import (
+    EVENT_TRANSITIONS,
+    AssignmentStatus,
+    BillingMode,
+    Event,
+    EventStatus,
+    FeeKind,
+    Line,
+    Lot,
+    LotStatus,
+)
+from offers.permissions import can_edit_event
+
+#: Dates are entered and shown in this zone and stored in UTC.
+LOCAL_TZ = ZoneInfo("Europe/Paris")
+
+#: Bounds that catch typing mistakes (an event of three years, 2 000 000 guests…).
+MAX_EVENT_DURATION = timedelta(days=366)
+MAX_HEADCOUNT = 1_000_000
+MAX_FEE_AMOUNT = Decimal("1000000.00")
+
+#: Statuses in which an event and its lots no longer change.
+FROZEN_STATUSES = frozenset({EventStatus.CLOSED, EventStatus.CANCELLED})
+
+#: Fields whose before/after the audit log keeps on edits.
+AUDITED_FIELDS = (
+    "title",
+    "client_id",
+    "venue",
+    "venue_address",
+    "starts_at",
+    "ends_at",
+    "headcount",
+    "description",
+    "response_deadline",
+    "billing_mode",
+    "fee_kind",
+    "fee_rate",
+    "fee_amount",
+    "purchase_order_number",
+    "onsite_contact",
+)
+
+
+class InvalidValue(DomainError):
+    """A value a business rule refuses; ``field`` names the form field the message belongs beside."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class EventFrozen(DomainError):
+    """The event is closed or cancelled: it, its lots and its lines no longer change."""
+
+    status_code = 409
+
+
+@dataclass
+class EventFields:
+    """The values of an event form, already parsed (aware UTC datetimes, Decimals)."""
+
+    title: str
+    client_id: int
+    starts_at: datetime
+    ends_at: datetime
+    venue: str = ""
+    venue_address: str = ""
+    headcount: int | None = None
+    description: str = ""
+    response_deadline: datetime | None = None
+    billing_mode: BillingMode = BillingMode.SINGLE_CONTRACTOR
+    fee_kind: FeeKind = FeeKind.NONE
+    #: A fraction (0.0800 for 8 %), used when ``fee_kind`` is percent.
+    fee_rate: Decimal = Decimal("0")
+    #: Excl. VAT, used when ``fee_kind`` is fixed.
+    fee_amount: Decimal = Decimal("0")
+    purchase_order_number: str | None = None
+    onsite_contact: str = ""
+
+
+# --- permissions and guards -----------------------------------------------------------------------
+
+
+def require_editor(user, event: Event | None = None) -> None:
+    """Raise :class:`Forbidden` unless ``user`` may edit events (coordinator, admin)."""
+    if user is None or not can_edit_event(user, event):
+        raise Forbidden(_("Seule la coordination peut modifier un événement."))
+
+
+def require_not_frozen(event: Event) -> None:
+    """Raise :class:`EventFrozen` when the event is closed or cancelled."""
+    if event.status in FROZEN_STATUSES:
+        raise EventFrozen(
+            _(
+                "L'événement est « %(status)s » : il ne se modifie plus. Dupliquez-le pour repartir de lui.",
+                status=label(event.status),
+            )
+        )
+
+
+def is_frozen(event: Event) -> bool:
+    return event.status in FROZEN_STATUSES
+
+
+# --- local time ----------------------------------------------------------------------------------
+
+
+def to_local(value: datetime | None) -> datetime | None:
+    """An aware datetime as Europe/Paris wall time (still aware)."""
+    return value.astimezone(LOCAL_TZ) if value is not None else None
+
+
+def shift_local(value: datetime | None, offset: timedelta) -> datetime | None:
+    """Move ``value`` by ``offset`` of wall-clock time in Europe/Paris (9:00 stays 9:00 across DST)."""
+    if value is None:
+        return None
+    local = value.astimezone(LOCAL_TZ).replace(tzinfo=None) + offset
+    return local.replace(tzinfo=LOCAL_TZ).astimezone(value.tzinfo)
+
+
+def local_offset(old_start: datetime, new_start: datetime) -> timedelta:
+    """The wall-clock distance between two starts (what duplication shifts everything by)."""
+    old = old_start.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    new = new_start.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    return new - old
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+def _check_event_fields(fields: EventFields) -> None:
+    if not fields.title or not fields.title.strip():
+        raise InvalidValue(_("Donnez un titre à l'événement."), "title")
+    if fields.ends_at < fields.starts_at:
+        raise InvalidValue(_("La fin doit être après le début de l'événement."), "ends_at")
+    if fields.ends_at - fields.starts_at > MAX_EVENT_DURATION:
+        raise InvalidValue(_("Un événement dure au plus un an : vérifiez les dates."), "ends_at")
+    if fields.response_deadline is not None and fields.response_deadline > fields.starts_at:
+        raise InvalidValue(
+            _("La date limite de réponse doit précéder le début de l'événement."), "response_deadline"
+        )
+    if fields.headcount is not None and not 0 <= fields.headcount <= MAX_HEADCOUNT:
+        raise InvalidValue(
+            _("Le nombre de participants doit être compris entre 0 et 1 000 000."), "headcount"
+        )
+    if fields.fee_kind == FeeKind.PERCENT:
+        if not Decimal("0") < fields.fee_rate <= Decimal("1"):
+            raise InvalidValue(_("Le pourcentage doit être compris entre 0 et 100 %."), "fee_percent")
+        if fields.fee_rate.as_tuple().exponent < -4:
+            raise InvalidValue(_("Le pourcentage a au plus deux décimales."), "fee_percent")
+    elif fields.fee_kind == FeeKind.FIXED:
+        if not Decimal("0") < fields.fee_amount <= MAX_FEE_AMOUNT:
+            raise InvalidValue(_("Le forfait doit être compris entre 0,01 € et 1 000 000 €."), "fee_amount")
+        if fields.fee_amount.as_tuple().exponent < -2:
+            raise InvalidValue(_("Un montant a au plus deux décimales (centimes)."), "fee_amount")
+
+
+def _client(client_id: int) -> Client:
+    client = db.session.get(Client, client_id)
+    if client is None:
+        raise InvalidValue(_("Choisissez un client existant."), "client_id")
+    return client
+
+
+def _fee_values(fields: EventFields) -> tuple[Decimal, Decimal]:
+    """Only the value of the chosen kind is kept; the other is reset to zero."""
+    rate = fields.fee_rate if fields.fee_kind == FeeKind.PERCENT else Decimal("0")
+    amount = fields.fee_amount if fields.fee_kind == FeeKind.FIXED else Decimal("0")
+    # Stored scales (checked above to lose nothing), so the audit shows 2000.00, not 2000.
+    return rate.quantize(Decimal("0.0001")), amount.quantize(Decimal("0.01"))
+
+
+def _short(value: datetime) -> str:
+    """``16/06/2026 09:00`` in Paris time, for messages."""
+    return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def check_lot_schedule(
+    event_starts_at: datetime,
+    event_ends_at: datetime,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    response_deadline: datetime | None,
+    lot_title: str | None = None,
+) -> None:
+    """A lot's times lie within its event, and its answers are due before the event starts.
+
+    Raises :class:`InvalidValue` naming the field (``starts_at``, ``ends_at``, ``response_deadline``).
+    """
+    prefix = _("Lot « %(title)s » : ", title=lot_title) if lot_title else ""
+    window = _(
+        "l'événement a lieu du %(start)s au %(end)s", start=_short(event_starts_at), end=_short(event_ends_at)
+    )
+    if starts_at is not None and not event_starts_at <= starts_at <= event_ends_at:
+        raise InvalidValue(
+            prefix
+            + _("le début (%(t)s) doit être pendant l'événement (%(w)s).", t=_short(starts_at), w=window),
+            "starts_at",
+        )
+    if ends_at is not None and not event_starts_at <= ends_at <= event_ends_at:
+        raise InvalidValue(
+            prefix + _("la fin (%(t)s) doit être pendant l'événement (%(w)s).", t=_short(ends_at), w=window),
+            "ends_at",
+        )
+    if starts_at is not None and ends_at is not None and ends_at < starts_at:
+        raise InvalidValue(prefix + _("la fin doit être après le début."), "ends_at")
+    if response_deadline is not None and response_deadline > event_starts_at:
+        raise InvalidValue(
+            prefix + _("la date limite de réponse doit précéder le début de l'événement."),
+            "response_deadline",
+        )
+
+
+# --- create, edit --------------------------------------------------------------------------------
+
+
+def create_event(fields: EventFields, user) -> Event:
+    """Create a draft event for a client.
+
+    Raises :class:`Forbidden` (not coordination) and :class:`InvalidValue` (dates, fee, client).
+    """
+    require_editor(user)
+    _check_event_fields(fields)
+    client = _client(fields.client_id)
+    rate, amount = _fee_values(fields)
+    event = Event(
+        title=fields.title.strip(),
+        client=client,
+        venue=fields.venue,
+        venue_address=fields.venue_address,
+        starts_at=fields.starts_at,
+        ends_at=fields.ends_at,
+        headcount=fields.headcount,
+        description=fields.description,
+        response_deadline=fields.response_deadline,
+        status=EventStatus.DRAFT,
+        billing_mode=fields.billing_mode,
+        fee_kind=fields.fee_kind,
+        fee_rate=rate,
+        fee_amount=amount,
+        purchase_order_number=fields.purchase_order_number or None,
+        onsite_contact=fields.onsite_contact,
+        created_by_id=getattr(user, "id", None),
+    )
+    db.session.add(event)
+    db.session.flush()
+    record(
+        "event.created",
+        event,
+        user=user,
+        summary=_("Événement créé pour %(client)s", client=client.name),
+        changes={"fee_kind": (None, event.fee_kind), "fee_rate": (None, rate), "fee_amount": (None, amount)},
+        event_id=event.id,
+    )
+    return event
+
+
+def update_event(event: Event, fields: EventFields, user) -> dict:
+    """Apply an edit form; returns the ``{field: (before, after)}`` that changed.
+
+    The caller checked the form's version (``app.locking.check_version``). Raises :class:`Forbidden`,
+    :class:`EventFrozen`, and :class:`InvalidValue` (dates, fee, a lot that would fall outside the
+    new dates).
+    """
+    require_editor(user, event)
+    require_not_frozen(event)
+    _check_event_fields(fields)
+    client = _client(fields.client_id)
+    for lot in event.lots:
+        if lot.status == LotStatus.CANCELLED:
+            continue
+        try:
+            check_lot_schedule(
+                fields.starts_at, fields.ends_at, lot.starts_at, lot.ends_at, lot.response_deadline, lot.title
+            )
+        except InvalidValue as exc:
+            raise InvalidValue(
+                exc.message + " " + _("Modifiez d'abord les horaires du lot."), "starts_at"
+            ) from exc
+    rate, amount = _fee_values(fields)
+    new_values = {
+        "title": fields.title.strip(),
+        "client_id": client.id,
+        "venue": fields.venue,
+        "venue_address": fields.venue_address,
+        "starts_at": fields.starts_at,
+        "ends_at": fields.ends_at,
+        "headcount": fields.headcount,
+        "description": fields.description,
+        "response_deadline": fields.response_deadline,
+        "billing_mode": fields.billing_mode,
+        "fee_kind": fields.fee_kind,
+        "fee_rate": rate,
+        "fee_amount": amount,
+        "purchase_order_number": fields.purchase_order_number or None,
+        "onsite_contact": fields.onsite_contact,
+    }
+    changes = {}
+    for name in AUDITED_FIELDS:
+        before, after = getattr(event, name), new_values[name]
+        if before != after:
+            changes[name] = (before, after)
+    if not changes:
+        return {}
+    audited = dict(changes)
+    if "client_id" in changes:
+        audited.pop("client_id")
+        audited["client"] = (event.client.name, client.name)
+    for name, (_before, after) in changes.items():
+        setattr(event, name, after)
+    if "client_id" in changes:
+        event.client = client
+    db.session.flush()
+    record(
+        "event.updated",
+        event,
+        user=user,
+        summary=_("Événement modifié"),
+        changes=audited,
+        event_id=event.id,
+    )
+    return changes
+
+
+# --- the status machine --------------------------------------------------------------------------
+
+
+def allowed_moves(event: Event) -> list[EventStatus]:
+    """The statuses the event may move to now, in the machine's order (for the buttons)."""
+    targets = EVENT_TRANSITIONS.get(event.status, set())
+    return [status for status in EventStatus if status in targets]
+
+
+def change_status(event: Event, target: EventStatus | str, user) -> Event:
+    """Move the event to ``target`` through :data:`EVENT_TRANSITIONS`, with an audit entry.
+
+    Raises :class:`Forbidden` (not coordination), :class:`InvalidTransition` (a move the machine does
+    not allow, an unknown status) and :class:`InvalidValue` (consultation without any open lot).
+    """
+    require_editor(user, event)
+    try:
+        target = EventStatus(target)
+    except ValueError as exc:
+        raise InvalidTransition(_("Statut inconnu : %(status)s.", status=target)) from exc
+    before = event.status
+    try:
+        transition(EVENT_TRANSITIONS, before, target, _("l'événement"))
+    except InvalidTransition as exc:
+        raise InvalidTransition(
+            _(
+                "L'événement ne peut pas passer de « %(before)s » à « %(after)s ».",
+                before=label(before),
+                after=label(target),
+            )
+        ) from exc
+    if target == EventStatus.CONSULTING and not any(lot.status == LotStatus.OPEN for lot in event.lots):
+        raise InvalidValue(_("Ajoutez au moins un lot avant de lancer la consultation."))
+    event.status = target
+    db.session.flush()
+    record(
+        "event.status_changed",
+        event,
+        user=user,
+        summary=_("Statut : %(before)s → %(after)s", before=label(before), after=label(target)),
+        changes={"status": (before, target)},
+        event_id=event.id,
+    )
+    return event
+
+
+# --- duplication ---------------------------------------------------------------------------------
+
+
+def duplicate_event(
+    source: Event,
+    *,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    user,
+    client_id: int | None = None,
+) -> Event:
+    """A new draft event copied from ``source``: its fields, open lots and their lines.
+
+    Lots (times and answer deadlines) and the event's own deadline move by the wall-clock distance
+    between the two starts. Assignments are not copied (no answers, nobody invited); lines keep their
+    delivering actor. Cancelled lots and the purchase-order number are left behind.
+
+    Raises :class:`Forbidden`, and :class:`InvalidValue` when the dates are wrong or a shifted lot
+    falls outside the new dates.
+    """
+    require_editor(user, source)
+    offset = local_offset(source.starts_at, starts_at)
+    deadline = shift_local(source.response_deadline, offset)
+    if deadline is not None and deadline > starts_at:
+        deadline = None  # a shorter lead time than the original: the coordinator sets it again
+    fields = EventFields(
+        title=title,
+        client_id=client_id or source.client_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        venue=source.venue,
+        venue_address=source.venue_address,
+        headcount=source.headcount,
+        description=source.description,
+        response_deadline=deadline,
+        billing_mode=source.billing_mode,
+        fee_kind=source.fee_kind,
+        fee_rate=source.fee_rate,
+        fee_amount=source.fee_amount,
+        purchase_order_number=None,
+        onsite_contact=source.onsite_contact,
+    )
+    _check_event_fields(fields)
+    client = _client(fields.client_id)
+    copies: list[tuple[Lot, Lot]] = []
+    for lot in source.lots:
+        if lot.status == LotStatus.CANCELLED:
+            continue
+        new_lot = Lot(
+            category_id=lot.category_id,
+            title=lot.title,
+            specification=lot.specification,
+            place=lot.place,
+            starts_at=shift_local(lot.starts_at, offset),
+            ends_at=shift_local(lot.ends_at, offset),
+            quantities=lot.quantities,
+            response_deadline=shift_local(lot.response_deadline, offset),
+            position=len(copies),
+            status=LotStatus.OPEN,
+        )
+        if new_lot.response_deadline is not None and new_lot.response_deadline > starts_at:
+            new_lot.response_deadline = None
+        try:
+            check_lot_schedule(
+                starts_at, ends_at, new_lot.starts_at, new_lot.ends_at, new_lot.response_deadline, lot.title
+            )
+        except InvalidValue as exc:
+            raise InvalidValue(
+                exc.message + " " + _("Choisissez des dates qui couvrent tous les lots décalés."), "ends_at"
+            ) from exc
+        new_lot.lines = [
+            Line(
+                organisation_id=line.organisation_id,
+                description=line.description,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+                position=line.position,
+            )
+            for line in lot.lines
+        ]
+        copies.append((lot, new_lot))
+    event = Event(
+        title=fields.title.strip(),
+        client=client,
+        venue=fields.venue,
+        venue_address=fields.venue_address,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        headcount=fields.headcount,
+        description=fields.description,
+        response_deadline=fields.response_deadline,
+        status=EventStatus.DRAFT,
+        billing_mode=fields.billing_mode,
+        fee_kind=fields.fee_kind,
+        fee_rate=fields.fee_rate,
+        fee_amount=fields.fee_amount,
+        purchase_order_number=None,
+        onsite_contact=fields.onsite_contact,
+        duplicated_from_id=source.id,
+        created_by_id=getattr(user, "id", None),
+    )
+    event.lots = [new_lot for _old, new_lot in copies]
+    db.session.add(event)
+    db.session.flush()
+    record(
+        "event.duplicated",
+        event,
+        user=user,
+        summary=_(
+            "Créé par duplication de « %(title)s » (%(lots)s lots, %(lines)s lignes, sans les réponses des acteurs)",
+            title=source.title,
+            lots=len(copies),
+            lines=sum(len(new.lines) for _old, new in copies),
+        ),
+        changes={
+            "fee_kind": (None, event.fee_kind),
+            "fee_rate": (None, event.fee_rate),
+            "fee_amount": (None, event.fee_amount),
+        },
+        event_id=event.id,
+    )
+    return event
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+
+def dashboard_query(event_id: int) -> sa.Select:
+    """The event with its lots, their actors and lines, in a fixed number of queries."""
+    return (
+        sa.select(Event)
+        .where(Event.id == event_id)
+        .options(
+            selectinload(Event.lots).selectinload(Lot.assignments),
+            selectinload(Event.lots).selectinload(Lot.lines),
+        )
+    )
+
+
+@dataclass
+class MissingItem:
+    """One thing the coordinator still has to do, tied to a lot where there is one."""
+
+    message: str
+    lot: Lot | None = None
+    assignment: object | None = None
+    deadline: datetime | None = None
+
+
+@dataclass
+class Check:
+    """One line of the checklist: ``ok`` when ``items`` is empty."""
+
+    key: str
+    #: Shown when nothing is missing.
+    title: str
+    #: Shown above the list of what is missing.
+    todo: str
+    items: list[MissingItem] = field(default_factory=list)
+    #: Informational checks (pending answers) are shown in amber rather than red.
+    warning: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.items
+
+
+def answer_deadline(lot: Lot, event: Event) -> datetime | None:
+    """The lot's own response deadline, else the event's."""
+    return lot.response_deadline or event.response_deadline
+
+
+def event_checklist(event: Event, now: datetime) -> list[Check]:
+    """What is missing before the offer is complete (no query: works on the loaded event).
+
+    Only open lots count. An invitation still unanswered after its deadline is "late" rather than
+    "pending"; an actor put on a lot but not yet invited is listed too.
+    """
+    open_lots = [lot for lot in event.lots if lot.status == LotStatus.OPEN]
+    no_actor = Check(
+        "no_actor", _("Chaque lot a un acteur qui a accepté"), _("Lots sans acteur ayant accepté")
+    )
+    no_lines = Check("no_lines", _("Chaque lot a des lignes chiffrées"), _("Lots sans prix"))
+    not_invited = Check(
+        "not_invited",
+        _("Tous les acteurs proposés ont été invités"),
+        _("Acteurs proposés pas encore invités"),
+        warning=True,
+    )
+    pending = Check(
+        "pending",
+        _("Aucune invitation en attente de réponse"),
+        _("Invitations en attente de réponse"),
+        warning=True,
+    )
+    late = Check("late", _("Aucune réponse en retard"), _("Réponses en retard (délai dépassé)"))
+    for lot in open_lots:
+        if not any(a.status == AssignmentStatus.ACCEPTED for a in lot.assignments):
+            no_actor.items.append(MissingItem(_("%(lot)s : aucun acteur n'a accepté", lot=lot.title), lot))
+        if not lot.lines:
+            no_lines.items.append(MissingItem(_("%(lot)s : pas encore de prix", lot=lot.title), lot))
+        deadline = answer_deadline(lot, event)
+        for assignment in lot.assignments:
+            name = assignment.organisation.name
+            if assignment.status == AssignmentStatus.PROPOSED:
+                not_invited.items.append(
+                    MissingItem(_("%(org)s sur « %(lot)s »", org=name, lot=lot.title), lot, assignment)
+                )
+            elif assignment.status == AssignmentStatus.INVITED:
+                item = MissingItem(
+                    _("%(org)s sur « %(lot)s »", org=name, lot=lot.title), lot, assignment, deadline
+                )
+                (late if deadline is not None and deadline < now else pending).items.append(item)
+    checks = [no_actor, no_lines, not_invited, pending, late]
+    if not open_lots:
+        checks.insert(
+            0,
+            Check(
+                "no_lots",
+                _("L'événement a au moins un lot"),
+                _("Aucun lot"),
+                [MissingItem(_("Ajoutez les lots de l'événement."))],
+            ),
+        )
+    return checks
+
+
+def event_history(event: Event, limit: int = 200) -> list[AuditEntry]:
+    """The event's audit entries, newest first (one query; the author is joined)."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEntry)
+            .where(AuditEntry.event_id == event.id)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(limit)
+        ).unique()
+    )

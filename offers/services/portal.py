@@ -1,0 +1,251 @@
+"""The actor portal: what an actor sees of its invitations and lots, and its one-shot answer.
+
+An actor sees only its own organisation's assignments, once invited (a proposed assignment is the
+coordinator's draft). It answers an invitation once, before the deadline and before the quote is
+sent; the answer is a conditional ``UPDATE … WHERE status = 'invited'`` whose row count tells a
+second answer (two tabs, two colleagues) from the first (NOTES.md "one-shot answers").
+
+Explicit arguments, ``flush()`` never commit, French :class:`app.errors.DomainError` messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from app.audit import record
+from app.db import utcnow
+from app.errors import Conflict, DomainError, Forbidden, InvalidTransition, transition
+from app.extensions import db
+from app.labels import label
+from app.models import Role, User
+from app.money import ZERO, line_net
+from offers.models import (
+    ASSIGNMENT_TRANSITIONS,
+    Assignment,
+    AssignmentStatus,
+    Event,
+    Line,
+    Lot,
+    LotStatus,
+)
+from offers.permissions import can_answer_assignment
+from offers.services.events import FROZEN_STATUSES, answer_deadline
+from offers.services.lines import lines_locked, locked_event_ids
+
+#: What an actor sees of its organisation's assignments (``proposed`` is not an invitation yet).
+VISIBLE_STATUSES = (
+    AssignmentStatus.INVITED,
+    AssignmentStatus.ACCEPTED,
+    AssignmentStatus.DECLINED,
+    AssignmentStatus.WITHDRAWN,
+)
+MAX_COMMENT = 2000
+
+
+class AlreadyAnswered(Conflict):
+    """The invitation was answered already (perhaps a moment ago, from another tab)."""
+
+
+class AnswerClosed(DomainError):
+    """Answers are no longer taken: deadline passed, quote sent, lot or event cancelled."""
+
+    status_code = 409
+
+
+# --- what the actor sees -------------------------------------------------------------------------
+
+
+def can_see_assignment(user: User | None, assignment: Assignment) -> bool:
+    """A person of the assignment's organisation, once it was invited."""
+    return (
+        user is not None
+        and user.is_authenticated
+        and user.role == Role.ACTOR
+        and user.organisation_id is not None
+        and user.organisation_id == assignment.organisation_id
+        and assignment.status in VISIBLE_STATUSES
+    )
+
+
+def own_lines(assignment: Assignment) -> list[Line]:
+    """The assignment's organisation's lines on its lot (never another actor's)."""
+    return [line for line in assignment.lot.lines if line.organisation_id == assignment.organisation_id]
+
+
+def own_net(assignment: Assignment) -> Decimal:
+    return sum((line_net(line.quantity, line.unit_price) for line in own_lines(assignment)), ZERO)
+
+
+@dataclass
+class PortalEntry:
+    """One row of the actor's list: an assignment with what the page shows about it."""
+
+    assignment: Assignment
+    lines: list[Line] = field(default_factory=list)
+    net: Decimal = ZERO
+    deadline: datetime | None = None
+    #: The deadline passed while the invitation is unanswered.
+    late: bool = False
+    #: A quote of the event was sent: no more answers, lines frozen.
+    locked: bool = False
+
+
+@dataclass
+class PortalList:
+    to_answer: list[PortalEntry] = field(default_factory=list)
+    accepted: list[PortalEntry] = field(default_factory=list)
+    past: list[PortalEntry] = field(default_factory=list)
+
+
+def portal_list(organisation_id: int | None, now: datetime | None = None) -> PortalList:
+    """The organisation's visible assignments, grouped: to answer, accepted, past (three queries)."""
+    result = PortalList()
+    if organisation_id is None:
+        return result
+    now = now or utcnow()
+    assignments = db.session.scalars(
+        sa.select(Assignment)
+        .join(Assignment.lot)
+        .join(Lot.event)
+        .where(Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES))
+        .options(
+            selectinload(Assignment.lot).selectinload(Lot.event),
+            selectinload(Assignment.lot).selectinload(Lot.lines),
+        )
+        .order_by(Event.starts_at.desc(), Event.id, Lot.position, Assignment.id)
+    ).all()
+    locked = locked_event_ids(a.lot.event_id for a in assignments)
+    for assignment in assignments:
+        lot = assignment.lot
+        deadline = answer_deadline(lot, lot.event)
+        entry = PortalEntry(
+            assignment=assignment,
+            lines=own_lines(assignment),
+            net=own_net(assignment),
+            deadline=deadline,
+            late=assignment.status == AssignmentStatus.INVITED and deadline is not None and deadline < now,
+            locked=lot.event_id in locked,
+        )
+        if assignment.status == AssignmentStatus.INVITED:
+            result.to_answer.append(entry)
+        elif assignment.status == AssignmentStatus.ACCEPTED:
+            result.accepted.append(entry)
+        else:
+            result.past.append(entry)
+    # The most urgent invitation first.
+    result.to_answer.sort(key=lambda e: (e.deadline is None, e.deadline or now, e.assignment.id))
+    return result
+
+
+def answer_refusal(assignment: Assignment, now: datetime) -> str | None:
+    """Why the invitation cannot be answered now (``None`` when it can). Checked in this order:
+    already answered, not invited, cancelled lot or event, quote sent, deadline passed."""
+    lot = assignment.lot
+    event = lot.event
+    if assignment.status in (
+        AssignmentStatus.ACCEPTED,
+        AssignmentStatus.DECLINED,
+        AssignmentStatus.WITHDRAWN,
+    ):
+        return _(
+            "Vous avez déjà répondu à cette invitation (%(status)s) : votre réponse n'a pas été modifiée.",
+            status=label(assignment.status).lower(),
+        )
+    if assignment.status != AssignmentStatus.INVITED:
+        return _("Vous n'êtes pas encore invité sur ce lot.")
+    if lot.status == LotStatus.CANCELLED:
+        return _("Ce lot a été annulé par la coordination : il n'attend plus de réponse.")
+    if event.status in FROZEN_STATUSES:
+        return _("L'événement est « %(status)s » : il n'attend plus de réponse.", status=label(event.status))
+    if lines_locked(event):
+        return _(
+            "Le devis a déjà été envoyé au client : il n'est plus possible de répondre. "
+            "Contactez la coordination."
+        )
+    deadline = answer_deadline(lot, event)
+    if deadline is not None and deadline < now:
+        return _(
+            "Le délai de réponse est dépassé (%(deadline)s) : contactez la coordination.",
+            deadline=_short(deadline),
+        )
+    return None
+
+
+def _short(value: datetime) -> str:
+    from offers.services.events import LOCAL_TZ
+
+    return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+# --- the answer ----------------------------------------------------------------------------------
+
+
+def answer_assignment(
+    assignment: Assignment, user: User, *, accept: bool, comment: str = "", now: datetime | None = None
+) -> Assignment:
+    """Accept or decline an invitation, once.
+
+    The status moves through :data:`ASSIGNMENT_TRANSITIONS` with a conditional update on
+    ``status = 'invited'``; on a decline the coordination is told
+    (``offers.services.assignments.notify_decline``).
+
+    Raises :class:`Forbidden` (not a person of the invited organisation), :class:`AlreadyAnswered`
+    (answered before, even a moment ago elsewhere), :class:`InvalidTransition` (not invited yet),
+    :class:`AnswerClosed` (deadline passed, quote sent, lot or event cancelled) and
+    :class:`DomainError` (comment too long).
+    """
+    if not can_answer_assignment(user, assignment):
+        raise Forbidden(_("Seule l'organisation invitée répond à cette invitation."))
+    now = now or utcnow()
+    comment = (comment or "").strip()
+    if len(comment) > MAX_COMMENT:
+        raise DomainError(_("Le commentaire a au plus 2 000 caractères."))
+    refusal = answer_refusal(assignment, now)
+    if refusal is not None:
+        if assignment.status != AssignmentStatus.INVITED:
+            if assignment.status == AssignmentStatus.PROPOSED:
+                raise InvalidTransition(refusal)
+            raise AlreadyAnswered(refusal)
+        raise AnswerClosed(refusal)
+    target = AssignmentStatus.ACCEPTED if accept else AssignmentStatus.DECLINED
+    transition(ASSIGNMENT_TRANSITIONS, AssignmentStatus.INVITED, target, _("l'invitation"))
+    result = db.session.execute(
+        sa.update(Assignment)
+        .where(Assignment.id == assignment.id, Assignment.status == AssignmentStatus.INVITED)
+        .values(status=target, answered_at=now, comment=comment)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(assignment)
+    if result.rowcount != 1:
+        raise AlreadyAnswered(
+            _(
+                "Vous avez déjà répondu à cette invitation (%(status)s) : votre réponse n'a pas été modifiée.",
+                status=label(assignment.status).lower(),
+            )
+        )
+    lot = assignment.lot
+    organisation = assignment.organisation
+    record(
+        "assignment.accepted" if accept else "assignment.declined",
+        assignment,
+        user=user,
+        summary=(
+            _("%(actor)s accepte le lot « %(lot)s »", actor=organisation.name, lot=lot.title)
+            if accept
+            else _("%(actor)s décline le lot « %(lot)s »", actor=organisation.name, lot=lot.title)
+        )
+        + (f" — « {comment[:300]} »" if comment else ""),
+        changes={"status": (AssignmentStatus.INVITED, target)},
+        event_id=lot.event_id,
+    )
+    if not accept:
+        from offers.services.assignments import notify_decline
+
+        notify_decline(assignment)
+    return assignment

@@ -1,0 +1,491 @@
+"""Assignments from the coordination's side: the lot's suggestions page, putting actors on a lot,
+invitations and reminders, withdrawing and removing, and the page of answers still awaited.
+
+Also the template helpers of the assignments partial (``templates/offers/_lot_assignments.html``,
+included once per lot on the event page): the top suggestions of the lots that need someone and
+which organisations have an actor account, each computed once per event and request so the event
+page keeps a constant number of queries.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy.orm import defer, selectinload
+
+from app.auth import STAFF, roles_required
+from app.auth.services import safe_next_path
+from app.db import utcnow
+from app.errors import DomainError
+from app.extensions import db
+from app.models import Organisation, Role
+from app.models.parties import organisation_categories
+from app.settings_store import set_setting
+from offers.forms.assignments import (
+    ROLE_CHOICES,
+    AssignmentActionForm,
+    AssignmentAddForm,
+    MatchingWeightsForm,
+)
+from offers.models import Assignment, AssignmentStatus, Event, Lot, LotStatus
+from offers.permissions import can_edit_event, can_view_event
+from offers.services.assignments import (
+    CLOSED_EVENT_STATUSES,
+    NoActorAccount,
+    add_assignments,
+    invite,
+    invite_all,
+    organisations_with_accounts,
+    pending_answers,
+    remind,
+    remove,
+    withdraw,
+)
+from offers.services.events import is_frozen
+from offers.services.matching import (
+    WEIGHTS_SETTING,
+    matching_weights,
+    needs_someone,
+    sort_name,
+    suggest,
+    suggest_for_lots,
+)
+from offers.views import bp
+from offers.views.events import EDITORS, render_detail
+
+#: Suggestions shown inline on the event page for a lot that needs someone.
+INLINE_SUGGESTIONS = 3
+#: Results of the search field on the suggestions page.
+SEARCH_LIMIT = 20
+
+# --- helpers for the partial ---------------------------------------------------------------------
+
+
+def _cache() -> dict:
+    if "_offers_assignments" not in g:
+        g._offers_assignments = {"suggestions": {}, "accounts": {}}
+    return g._offers_assignments
+
+
+@bp.app_template_global("lot_suggestions")
+def lot_suggestions(lot: Lot) -> list:
+    """The top suggestions for ``lot`` when it needs someone (else ``[]``). The first call for an
+    event computes those of all its lots that need someone, in two queries."""
+    event = lot.event
+    cache = _cache()["suggestions"]
+    if event.id not in cache:
+        if is_frozen(event):
+            cache[event.id] = {}
+        else:
+            lots = [each for each in event.lots if needs_someone(each)]
+            cache[event.id] = suggest_for_lots(lots, limit=INLINE_SUGGESTIONS)
+    return cache[event.id].get(lot.id, []) if needs_someone(lot) else []
+
+
+@bp.app_template_global("has_actor_account")
+def has_actor_account(event: Event, organisation_id: int) -> bool:
+    """Whether the organisation has an active actor user (one query per event and request)."""
+    cache = _cache()["accounts"]
+    if event.id not in cache:
+        ids = {a.organisation_id for lot in event.lots for a in lot.assignments}
+        cache[event.id] = organisations_with_accounts(ids)
+    return organisation_id in cache[event.id]
+
+
+@bp.app_template_global("lot_needs_someone")
+def lot_needs_someone(lot: Lot) -> bool:
+    return needs_someone(lot)
+
+
+@bp.app_template_global("days_waiting")
+def days_waiting(since) -> int:
+    if since is None:
+        return 0
+    return max((utcnow() - since).days, 0)
+
+
+@bp.app_template_global("is_past")
+def is_past(moment) -> bool:
+    return moment is not None and moment < utcnow()
+
+
+@bp.app_template_global("assignment_roles")
+def assignment_roles() -> list:
+    return ROLE_CHOICES
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def _lot(lot_id: int, edit: bool) -> Lot:
+    lot = db.get_or_404(Lot, lot_id)
+    allowed = can_edit_event if edit else can_view_event
+    if not allowed(current_user, lot.event):
+        abort(403)
+    return lot
+
+
+def _assignment(assignment_id: int) -> Assignment:
+    assignment = db.get_or_404(Assignment, assignment_id)
+    if not can_edit_event(current_user, assignment.lot.event):
+        abort(403)
+    return assignment
+
+
+def _back(lot: Lot):
+    """Back where the button was: the pending-answers page when it says so, else the lot."""
+    target = safe_next_path(request.form.get("next"))
+    if target:
+        return redirect(target)
+    return redirect(url_for("offers.event_detail", event_id=lot.event_id, _anchor=f"lot-{lot.id}"))
+
+
+def _refused(lot: Lot, exc: DomainError):
+    """A refused button: nothing changed; the page it came from, with the French message."""
+    db.session.rollback()
+    target = safe_next_path(request.form.get("next"))
+    if target and target.startswith(url_for("offers.pending_answers")):
+        return _pending_page(exc.status_code, exc.message)
+    return render_detail(lot.event_id, exc.status_code, exc.message)
+
+
+def _active_organisations() -> list[Organisation]:
+    return list(
+        db.session.scalars(
+            sa.select(Organisation)
+            .where(Organisation.active.is_(True))
+            .options(defer(Organisation.logo))
+            .order_by(Organisation.name, Organisation.id)
+        )
+    )
+
+
+# --- the suggestions page ------------------------------------------------------------------------
+
+
+def _search(lot: Lot, query: str) -> list[tuple[Organisation, bool]]:
+    """Active organisations whose name contains ``query`` (case-insensitive), not on the lot, each
+    with whether it serves the lot's category (two queries)."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    on_lot = {a.organisation_id for a in lot.assignments}
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = db.session.scalars(
+        sa.select(Organisation)
+        .where(Organisation.active.is_(True), Organisation.name.ilike(pattern, escape="\\"))
+        .options(defer(Organisation.logo))
+        .order_by(Organisation.name, Organisation.id)
+        .limit(SEARCH_LIMIT + len(on_lot))
+    )
+    results = sorted((o for o in found if o.id not in on_lot), key=lambda o: (sort_name(o.name), o.id))
+    results = results[:SEARCH_LIMIT]
+    if not results:
+        return []
+    serving = set(
+        db.session.scalars(
+            sa.select(organisation_categories.c.organisation_id).where(
+                organisation_categories.c.category_id == lot.category_id,
+                organisation_categories.c.organisation_id.in_([o.id for o in results]),
+            )
+        )
+    )
+    return [(o, o.id in serving) for o in results]
+
+
+def _matching_page(lot: Lot, status: int = 200, error: str | None = None, weights_form=None):
+    event = lot.event
+    can_edit = can_edit_event(current_user, event)
+    weights = matching_weights()
+    query = request.args.get("q", "").strip()[:100]
+    if weights_form is None and current_user.role == Role.ADMIN:
+        weights_form = MatchingWeightsForm(formdata=None).fill(weights)
+    return (
+        render_template(
+            "offers/lot_matching.html",
+            lot=lot,
+            event=event,
+            suggestions=suggest(lot, weights=weights),
+            on_lot=list(lot.assignments),
+            query=query,
+            results=_search(lot, query),
+            weights=weights,
+            weights_form=weights_form,
+            weights_key=WEIGHTS_SETTING,
+            can_edit=can_edit and not is_frozen(event) and lot.status == LotStatus.OPEN,
+            roles=ROLE_CHOICES,
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.route("/lots/<int:lot_id>/suggestions")
+@roles_required(*STAFF)
+def lot_matching(lot_id: int):
+    return _matching_page(_lot(lot_id, edit=False))
+
+
+@bp.route("/lots/<int:lot_id>/affectations", methods=["POST"])
+@roles_required(*EDITORS)
+def assignment_add(lot_id: int):
+    lot = _lot(lot_id, edit=True)
+    form = AssignmentAddForm(organisations=_active_organisations())
+    if not form.validate_on_submit():
+        errors = [e for field in (form.organisation_id, form.role) for e in field.errors]
+        if form.csrf_token.errors:
+            errors.append(_("Le formulaire a expiré : rechargez la page et réessayez."))
+        return _matching_page(
+            lot, 400, " ".join(str(e) for e in errors) or _("Choisissez au moins un acteur.")
+        )
+    try:
+        picks = form.picks(request.form)
+        created = add_assignments(lot, picks, current_user)
+    except ValueError as exc:
+        db.session.rollback()
+        return _matching_page(lot, 400, str(exc))
+    except DomainError as exc:
+        db.session.rollback()
+        return _matching_page(lot, exc.status_code, exc.message)
+    db.session.commit()
+    names = ", ".join(a.organisation.name for a in created)
+    flash(
+        ngettext(
+            "%(names)s ajouté au lot « %(lot)s » : envoyez-lui l'invitation quand vous êtes prêt.",
+            "%(names)s ajoutés au lot « %(lot)s » : envoyez-leur l'invitation quand vous êtes prêt.",
+            len(created),
+            names=names,
+            lot=lot.title,
+        ),
+        "success",
+    )
+    return _back(lot)
+
+
+@bp.route("/lots/<int:lot_id>/ponderations", methods=["POST"], endpoint="matching_weights")
+@roles_required(Role.ADMIN)
+def matching_weights_edit(lot_id: int):
+    """The admin adjusts the weights from a lot's suggestions page and sees the new order at once."""
+    lot = _lot(lot_id, edit=False)
+    form = MatchingWeightsForm()
+    if not form.validate_on_submit():
+        return _matching_page(lot, 400, _("Pondérations non enregistrées : corrigez les valeurs."), form)
+    set_setting(WEIGHTS_SETTING, form.to_setting())
+    db.session.commit()
+    flash(_("Pondérations des suggestions enregistrées."), "success")
+    return redirect(url_for("offers.lot_matching", lot_id=lot.id))
+
+
+# --- invitations, reminders ----------------------------------------------------------------------
+
+
+def _action_form() -> AssignmentActionForm:
+    form = AssignmentActionForm()
+    if not form.validate_on_submit():
+        abort(400, _("Le formulaire a expiré : rechargez la page et réessayez."))
+    return form
+
+
+def _no_account_flash(exc: NoActorAccount) -> None:
+    flash(exc.message, "warning")
+
+
+@bp.route("/affectations/<int:assignment_id>/inviter", methods=["POST"])
+@roles_required(*EDITORS)
+def assignment_invite(assignment_id: int):
+    assignment = _assignment(assignment_id)
+    lot = assignment.lot
+    form = _action_form()
+    try:
+        result = invite(assignment, current_user, create_account=bool(form.create_account.data))
+    except NoActorAccount as exc:
+        db.session.rollback()
+        _no_account_flash(exc)
+        return _back(lot)
+    except DomainError as exc:
+        return _refused(lot, exc)
+    db.session.commit()
+    if result.created_user is not None:
+        flash(
+            _(
+                "Compte acteur créé pour %(email)s ; invitation envoyée à « %(actor)s ».",
+                email=result.created_user.email,
+                actor=assignment.organisation.name,
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "Invitation envoyée à « %(actor)s » (%(emails)s).",
+                actor=assignment.organisation.name,
+                emails=", ".join(result.recipients),
+            ),
+            "success",
+        )
+    return _back(lot)
+
+
+def _flash_invite_all(result) -> None:
+    if result.invited:
+        flash(
+            ngettext(
+                "%(num)d invitation envoyée : %(names)s.",
+                "%(num)d invitations envoyées : %(names)s.",
+                len(result.invited),
+                names=", ".join(i.assignment.organisation.name for i in result.invited),
+            ),
+            "success",
+        )
+    if result.without_account:
+        flash(
+            _(
+                "Pas d'invitation pour %(names)s : aucun compte acteur. Créez-leur un compte depuis le lot.",
+                names=", ".join(a.organisation.name for a in result.without_account),
+            ),
+            "warning",
+        )
+
+
+@bp.route("/lots/<int:lot_id>/inviter-tous", methods=["POST"])
+@roles_required(*EDITORS)
+def lot_invite_all(lot_id: int):
+    lot = _lot(lot_id, edit=True)
+    _action_form()
+    try:
+        result = invite_all(list(lot.assignments), current_user)
+    except DomainError as exc:
+        return _refused(lot, exc)
+    db.session.commit()
+    _flash_invite_all(result)
+    return _back(lot)
+
+
+@bp.route("/evenements/<int:event_id>/inviter-tous", methods=["POST"])
+@roles_required(*EDITORS)
+def event_invite_all(event_id: int):
+    event = db.first_or_404(
+        sa.select(Event)
+        .where(Event.id == event_id)
+        .options(selectinload(Event.lots).selectinload(Lot.assignments))
+    )
+    if not can_edit_event(current_user, event):
+        abort(403)
+    _action_form()
+    assignments = [a for lot in event.lots if lot.status == LotStatus.OPEN for a in lot.assignments]
+    try:
+        result = invite_all(assignments, current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        return render_detail(event.id, exc.status_code, exc.message)
+    db.session.commit()
+    _flash_invite_all(result)
+    return redirect(url_for("offers.event_detail", event_id=event.id))
+
+
+@bp.route("/affectations/<int:assignment_id>/relancer", methods=["POST"])
+@roles_required(*EDITORS)
+def assignment_remind(assignment_id: int):
+    assignment = _assignment(assignment_id)
+    lot = assignment.lot
+    _action_form()
+    try:
+        recipients = remind(assignment, current_user)
+    except DomainError as exc:
+        return _refused(lot, exc)
+    db.session.commit()
+    flash(
+        _(
+            "Relance envoyée à « %(actor)s » (%(emails)s).",
+            actor=assignment.organisation.name,
+            emails=", ".join(recipients),
+        ),
+        "success",
+    )
+    return _back(lot)
+
+
+# --- withdrawing, removing -----------------------------------------------------------------------
+
+
+@bp.route("/affectations/<int:assignment_id>/retirer", methods=["POST"])
+@roles_required(*EDITORS)
+def assignment_withdraw(assignment_id: int):
+    assignment = _assignment(assignment_id)
+    lot = assignment.lot
+    _action_form()
+    try:
+        withdraw(assignment, current_user)
+    except DomainError as exc:
+        return _refused(lot, exc)
+    db.session.commit()
+    has_lines = any(line.organisation_id == assignment.organisation_id for line in lot.lines)
+    message = _(
+        "« %(actor)s » est retiré du lot « %(lot)s » : le lot attend un autre acteur.",
+        actor=assignment.organisation.name,
+        lot=lot.title,
+    )
+    if has_lines:
+        message += " " + _("Ses lignes restent sur le lot : supprimez-les ou confiez-les à un autre acteur.")
+    flash(message, "success")
+    return _back(lot)
+
+
+@bp.route("/affectations/<int:assignment_id>/supprimer", methods=["POST"])
+@roles_required(*EDITORS)
+def assignment_remove(assignment_id: int):
+    assignment = _assignment(assignment_id)
+    lot = assignment.lot
+    name = assignment.organisation.name
+    _action_form()
+    try:
+        remove(assignment, current_user)
+    except DomainError as exc:
+        return _refused(lot, exc)
+    db.session.commit()
+    flash(_("« %(actor)s » n'est plus proposé sur le lot « %(lot)s ».", actor=name, lot=lot.title), "success")
+    return _back(lot)
+
+
+# --- answers awaited -----------------------------------------------------------------------------
+
+
+def _pending_page(status: int = 200, error: str | None = None):
+    events = list(
+        db.session.scalars(
+            sa.select(Event)
+            .where(
+                Event.status.not_in(CLOSED_EVENT_STATUSES),
+                sa.exists().where(
+                    Lot.event_id == Event.id,
+                    Assignment.lot_id == Lot.id,
+                    Assignment.status == AssignmentStatus.INVITED,
+                ),
+            )
+            .order_by(Event.starts_at, Event.id)
+        )
+    )
+    event_id = request.args.get("event_id", type=int) or None
+    return (
+        render_template(
+            "offers/pending_answers.html",
+            rows=pending_answers(event_id),
+            event_id=event_id,
+            events=events,
+            can_edit=current_user.role in EDITORS,
+            error=error,
+            here=request.full_path.rstrip("?")
+            if request.method == "GET"
+            else url_for("offers.pending_answers"),
+        ),
+        status,
+    )
+
+
+@bp.route("/reponses-attendues", endpoint="pending_answers")
+@roles_required(*STAFF)
+def pending_answers_page():
+    return _pending_page()

@@ -1,0 +1,146 @@
+"""Clients (buyers): list with search, card, create and edit."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.auth import STAFF, roles_required
+from app.errors import Conflict, DomainError
+from app.extensions import db
+from app.locking import check_version
+from app.models import Client
+from offers.forms.clients import ClientForm, ClientSearchForm
+from offers.models import Event
+from offers.services.clients import (
+    DuplicateClient,
+    can_edit_clients,
+    create_client,
+    find_by_siret,
+    search_clients,
+    update_client,
+)
+from offers.views import bp
+from offers.views.events import EDITORS, attach_error, conflict_context
+
+PER_PAGE = 25
+
+
+@bp.route("/clients")
+@roles_required(*STAFF)
+def client_list():
+    search = ClientSearchForm(formdata=request.args)
+    search.validate()
+    query = search_clients(search.q.data if not search.q.errors else None)
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "offers/client_list.html",
+        page=page,
+        search=search,
+        q=search.q.data or "",
+        can_edit=can_edit_clients(current_user),
+    )
+
+
+@bp.route("/clients/<int:client_id>")
+@roles_required(*STAFF)
+def client_detail(client_id: int):
+    client = db.get_or_404(Client, client_id)
+    events = db.session.scalars(
+        sa.select(Event).where(Event.client_id == client.id).order_by(Event.starts_at.desc(), Event.id.desc())
+    ).all()
+    return render_template(
+        "offers/client_detail.html", client=client, events=events, can_edit=can_edit_clients(current_user)
+    )
+
+
+def _duplicate(form, exc: DuplicateClient) -> tuple[str | None, Client]:
+    form.siret.errors = [*form.siret.errors, exc.message]
+    return None, exc.existing
+
+
+@bp.route("/clients/nouveau", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def client_new():
+    form = ClientForm()
+    status, error, existing = 200, None, None
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                client = create_client(form.to_fields(), current_user)
+                db.session.commit()
+            except DuplicateClient as exc:
+                db.session.rollback()
+                (error, existing), status = _duplicate(form, exc), 409
+            except IntegrityError:
+                # Two people saved the same SIRET at the same instant: the unique index refused the second.
+                db.session.rollback()
+                existing = find_by_siret(form.siret.data)
+                form.siret.errors = [
+                    *form.siret.errors,
+                    _("Ce SIRET vient d'être enregistré pour un autre client."),
+                ]
+                status = 409
+            except DomainError as exc:
+                db.session.rollback()
+                error, status = attach_error(form, exc), exc.status_code
+            else:
+                flash(_("Client « %(name)s » créé.", name=client.name), "success")
+                return redirect(url_for("offers.client_detail", client_id=client.id))
+        else:
+            status = 400
+    return (
+        render_template("offers/client_form.html", form=form, client=None, error=error, existing=existing),
+        status,
+    )
+
+
+@bp.route("/clients/<int:client_id>/modifier", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def client_edit(client_id: int):
+    client = db.get_or_404(Client, client_id)
+    form = ClientForm()
+    status, error, existing, extra = 200, None, None, {}
+    if request.method == "GET":
+        form.fill(client)
+    elif form.validate_on_submit():
+        try:
+            check_version(client, form.version_id.data)
+            changes = update_client(client, form.to_fields(), current_user)
+            db.session.commit()
+        except DuplicateClient as exc:
+            db.session.rollback()
+            (error, existing), status = _duplicate(form, exc), 409
+        except (Conflict, StaleDataError) as exc:
+            db.session.rollback()
+            error = getattr(exc, "message", None) or _(
+                "Quelqu'un a enregistré ce client au même instant : vérifiez et recommencez."
+            )
+            status = 409
+            extra = conflict_context(form, ClientForm(formdata=None).fill(client), client)
+        except IntegrityError:
+            db.session.rollback()
+            existing = find_by_siret(form.siret.data, exclude_id=client.id)
+            form.siret.errors = [
+                *form.siret.errors,
+                _("Ce SIRET vient d'être enregistré pour un autre client."),
+            ]
+            status = 409
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+        else:
+            flash(_("Client enregistré.") if changes else _("Aucune modification."), "success")
+            return redirect(url_for("offers.client_detail", client_id=client.id))
+    else:
+        status = 400
+    return (
+        render_template(
+            "offers/client_form.html", form=form, client=client, error=error, existing=existing, **extra
+        ),
+        status,
+    )

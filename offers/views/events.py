@@ -1,0 +1,309 @@
+"""Events: list with filters, the coordinator's dashboard page, create, edit, status moves, duplicate."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.auth import STAFF, roles_required
+from app.db import utcnow
+from app.errors import Conflict, DomainError
+from app.extensions import db
+from app.labels import label
+from app.locking import check_version
+from app.models import Client, CoordinatorIdentity, Role
+from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
+from offers.forms.lots import LotActionForm, LotMoveForm
+from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, Quote
+from offers.permissions import can_edit_event, can_view_event
+from offers.services.events import (
+    LOCAL_TZ,
+    allowed_moves,
+    change_status,
+    create_event,
+    dashboard_query,
+    duplicate_event,
+    event_checklist,
+    event_history,
+    is_frozen,
+    update_event,
+)
+from offers.services.totals import event_totals, fee_vat_rate
+from offers.views import bp
+
+EDITORS = (Role.ADMIN, Role.COORDINATOR)
+PER_PAGE = 20
+
+
+# --- helpers shared by the offers' form views ------------------------------------------------------
+
+
+def attach_error(form, exc: DomainError) -> str | None:
+    """Put a service's message beside its field; returns it when it belongs to no field."""
+    name = getattr(exc, "field", None)
+    if name and name in form:
+        form[name].errors = [*form[name].errors, exc.message]
+        return None
+    return exc.message
+
+
+def conflict_context(form, current_form, obj) -> dict:
+    """After a stale form: keep the user's input, list the stored values, take the current version."""
+    rows = changed_fields(form, current_form)
+    form.version_id.data = obj.version_id
+    return {"conflict": rows}
+
+
+def all_clients() -> list[Client]:
+    return list(db.session.scalars(sa.select(Client).order_by(Client.name, Client.id)))
+
+
+def _fee_rate() -> object:
+    return fee_vat_rate(db.session.get(CoordinatorIdentity, 1))
+
+
+def event_quotes(event: Event) -> list[Quote]:
+    """The event's quote versions, newest first (for the quotes partial; one query, PDFs deferred)."""
+    return list(
+        db.session.scalars(
+            sa.select(Quote).where(Quote.event_id == event.id).order_by(Quote.version.desc(), Quote.id.desc())
+        )
+    )
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+
+@bp.route("/evenements")
+@roles_required(*STAFF)
+def event_list():
+    clients = all_clients()
+    filters = EventFilterForm(formdata=request.args, clients=clients)
+    filters.validate()
+    query = (
+        sa.select(Event)
+        .options(
+            selectinload(Event.lots).selectinload(Lot.assignments),
+            selectinload(Event.lots).selectinload(Lot.lines),
+        )
+        .order_by(Event.starts_at.desc(), Event.id.desc())
+    )
+    if filters.status.data and not filters.status.errors:
+        query = query.where(Event.status == EventStatus(filters.status.data))
+    if filters.client.data and not filters.client.errors:
+        query = query.where(Event.client_id == int(filters.client.data))
+    if filters.date_from.data and not filters.date_from.errors:
+        start = datetime.combine(filters.date_from.data, time.min, LOCAL_TZ)
+        query = query.where(Event.ends_at >= start)
+    if filters.date_to.data and not filters.date_to.errors:
+        end = datetime.combine(filters.date_to.data + timedelta(days=1), time.min, LOCAL_TZ)
+        query = query.where(Event.starts_at < end)
+    page = db.paginate(
+        query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False, count=True
+    )
+    rate = _fee_rate()
+    rows = []
+    for event in page.items:
+        open_lots = [lot for lot in event.lots if lot.status == LotStatus.OPEN]
+        rows.append(
+            {
+                "event": event,
+                "totals": event_totals(event, rate),
+                "lots": len(open_lots),
+                "without_actor": sum(
+                    1
+                    for lot in open_lots
+                    if not any(a.status == AssignmentStatus.ACCEPTED for a in lot.assignments)
+                ),
+                "pending": sum(
+                    1 for lot in open_lots for a in lot.assignments if a.status == AssignmentStatus.INVITED
+                ),
+            }
+        )
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "offers/event_list.html",
+        rows=rows,
+        page=page,
+        filters=filters,
+        args=args,
+        can_edit=current_user.role in EDITORS,
+    )
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+
+def render_detail(event_id: int, status: int = 200, error: str | None = None):
+    """The event page; also re-rendered with ``error`` when a button's action was refused."""
+    event = db.first_or_404(dashboard_query(event_id))
+    if not can_view_event(current_user, event):
+        abort(403)
+    now = utcnow()
+    can_edit = can_edit_event(current_user, event)
+    return (
+        render_template(
+            "offers/event_detail.html",
+            event=event,
+            totals=event_totals(event, _fee_rate()),
+            checklist=event_checklist(event, now),
+            history=event_history(event),
+            quotes=event_quotes(event),
+            moves=allowed_moves(event) if can_edit else [],
+            can_edit=can_edit,
+            frozen=is_frozen(event),
+            status_form=StatusForm(),
+            move_form=LotMoveForm(),
+            action_form=LotActionForm(),
+            error=error,
+            now=now,
+        ),
+        status,
+    )
+
+
+@bp.route("/evenements/<int:event_id>")
+@roles_required(*STAFF)
+def event_detail(event_id: int):
+    return render_detail(event_id)
+
+
+# --- create, edit --------------------------------------------------------------------------------
+
+
+@bp.route("/evenements/nouveau", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def event_new():
+    clients = all_clients()
+    if not clients:
+        flash(_("Créez d'abord le client pour qui l'événement est organisé."), "info")
+        return redirect(url_for("offers.client_new"))
+    form = EventForm(clients=clients)
+    status, error = 200, None
+    if request.method == "GET":
+        preselected = request.args.get("client_id", type=int)
+        if preselected:
+            form.client_id.data = preselected
+    elif form.validate_on_submit():
+        try:
+            event = create_event(form.to_fields(), current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+        else:
+            db.session.commit()
+            flash(
+                _("Événement « %(title)s » créé. Ajoutez maintenant ses lots.", title=event.title), "success"
+            )
+            return redirect(url_for("offers.event_detail", event_id=event.id))
+    else:
+        status = 400
+    return render_template("offers/event_form.html", form=form, event=None, error=error), status
+
+
+@bp.route("/evenements/<int:event_id>/modifier", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def event_edit(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    if not can_edit_event(current_user, event):
+        abort(403)
+    clients = all_clients()
+    form = EventForm(clients=clients)
+    status, error, extra = 200, None, {}
+    if request.method == "GET":
+        form.fill(event)
+    elif form.validate_on_submit():
+        try:
+            check_version(event, form.version_id.data)
+            changes = update_event(event, form.to_fields(), current_user)
+            db.session.commit()
+        except Conflict as exc:
+            db.session.rollback()
+            error, status = exc.message, 409
+            extra = conflict_context(form, EventForm(formdata=None, clients=clients).fill(event), event)
+        except StaleDataError:
+            db.session.rollback()
+            error, status = (
+                _("Quelqu'un a enregistré cet événement au même instant : vérifiez et recommencez."),
+                409,
+            )
+            extra = conflict_context(form, EventForm(formdata=None, clients=clients).fill(event), event)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+        else:
+            flash(_("Événement enregistré.") if changes else _("Aucune modification."), "success")
+            return redirect(url_for("offers.event_detail", event_id=event.id))
+    else:
+        status = 400
+    return render_template("offers/event_form.html", form=form, event=event, error=error, **extra), status
+
+
+# --- status and duplication ----------------------------------------------------------------------
+
+
+@bp.route("/evenements/<int:event_id>/statut", methods=["POST"])
+@roles_required(*EDITORS)
+def event_status(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    if not can_edit_event(current_user, event):
+        abort(403)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        return render_detail(event_id, 400, _("Choisissez un statut."))
+    try:
+        change_status(event, form.target.data, current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        return render_detail(event_id, exc.status_code, exc.message)
+    db.session.commit()
+    flash(_("Statut de l'événement : %(status)s.", status=label(event.status)), "success")
+    return redirect(url_for("offers.event_detail", event_id=event.id))
+
+
+@bp.route("/evenements/<int:event_id>/dupliquer", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def event_duplicate(event_id: int):
+    source = db.first_or_404(dashboard_query(event_id))
+    if not can_edit_event(current_user, source):
+        abort(403)
+    clients = all_clients()
+    form = DuplicateEventForm(clients=clients)
+    status, error = 200, None
+    if request.method == "GET":
+        form.title.data = _("Copie de %(title)s", title=source.title)[:250]
+        form.client_id.data = source.client_id
+        form.starts_at.data = source.starts_at
+        form.ends_at.data = source.ends_at
+    elif form.validate_on_submit():
+        try:
+            event = duplicate_event(
+                source,
+                title=form.title.data,
+                starts_at=form.starts_at.data,
+                ends_at=form.ends_at.data,
+                client_id=form.client_id.data,
+                user=current_user,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+            source = db.first_or_404(dashboard_query(event_id))
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "Événement dupliqué : vérifiez les lots, puis invitez les acteurs (aucune invitation n'a été copiée)."
+                ),
+                "success",
+            )
+            return redirect(url_for("offers.event_detail", event_id=event.id))
+    else:
+        status = 400
+    return render_template("offers/event_duplicate.html", form=form, source=source, error=error), status

@@ -1,0 +1,246 @@
+"""Lines, from the coordination's side: add, edit (optimistic locking) and delete on the event page.
+
+Also the template helpers of the lines partial (``templates/offers/_lot_lines.html``): each line's
+net, its 0 % legal mention and whether the event's lines are locked, computed once per request so
+the event page keeps its constant number of queries.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.auth import roles_required
+from app.errors import Conflict, DomainError
+from app.extensions import db
+from app.formatting import rate as format_rate
+from app.locking import check_version
+from app.models import VatRegime
+from app.money import line_net
+from offers.forms.lines import LineDeleteForm, LineForm
+from offers.models import AssignmentStatus, BillingMode, Line, Lot
+from offers.permissions import can_edit_event
+from offers.services.lines import (
+    LEGAL_VAT_RATES,
+    coordinator_identity,
+    create_line,
+    default_vat_rate,
+    delete_line,
+    lines_locked,
+    locked_message,
+    mention_for_regime,
+    sellable_organisations,
+    seller_regime,
+    update_line,
+    vat_mentions,
+)
+from offers.views import bp
+from offers.views.events import EDITORS, attach_error, conflict_context, render_detail
+
+# --- helpers for the lines partial ---------------------------------------------------------------
+
+
+def _request_cache() -> dict:
+    if "_offers_lines" not in g:
+        g._offers_lines = {"locked": {}}
+    return g._offers_lines
+
+
+@bp.app_template_global("line_net")
+def _line_net(line: Line):
+    """round(quantity × unit price, 2), per DESIGN.md."""
+    return line_net(line.quantity, line.unit_price)
+
+
+@bp.app_template_global("lines_locked_for")
+def lines_locked_for(event) -> bool:
+    """``lines_locked(event)``, asked once per event and request (the partial is included per lot)."""
+    cache = _request_cache()["locked"]
+    if event.id not in cache:
+        cache[event.id] = lines_locked(event)
+    return cache[event.id]
+
+
+@bp.app_template_global("line_vat_mention")
+def line_vat_mention(event, line: Line) -> str | None:
+    """The legal mention of a 0 % line (franchise or exempt seller), else ``None``."""
+    if line.vat_rate != 0:
+        return None
+    cache = _request_cache()
+    if "mentions" not in cache:
+        cache["mentions"] = vat_mentions()
+        cache["identity"] = coordinator_identity()
+    regime = seller_regime(event, line.organisation, identity=cache["identity"])
+    return mention_for_regime(regime, cache["mentions"])
+
+
+# --- loading and form building -------------------------------------------------------------------
+
+
+def _editable_lot(lot_id: int) -> Lot:
+    lot = db.get_or_404(Lot, lot_id)
+    if not can_edit_event(current_user, lot.event):
+        abort(403)
+    return lot
+
+
+def _editable_line(line_id: int) -> Line:
+    line = db.get_or_404(Line, line_id)
+    if not can_edit_event(current_user, line.lot.event):
+        abort(403)
+    return line
+
+
+def _back(lot: Lot):
+    return redirect(url_for("offers.event_detail", event_id=lot.event_id, _anchor=f"lot-{lot.id}"))
+
+
+def _defaults(lot: Lot, organisations) -> list[dict]:
+    """Per actor: the rate its lines take by default, and the 0 % mention (shown beside the form)."""
+    event = lot.event
+    rows = []
+    for organisation in organisations:
+        regime = seller_regime(event, organisation)
+        rows.append(
+            {
+                "organisation": organisation,
+                "rate": default_vat_rate(event, lot, organisation),
+                "mention": mention_for_regime(regime),
+            }
+        )
+    return rows
+
+
+def _form(lot: Lot, line: Line | None = None, formdata=None, use_request=True) -> tuple[LineForm, list]:
+    organisations = sellable_organisations(lot, line.organisation if line is not None else None)
+    defaults = _defaults(lot, organisations)
+    category_rate = lot.category.default_vat_rate
+    rates = sorted({*LEGAL_VAT_RATES, category_rate.quantize(LEGAL_VAT_RATES[0])})
+    hint = None
+    if lot.event.billing_mode == BillingMode.SINGLE_CONTRACTOR and defaults:
+        hint = format_rate(defaults[0]["rate"])
+    kwargs = {"organisations": organisations, "rates": rates, "default_hint": hint}
+    if not use_request:
+        kwargs["formdata"] = formdata
+    return LineForm(**kwargs), defaults
+
+
+def _render(lot: Lot, form: LineForm, defaults, line: Line | None, status: int, error=None, **extra):
+    event = lot.event
+    locked = lines_locked(event)
+    identity = coordinator_identity()
+    single = event.billing_mode == BillingMode.SINGLE_CONTRACTOR
+    return (
+        render_template(
+            "offers/line_form.html",
+            form=form,
+            lot=lot,
+            event=event,
+            line=line,
+            defaults=defaults,
+            single_contractor=single,
+            coordinator_without_vat=single
+            and identity is not None
+            and identity.vat_regime != VatRegime.SUBJECT,
+            locked=locked_message() if locked else None,
+            error=error,
+            **extra,
+        ),
+        409 if locked and status == 200 else status,
+    )
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+@bp.route("/lots/<int:lot_id>/lignes/nouvelle", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def line_new(lot_id: int):
+    lot = _editable_lot(lot_id)
+    form, defaults = _form(lot)
+    status, error = 200, None
+    if request.method == "GET":
+        accepted = [row for row in defaults if row["organisation"] in _accepted(lot)]
+        if len(accepted) == 1:
+            form.organisation_id.data = accepted[0]["organisation"].id
+    elif form.validate_on_submit():
+        try:
+            line = create_line(lot, form.to_fields(), current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+        else:
+            db.session.commit()
+            flash(_("Ligne « %(line)s » ajoutée.", line=line.description), "success")
+            return _back(lot)
+    else:
+        status = 400
+    return _render(lot, form, defaults, None, status, error)
+
+
+def _accepted(lot: Lot) -> list:
+    return [a.organisation for a in lot.assignments if a.status == AssignmentStatus.ACCEPTED]
+
+
+@bp.route("/lignes/<int:line_id>/modifier", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def line_edit(line_id: int):
+    line = _editable_line(line_id)
+    lot = line.lot
+    form, defaults = _form(lot, line)
+    status, error, extra = 200, None, {}
+    if request.method == "GET":
+        form.fill(line)
+    elif form.validate_on_submit():
+        try:
+            check_version(line, form.version_id.data)
+            changes = update_line(line, form.to_fields(), current_user)
+            db.session.commit()
+        except (Conflict, StaleDataError) as exc:
+            db.session.rollback()
+            error = getattr(exc, "message", None) or _(
+                "Quelqu'un a enregistré cette ligne au même instant : vérifiez et recommencez."
+            )
+            status = 409
+            current, _rows = _form(lot, line, formdata=None, use_request=False)
+            extra = conflict_context(form, current.fill(line), line)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+        else:
+            flash(_("Ligne enregistrée.") if changes else _("Aucune modification."), "success")
+            return _back(lot)
+    else:
+        status = 400
+    return _render(lot, form, defaults, line, status, error, **extra)
+
+
+@bp.route("/lignes/<int:line_id>/supprimer", methods=["POST"])
+@roles_required(*EDITORS)
+def line_delete(line_id: int):
+    line = _editable_line(line_id)
+    lot = line.lot
+    form = LineDeleteForm()
+    if not form.validate_on_submit():
+        return render_detail(lot.event_id, 400, _("Formulaire incomplet : rechargez la page."))
+    description = line.description
+    try:
+        check_version(line, form.version_id.data)
+        delete_line(line, current_user)
+        db.session.commit()
+    except (Conflict, StaleDataError):
+        db.session.rollback()
+        return render_detail(
+            lot.event_id,
+            409,
+            _(
+                "Cette ligne a été modifiée entre-temps : vérifiez ses nouvelles valeurs avant de la supprimer."
+            ),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return render_detail(lot.event_id, exc.status_code, exc.message)
+    flash(_("Ligne « %(line)s » supprimée.", line=description), "success")
+    return _back(lot)

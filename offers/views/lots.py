@@ -1,0 +1,146 @@
+"""Lots: create and edit from a category, reorder, cancel and reopen (buttons on the event page)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.auth import roles_required
+from app.errors import Conflict, DomainError
+from app.extensions import db
+from app.locking import check_version
+from app.models import Category
+from offers.forms.lots import LotActionForm, LotForm, LotMoveForm
+from offers.models import Event, Lot
+from offers.permissions import can_edit_event
+from offers.services.lots import cancel_lot, create_lot, move_lot, reopen_lot, update_lot
+from offers.views import bp
+from offers.views.events import EDITORS, attach_error, conflict_context, render_detail
+
+
+def _categories(current_id: int | None = None) -> list[Category]:
+    condition = Category.active.is_(True)
+    if current_id is not None:
+        condition = sa.or_(condition, Category.id == current_id)
+    return list(
+        db.session.scalars(sa.select(Category).where(condition).order_by(Category.position, Category.name))
+    )
+
+
+def _editable_lot(lot_id: int) -> Lot:
+    lot = db.get_or_404(Lot, lot_id)
+    if not can_edit_event(current_user, lot.event):
+        abort(403)
+    return lot
+
+
+def _back(lot: Lot):
+    return redirect(url_for("offers.event_detail", event_id=lot.event_id, _anchor=f"lot-{lot.id}"))
+
+
+@bp.route("/evenements/<int:event_id>/lots/nouveau", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def lot_new(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    if not can_edit_event(current_user, event):
+        abort(403)
+    form = LotForm(categories=_categories())
+    status, error = 200, None
+    if request.method == "GET":
+        form.response_deadline.data = event.response_deadline
+    elif form.validate_on_submit():
+        try:
+            lot = create_lot(event, form.to_fields(), current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+        else:
+            db.session.commit()
+            flash(_("Lot « %(title)s » ajouté.", title=lot.title), "success")
+            return _back(lot)
+    else:
+        status = 400
+    return render_template("offers/lot_form.html", form=form, event=event, lot=None, error=error), status
+
+
+@bp.route("/lots/<int:lot_id>/modifier", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def lot_edit(lot_id: int):
+    lot = _editable_lot(lot_id)
+    event = lot.event
+    categories = _categories(lot.category_id)
+    form = LotForm(categories=categories)
+    status, error, extra = 200, None, {}
+    if request.method == "GET":
+        form.fill(lot)
+    elif form.validate_on_submit():
+        try:
+            check_version(lot, form.version_id.data)
+            changes = update_lot(lot, form.to_fields(), current_user)
+            db.session.commit()
+        except (Conflict, StaleDataError) as exc:
+            db.session.rollback()
+            error = getattr(exc, "message", None) or _(
+                "Quelqu'un a enregistré ce lot au même instant : vérifiez et recommencez."
+            )
+            status = 409
+            extra = conflict_context(form, LotForm(formdata=None, categories=categories).fill(lot), lot)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+        else:
+            flash(_("Lot enregistré.") if changes else _("Aucune modification."), "success")
+            return _back(lot)
+    else:
+        status = 400
+    return render_template(
+        "offers/lot_form.html", form=form, event=event, lot=lot, error=error, **extra
+    ), status
+
+
+@bp.route("/lots/<int:lot_id>/deplacer", methods=["POST"])
+@roles_required(*EDITORS)
+def lot_move(lot_id: int):
+    lot = _editable_lot(lot_id)
+    form = LotMoveForm()
+    if not form.validate_on_submit():
+        return render_detail(lot.event_id, 400, _("Sens de déplacement inconnu."))
+    try:
+        moved = move_lot(lot, form.direction.data, current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        return render_detail(lot.event_id, exc.status_code, exc.message)
+    db.session.commit()
+    if not moved:
+        flash(_("Le lot est déjà à cette extrémité de la liste."), "info")
+    return _back(lot)
+
+
+@bp.route("/lots/<int:lot_id>/annuler", methods=["POST"])
+@roles_required(*EDITORS)
+def lot_cancel(lot_id: int):
+    return _set_status(lot_id, cancel_lot, _("Lot « %(title)s » annulé : il ne compte plus dans les totaux."))
+
+
+@bp.route("/lots/<int:lot_id>/rouvrir", methods=["POST"])
+@roles_required(*EDITORS)
+def lot_reopen(lot_id: int):
+    return _set_status(lot_id, reopen_lot, _("Lot « %(title)s » rouvert."))
+
+
+def _set_status(lot_id: int, service, message: str):
+    lot = _editable_lot(lot_id)
+    form = LotActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        service(lot, current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        return render_detail(lot.event_id, exc.status_code, exc.message)
+    db.session.commit()
+    flash(message % {"title": lot.title}, "success")
+    return _back(lot)

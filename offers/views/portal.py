@@ -1,0 +1,259 @@
+"""The actor portal: an actor's invitations and lots (its own organisation's only), its one-shot
+answer, and its own lines once it accepted, until the quote is sent.
+
+403 for another organisation's assignment or line, or a line of a lot the actor did not accept;
+404 for an unknown id (and for an assignment not yet turned into an invitation).
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.auth import roles_required
+from app.db import utcnow
+from app.errors import Conflict, DomainError
+from app.extensions import db
+from app.locking import check_version
+from app.models import Role
+from offers.forms.portal import AnswerForm, PortalLineDeleteForm, PortalLineForm
+from offers.models import Assignment, AssignmentStatus, Line
+from offers.services.events import answer_deadline
+from offers.services.lines import (
+    accepted_assignment,
+    create_line,
+    delete_line,
+    lines_locked,
+    locked_message,
+    update_line,
+    vat_mention,
+)
+from offers.services.portal import (
+    VISIBLE_STATUSES,
+    answer_assignment,
+    answer_refusal,
+    own_lines,
+    own_net,
+    portal_list,
+)
+from offers.views import bp
+from offers.views.events import attach_error, conflict_context
+
+# --- loading with the portal's permissions -------------------------------------------------------
+
+
+def _own_assignment(assignment_id: int) -> Assignment:
+    assignment = db.get_or_404(Assignment, assignment_id)
+    if assignment.organisation_id != current_user.organisation_id:
+        abort(403)
+    if assignment.status not in VISIBLE_STATUSES:
+        abort(404)  # proposed: the coordination's draft, not an invitation yet
+    return assignment
+
+
+def _own_line(line_id: int) -> tuple[Line, Assignment]:
+    """A line of the actor's organisation on a lot it accepted (else 403)."""
+    line = db.get_or_404(Line, line_id)
+    if line.organisation_id != current_user.organisation_id:
+        abort(403)
+    assignment = accepted_assignment(line.lot, current_user.organisation_id)
+    if assignment is None:
+        abort(403)
+    return line, assignment
+
+
+def _back(assignment: Assignment):
+    return redirect(url_for("offers.portal_assignment", assignment_id=assignment.id, _anchor="lignes"))
+
+
+def _detail(
+    assignment: Assignment, status: int = 200, error: str | None = None, answer_form=None, line_form=None
+):
+    """The assignment's page; re-rendered with ``error`` when an action was refused."""
+    lot = assignment.lot
+    event = lot.event
+    now = utcnow()
+    locked = lines_locked(event)
+    accepted = assignment.status == AssignmentStatus.ACCEPTED
+    lines = own_lines(assignment)
+    partners = [
+        a
+        for a in lot.assignments
+        if a.status == AssignmentStatus.ACCEPTED and a.organisation_id != assignment.organisation_id
+    ]
+    return (
+        render_template(
+            "offers/portal_assignment.html",
+            assignment=assignment,
+            lot=lot,
+            event=event,
+            deadline=answer_deadline(lot, event),
+            refusal=answer_refusal(assignment, now)
+            if assignment.status == AssignmentStatus.INVITED
+            else None,
+            answer_form=answer_form or AnswerForm(),
+            line_form=line_form or PortalLineForm(formdata=None),
+            lines=lines,
+            net=own_net(assignment),
+            mention=vat_mention(event, assignment.organisation)
+            if any(line.vat_rate == 0 for line in lines)
+            else None,
+            partners=partners,
+            locked=locked_message() if locked else None,
+            can_edit_lines=accepted and not locked and lot.status.value == "open",
+            error=error,
+        ),
+        status,
+    )
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@bp.route("/portail/lots")
+@roles_required(Role.ACTOR)
+def portal_lots():
+    return render_template(
+        "offers/portal_lots.html", entries=portal_list(current_user.organisation_id), now=utcnow()
+    )
+
+
+@bp.route("/portail/affectations/<int:assignment_id>")
+@roles_required(Role.ACTOR)
+def portal_assignment(assignment_id: int):
+    return _detail(_own_assignment(assignment_id))
+
+
+@bp.route("/portail/affectations/<int:assignment_id>/reponse", methods=["POST"])
+@roles_required(Role.ACTOR)
+def portal_answer(assignment_id: int):
+    assignment = _own_assignment(assignment_id)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return _detail(
+            assignment, 400, _("Votre réponse n'a pas pu être lue : vérifiez le commentaire."), form
+        )
+    if form.accept.data == form.decline.data:
+        return _detail(assignment, 400, _("Choisissez « J'accepte » ou « Je décline »."), form)
+    accept = bool(form.accept.data)
+    try:
+        answer_assignment(assignment, current_user, accept=accept, comment=form.comment.data or "")
+    except DomainError as exc:
+        db.session.rollback()
+        return _detail(assignment, exc.status_code, exc.message, form)
+    db.session.commit()
+    if accept:
+        flash(_("Merci : vous avez accepté ce lot. Indiquez maintenant vos lignes chiffrées."), "success")
+        return _back(assignment)
+    flash(_("Votre refus est enregistré ; la coordination est prévenue. Merci d'avoir répondu."), "success")
+    return redirect(url_for("offers.portal_lots"))
+
+
+# --- the actor's own lines -----------------------------------------------------------------------
+
+
+def _line_page(assignment, form, line, status, error=None, **extra):
+    event = assignment.lot.event
+    return (
+        render_template(
+            "offers/portal_line_form.html",
+            assignment=assignment,
+            lot=assignment.lot,
+            event=event,
+            form=form,
+            line=line,
+            locked=locked_message() if lines_locked(event) else None,
+            error=error,
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.route("/portail/affectations/<int:assignment_id>/lignes/nouvelle", methods=["GET", "POST"])
+@roles_required(Role.ACTOR)
+def portal_line_new(assignment_id: int):
+    assignment = _own_assignment(assignment_id)
+    if assignment.status != AssignmentStatus.ACCEPTED:
+        abort(403)
+    form = PortalLineForm()
+    status, error = 200, None
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                line = create_line(assignment.lot, form.to_fields(), current_user)
+            except DomainError as exc:
+                db.session.rollback()
+                error, status = attach_error(form, exc), exc.status_code
+            else:
+                db.session.commit()
+                flash(_("Ligne « %(line)s » ajoutée.", line=line.description), "success")
+                return _back(assignment)
+        else:
+            status = 400
+    elif lines_locked(assignment.lot.event):
+        status = 409
+    return _line_page(assignment, form, None, status, error)
+
+
+@bp.route("/portail/lignes/<int:line_id>/modifier", methods=["GET", "POST"])
+@roles_required(Role.ACTOR)
+def portal_line_edit(line_id: int):
+    line, assignment = _own_line(line_id)
+    form = PortalLineForm()
+    status, error, extra = 200, None, {}
+    if request.method == "GET":
+        form.fill(line)
+        if lines_locked(assignment.lot.event):
+            status = 409
+    elif form.validate_on_submit():
+        try:
+            check_version(line, form.version_id.data)
+            changes = update_line(line, form.to_fields(), current_user)
+            db.session.commit()
+        except (Conflict, StaleDataError) as exc:
+            db.session.rollback()
+            error = getattr(exc, "message", None) or _(
+                "Quelqu'un a enregistré cette ligne au même instant : vérifiez et recommencez."
+            )
+            status = 409
+            extra = conflict_context(form, PortalLineForm(formdata=None).fill(line), line)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = attach_error(form, exc), exc.status_code
+        else:
+            flash(_("Ligne enregistrée.") if changes else _("Aucune modification."), "success")
+            return _back(assignment)
+    else:
+        status = 400
+    return _line_page(assignment, form, line, status, error, **extra)
+
+
+@bp.route("/portail/lignes/<int:line_id>/supprimer", methods=["POST"])
+@roles_required(Role.ACTOR)
+def portal_line_delete(line_id: int):
+    line, assignment = _own_line(line_id)
+    form = PortalLineDeleteForm()
+    if not form.validate_on_submit():
+        return _detail(assignment, 400, _("Formulaire incomplet : rechargez la page."))
+    description = line.description
+    try:
+        check_version(line, form.version_id.data)
+        delete_line(line, current_user)
+        db.session.commit()
+    except (Conflict, StaleDataError):
+        db.session.rollback()
+        return _detail(
+            assignment,
+            409,
+            _(
+                "Cette ligne a été modifiée entre-temps : vérifiez ses nouvelles valeurs avant de la supprimer."
+            ),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _detail(assignment, exc.status_code, exc.message)
+    flash(_("Ligne « %(line)s » supprimée.", line=description), "success")
+    return _back(assignment)

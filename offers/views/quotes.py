@@ -1,0 +1,289 @@
+"""Quotes: issue, view, send (coordination); answer (client portal by signed link, or client account)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from app.auth import STAFF, roles_required
+from app.db import utcnow
+from app.errors import DomainError
+from app.extensions import db
+from app.labels import label
+from app.models import Client, Role
+from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
+from offers.models import Event, Lot, Quote, QuoteStatus
+from offers.services import quotes as service
+from offers.views import bp
+
+
+def _pdf_response(quote: Quote, *, download: bool = False) -> Response:
+    disposition = "attachment" if download else "inline"
+    response = Response(quote.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{quote.number}-v{quote.version}.pdf"'
+    response.headers["X-Content-SHA256"] = quote.pdf_sha256 or ""
+    return response
+
+
+# --- coordination --------------------------------------------------------------------------------
+
+
+@bp.route("/devis")
+@roles_required(*STAFF)
+def quote_list():
+    form = QuoteFilterForm(request.args)
+    form.status.choices = [("", _("Tous"))] + [(s.value, label(s)) for s in QuoteStatus]
+    clients = db.session.execute(sa.select(Client.id, Client.name).order_by(Client.name)).all()
+    form.client.choices = [("", _("Tous"))] + [(str(c.id), c.name) for c in clients]
+    form.validate()
+    stmt = (
+        sa.select(Quote)
+        .join(Quote.event)
+        .options(selectinload(Quote.event))
+        .order_by(Quote.issue_date.desc(), Quote.number.desc(), Quote.version.desc())
+    )
+    if form.status.data:
+        stmt = stmt.where(Quote.status == form.status.data)
+    if form.client.data:
+        stmt = stmt.where(Event.client_id == int(form.client.data))
+    if form.start.data:
+        stmt = stmt.where(Quote.issue_date >= form.start.data)
+    if form.end.data:
+        stmt = stmt.where(Quote.issue_date <= form.end.data)
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=25, error_out=False)
+    today = utcnow().date()
+    sent = db.session.execute(
+        sa.select(sa.func.count(), sa.func.sum(Quote.total_gross)).where(Quote.status == QuoteStatus.SENT)
+    ).one()
+    outstanding = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Quote.total_gross), 0)).where(Quote.status == QuoteStatus.SENT)
+    )
+    expiring = db.session.scalars(
+        sa.select(Quote)
+        .where(Quote.status == QuoteStatus.SENT, Quote.valid_until <= today + timedelta(days=7))
+        .options(selectinload(Quote.event))
+        .order_by(Quote.valid_until)
+    ).all()
+    return render_template(
+        "offers/quote_list.html",
+        form=form,
+        page=page,
+        outstanding=outstanding,
+        sent_count=sent[0],
+        expiring=expiring,
+        today=today,
+    )
+
+
+@bp.route("/evenements/<int:event_id>/devis", methods=["GET", "POST"])
+@roles_required(Role.ADMIN, Role.COORDINATOR)
+def quote_issue(event_id: int):
+    event = db.first_or_404(
+        sa.select(Event)
+        .where(Event.id == event_id)
+        .options(
+            selectinload(Event.lots).selectinload(Lot.assignments),
+            selectinload(Event.lots).selectinload(Lot.lines),
+        )
+    )
+    form = IssueQuoteForm()
+    missing = service.missing_for_quote(event)
+    previous = service.current_version(event)
+    if form.validate_on_submit():
+        try:
+            quote = service.issue_quote(
+                event,
+                current_user,
+                validity_days=form.validity_days.data,
+                show_actor_cards=form.show_actor_cards.data,
+                show_breakdown=form.show_breakdown.data,
+            )
+        except service.QuoteNotReady as exc:
+            db.session.rollback()
+            return render_template(
+                "offers/quote_issue.html", event=event, form=form, missing=exc.missing, previous=previous
+            ), 400
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+            return render_template(
+                "offers/quote_issue.html", event=event, form=form, missing=missing, previous=previous
+            ), exc.status_code
+        db.session.commit()
+        flash(
+            _(
+                "Devis %(number)s version %(version)s émis. Relisez le PDF avant de l'envoyer.",
+                number=quote.number,
+                version=quote.version,
+            ),
+            "success",
+        )
+        return redirect(url_for("offers.quote_detail", quote_id=quote.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "offers/quote_issue.html", event=event, form=form, missing=missing, previous=previous
+    ), status
+
+
+@bp.route("/devis/<int:quote_id>")
+@roles_required(*STAFF)
+def quote_detail(quote_id: int):
+    quote = db.get_or_404(Quote, quote_id)
+    versions = db.session.scalars(
+        sa.select(Quote).where(Quote.event_id == quote.event_id).order_by(Quote.version.desc())
+    ).all()
+    previous = next((v for v in versions if v.version == quote.version - 1), None)
+    changes = service.diff_versions(previous, quote) if previous else None
+    sections, fees = service.quote_sections(quote)
+    return render_template(
+        "offers/quote_detail.html",
+        quote=quote,
+        versions=versions,
+        previous=previous,
+        changes=changes,
+        sections=sections,
+        fees=fees,
+        totals=service.quote_totals(quote),
+        refusal=service.answer_refusal(quote, utcnow().date()),
+    )
+
+
+@bp.route("/devis/<int:quote_id>/pdf")
+@roles_required(*STAFF)
+def quote_pdf(quote_id: int):
+    quote = db.get_or_404(Quote, quote_id)
+    return _pdf_response(quote)
+
+
+@bp.route("/devis/<int:quote_id>/envoyer", methods=["POST"])
+@roles_required(Role.ADMIN, Role.COORDINATOR)
+def quote_send(quote_id: int):
+    quote = db.get_or_404(Quote, quote_id)
+    # CSRF is checked for every POST by CSRFProtect (app/extensions.py).
+    try:
+        recipients = service.send_quote(quote, current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("offers.quote_detail", quote_id=quote.id))
+    db.session.commit()
+    flash(_("Devis envoyé à %(to)s.", to=", ".join(recipients)), "success")
+    return redirect(url_for("offers.quote_detail", quote_id=quote.id))
+
+
+# --- the client's side ---------------------------------------------------------------------------
+
+
+def _answer(quote: Quote, template: str, **context):
+    """Shared by the signed-link portal and the client's account: show, accept or decline."""
+    accept_form, decline_form = AcceptQuoteForm(prefix="a"), DeclineQuoteForm(prefix="d")
+    today = utcnow().date()
+    status = 200
+    if request.method == "POST":
+        try:
+            if "a-accept" in request.form:
+                if not accept_form.validate_on_submit():
+                    raise DomainError(_("Indiquez votre nom et cochez « Bon pour accord »."))
+                service.accept_quote(
+                    quote,
+                    name=accept_form.name.data,
+                    agreed=accept_form.agreed.data,
+                    purchase_order=accept_form.purchase_order.data,
+                    ip=g.client_ip,
+                    user=current_user if current_user.is_authenticated else None,
+                    today=today,
+                )
+                message = _("Merci : le devis est accepté. La coordination est prévenue.")
+            elif "d-decline" in request.form:
+                if not decline_form.validate_on_submit():
+                    raise DomainError(_("Indiquez la raison du refus."))
+                service.decline_quote(
+                    quote,
+                    reason=decline_form.reason.data,
+                    ip=g.client_ip,
+                    user=current_user if current_user.is_authenticated else None,
+                    today=today,
+                )
+                message = _("Votre refus est enregistré. La coordination est prévenue.")
+            else:
+                raise DomainError(_("Action inconnue."))
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+            status = exc.status_code
+        else:
+            db.session.commit()
+            flash(message, "success")
+            return redirect(request.path)
+    sections, fees = service.quote_sections(quote)
+    return render_template(
+        template,
+        quote=quote,
+        sections=sections,
+        fees=fees,
+        totals=service.quote_totals(quote),
+        refusal=service.answer_refusal(quote, today),
+        accept_form=accept_form,
+        decline_form=decline_form,
+        **context,
+    ), status
+
+
+@bp.route("/devis/acces/<token>", methods=["GET", "POST"])
+def quote_portal(token: str):
+    """The client's page behind the signed link of the e-mail: no account needed."""
+    try:
+        quote = service.quote_from_token(token)
+    except service.InvalidQuoteLink as exc:
+        abort(400, exc.message)
+    return _answer(quote, "offers/quote_portal.html", pdf_url=url_for("offers.quote_portal_pdf", token=token))
+
+
+@bp.route("/devis/acces/<token>/pdf")
+def quote_portal_pdf(token: str):
+    try:
+        quote = service.quote_from_token(token)
+    except service.InvalidQuoteLink as exc:
+        abort(400, exc.message)
+    return _pdf_response(quote)
+
+
+@bp.route("/mes-devis")
+@roles_required(Role.CLIENT)
+def client_quotes():
+    """A client sees only its own quotes, once sent."""
+    quotes = db.session.scalars(
+        sa.select(Quote)
+        .join(Quote.event)
+        .where(Event.client_id == current_user.client_id, Quote.status != QuoteStatus.DRAFT)
+        .options(selectinload(Quote.event))
+        .order_by(Quote.issue_date.desc(), Quote.version.desc())
+    ).all()
+    return render_template("offers/client_quotes.html", quotes=quotes)
+
+
+def _client_quote(quote_id: int) -> Quote:
+    quote = db.get_or_404(Quote, quote_id)
+    if quote.event.client_id != current_user.client_id or quote.status == QuoteStatus.DRAFT:
+        abort(403)
+    return quote
+
+
+@bp.route("/mes-devis/<int:quote_id>", methods=["GET", "POST"])
+@roles_required(Role.CLIENT)
+def client_quote(quote_id: int):
+    quote = _client_quote(quote_id)
+    return _answer(
+        quote, "offers/quote_portal.html", pdf_url=url_for("offers.client_quote_pdf", quote_id=quote.id)
+    )
+
+
+@bp.route("/mes-devis/<int:quote_id>/pdf")
+@roles_required(Role.CLIENT)
+def client_quote_pdf(quote_id: int):
+    return _pdf_response(_client_quote(quote_id))
