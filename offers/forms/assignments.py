@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
 from offers.forms.events import DecimalTextField
@@ -32,7 +33,9 @@ class AssignmentAddForm(FlaskForm):
     organisation_id = SelectMultipleField(
         _l("Acteurs"), coerce=int, validators=[InputRequired(message=_l("Choisissez au moins un acteur."))]
     )
-    role = SelectField(_l("Rôle"), choices=ROLE_CHOICES, default=DEFAULT_ROLE)
+    role = SelectField(
+        _l("Rôle"), choices=[SelectChoice(v, text) for v, text in ROLE_CHOICES], default=DEFAULT_ROLE
+    )
     submit = SubmitField(_l("Ajouter au lot"))
 
     def __init__(self, *args, organisations=(), **kwargs):

@@ -196,13 +196,20 @@ def add_assignment(lot: Lot, organisation_id: int, role, user) -> Assignment:
     )
     if existing is not None:
         raise DuplicateAssignment(_duplicate_message(organisation, lot, existing))
+    # Built from ids, not relationships: a backref append into an already loaded ``lot.assignments``
+    # would be flushed by ``begin_nested()`` before the object is in the session.
     assignment = Assignment(
-        lot=lot, organisation=organisation, role=role, status=AssignmentStatus.PROPOSED, created_at=utcnow()
+        lot_id=lot.id,
+        organisation_id=organisation.id,
+        role=role,
+        status=AssignmentStatus.PROPOSED,
+        created_at=utcnow(),
     )
     try:
         with db.session.begin_nested():
             db.session.add(assignment)
             db.session.flush()
+        db.session.expire(lot, ["assignments"])
     except IntegrityError as exc:  # another coordinator added it at the same instant
         existing = db.session.scalar(
             sa.select(Assignment).where(
