@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+import sqlalchemy as sa
 
 from app.db import utcnow
 from app.extensions import db
 from app.models import Category, Organisation
 from app.settings_store import set_setting
-from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus
+from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Lot, LotStatus
 from offers.services.matching import (
     DEFAULT_WEIGHTS,
     lot_window,
@@ -31,6 +32,7 @@ from tests.offers.test_events import (
     count_statements,
     measure,
     plain,
+    post_form,
     section,
     text,
 )
@@ -460,3 +462,87 @@ def test_a_cancelled_lot_or_a_closed_event_shows_no_suggestions(client, auth, ma
     lunch.event.status = EventStatus.CANCELLED
     db.session.commit()
     assert "Ce lot attend un acteur." not in text(client.get(f"/evenements/{lunch.event_id}"))
+
+
+# --- putting actors on a lot, through the app ----------------------------------------------------
+
+
+@pytest.fixture
+def coordination(make_user, auth):
+    user = make_user("coordinator")
+    auth.login(user.email)
+    return user
+
+
+def lot_actors(lot) -> dict[str, tuple[str, str]]:
+    db.session.expire_all()
+    rows = db.session.scalars(sa.select(Assignment).where(Assignment.lot_id == lot.id))
+    return {a.organisation.name: (str(a.role), str(a.status)) for a in rows}
+
+
+def test_coordinator_adds_checked_suggestions_with_their_roles(client, coordination, table):
+    lunch, orgs = table.lunch, table.orgs
+    add_assignment(lunch, orgs["bravo"], status=AssignmentStatus.PROPOSED)
+    before = lot_actors(lunch)
+    assert len(lunch.assignments) == len(before)  # the collection is loaded, as the pages load it
+    response = post_form(
+        client,
+        f"/lots/{lunch.id}/suggestions",
+        f"/lots/{lunch.id}/affectations",
+        data={"organisation_id": [orgs["alpha"].id, orgs["charlie"].id], f"role-{orgs['alpha'].id}": "lead"},
+    )
+    assert response.status_code == 302
+    assert lot_actors(lunch) == {
+        **before,
+        "Alpha": ("lead", "proposed"),
+        "Charlie": ("partner", "proposed"),
+    }
+
+
+def test_adding_an_actor_twice_is_refused_and_adds_nothing(client, coordination, table):
+    lunch, orgs = table.lunch, table.orgs
+    add_assignment(lunch, orgs["bravo"], status=AssignmentStatus.DECLINED)
+    before = lot_actors(lunch)
+    response = post_form(
+        client,
+        f"/lots/{lunch.id}/suggestions",
+        f"/lots/{lunch.id}/affectations",
+        data={"organisation_id": [orgs["alpha"].id, orgs["bravo"].id]},
+    )
+    assert response.status_code == 409
+    assert "« Bravo » est déjà sur le lot « Déjeuner » (décliné)" in plain(text(response))
+    assert lot_actors(lunch) == before  # all or nothing: no Alpha either
+
+
+def test_an_unknown_role_or_actor_is_refused(client, coordination, table):
+    lunch, orgs = table.lunch, table.orgs
+    before = lot_actors(lunch)
+    wrong_role = post_form(
+        client,
+        f"/lots/{lunch.id}/suggestions",
+        f"/lots/{lunch.id}/affectations",
+        data={"organisation_id": [orgs["alpha"].id], f"role-{orgs['alpha'].id}": "patron"},
+    )
+    assert wrong_role.status_code == 400
+    assert "Rôle inconnu : patron." in plain(text(wrong_role))
+    unknown = post_form(
+        client,
+        f"/lots/{lunch.id}/suggestions",
+        f"/lots/{lunch.id}/affectations",
+        data={"organisation_id": [999999]},
+    )
+    assert unknown.status_code == 400
+    assert lot_actors(lunch) == before
+
+
+@pytest.mark.parametrize("role", ["treasurer", "actor", "client"])
+def test_only_coordination_puts_actors_on_a_lot(client, auth, make_user, table, role):
+    user = make_user(role)
+    auth.login(user.email)
+    before = lot_actors(table.lunch)
+    db.session.commit()
+    response = client.post(
+        f"/lots/{table.lunch.id}/affectations", data={"organisation_id": [table.orgs["alpha"].id]}
+    )
+    assert response.status_code in (400, 403)  # CSRF is checked after the role: never 302
+    assert lot_actors(table.lunch) == before
