@@ -3,7 +3,7 @@ accepted by the client — so a newcomer sees the whole story. No e-mail is sent
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -51,5 +51,6 @@ def load_quote() -> None:
         purchase_order="EJ-2011-0415",
         ip="192.0.2.44",
         today=date(2011, 3, 30),
+        now=datetime(2011, 3, 30, 9, 42, tzinfo=UTC),
         notify=False,
     )

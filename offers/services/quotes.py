@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -213,6 +213,11 @@ def _ensure_staff(user: User | None) -> None:
         raise Forbidden(_("Seule la coordination émet les devis."))
 
 
+def default_validity_days() -> int:
+    """The validity offered when issuing a quote: the ``quotes.validity_days`` setting, else 30."""
+    return int(get_setting("quotes.validity_days", DEFAULT_VALIDITY_DAYS))
+
+
 def current_version(event: Event) -> Quote | None:
     return db.session.scalar(
         sa.select(Quote).where(Quote.event_id == event.id).order_by(Quote.version.desc()).limit(1)
@@ -245,7 +250,7 @@ def issue_quote(
     identity = _identity()
     today = today or utcnow().date()
     if validity_days is None:
-        validity_days = int(get_setting("quotes.validity_days", DEFAULT_VALIDITY_DAYS))
+        validity_days = default_validity_days()
     if not 1 <= validity_days <= 365:
         raise DomainError(_("La durée de validité doit être comprise entre 1 et 365 jours."))
 
@@ -644,13 +649,16 @@ def accept_quote(
     ip: str | None = None,
     user: User | None = None,
     today: date | None = None,
+    now: datetime | None = None,
     notify: bool = True,
 ) -> None:
-    """The client accepts ("bon pour accord"). Records name, time, IP and the accepted PDF's hash.
+    """The client accepts ("bon pour accord"). Records name, time (``now``, default: the clock), IP
+    and the accepted PDF's hash.
 
     Raises :class:`DomainError` (no name, box not ticked) and :class:`InvalidTransition`
     (expired, superseded, already answered)."""
-    today = today or utcnow().date()
+    now = now or utcnow()
+    today = today or now.date()
     name = (name or "").strip()
     if not name:
         raise DomainError(_("Indiquez votre nom pour accepter le devis."))
@@ -665,7 +673,7 @@ def accept_quote(
             "status": QuoteStatus.ACCEPTED.value,
             "accepted_by_name": name[:200],
             "accepted_ip": (ip or "")[:45] or None,
-            "answered_at": utcnow(),
+            "answered_at": now,
             "accepted_pdf_sha256": quote.pdf_sha256,
             "client_purchase_order": (purchase_order or "").strip()[:50] or None,
         },

@@ -91,7 +91,7 @@ def quote_issue(event_id: int):
             selectinload(Event.lots).selectinload(Lot.lines),
         )
     )
-    form = IssueQuoteForm()
+    form = IssueQuoteForm(validity_days=service.default_validity_days())
     missing = service.missing_for_quote(event)
     previous = service.current_version(event)
     if form.validate_on_submit():

@@ -254,6 +254,8 @@ def test_the_quote_story_v1_superseded_v2_accepted(loaded):
     assert v2.total_net == Decimal("25002.10") + Decimal("2000.17")
     assert v2.accepted_pdf_sha256 == v2.pdf_sha256 and v2.pdf.startswith(b"%PDF")
     assert v2.client_purchase_order == "EJ-2011-0415"
+    # Accepted in 2011, between issue and validity end — not at the time the demo was loaded.
+    assert v2.issue_date <= v2.answered_at.date() <= v2.valid_until
 
 
 def test_assignments_in_every_state_with_a_replacement(loaded):

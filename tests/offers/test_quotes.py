@@ -80,6 +80,17 @@ def test_issue_freezes_lines_totals_and_numbers_the_quote(client, coordinator, r
     assert quote.pdf.startswith(b"%PDF") and len(quote.pdf_sha256) == 64
 
 
+@pytest.mark.parametrize("stored,shown", [(None, "30"), (45, "45")])
+def test_the_validity_offered_comes_from_the_settings(client, coordinator, ready, stored, shown):
+    from app.settings_store import set_setting
+
+    if stored is not None:
+        set_setting("quotes.validity_days", stored)
+    event, _lots, _orgs = ready
+    page = text(client.get(f"/evenements/{event.id}/devis"))
+    assert re.search(rf'name="validity_days"[^>]*value="{shown}"', page), page
+
+
 def test_issuing_with_unstaffed_or_unpriced_lots_is_refused_with_the_list(client, coordinator, ready):
     event, lots, _orgs = ready
     from offers.models import Assignment, AssignmentStatus, Lot
@@ -144,9 +155,7 @@ def test_the_pdf_carries_every_mandatory_element(client, coordinator, ready):
     ]:
         assert expected.replace("\u202f", " ") in flat.replace("\u202f", " ").replace("\xa0", " "), expected
     for number, page in enumerate(pages, start=1):
-        assert f"page {number} / {len(pages)}" in page
-        if number > 1:
-            assert f"Devis {quote.number} v1" in page
+        assert f"Devis {quote.number} v1 · page {number} / {len(pages)}" in page
 
 
 def test_the_stored_pdf_never_changes(client, runner, coordinator, ready, tmp_path):
