@@ -89,3 +89,25 @@ def merge_totals(parts: Iterable[Totals]) -> Totals:
             net, vat = by_rate.get(group.rate, (ZERO, ZERO))
             by_rate[group.rate] = (net + group.net, vat + group.vat)
     return Totals(tuple(VatGroup(rate=r, net=n, vat=v) for r, (n, v) in sorted(by_rate.items())))
+
+
+def allocate(total, weights: Iterable) -> list[Decimal]:
+    """Split ``total`` (to the cent) in proportion to non-negative ``weights``, by largest remainder:
+    the parts are whole cents and add up to ``total`` exactly. Ties go to the earlier weight.
+    With all weights zero, every part is zero and ``total`` must be zero too."""
+    weights = [to_decimal(w) for w in weights]
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    cents = int((round_money(total) / CENT).to_integral_value())
+    sign, cents = (-1 if cents < 0 else 1), abs(cents)
+    whole = sum(weights, Decimal(0))
+    if whole == 0:
+        if cents:
+            raise ValueError("cannot allocate a non-zero total over zero weights")
+        return [ZERO for _w in weights]
+    exact = [Decimal(cents) * w / whole for w in weights]
+    floors = [int(e) for e in exact]
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[: cents - sum(floors)]:
+        floors[i] += 1
+    return [(Decimal(sign * f) * CENT).quantize(CENT) + ZERO for f in floors]

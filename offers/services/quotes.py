@@ -24,7 +24,7 @@ from app.errors import DomainError, Forbidden, InvalidTransition
 from app.extensions import db
 from app.labels import label
 from app.models import CoordinatorIdentity, Role, User, VatRegime
-from app.money import ZERO, Totals, compute_totals, line_net, merge_totals
+from app.money import ZERO, Totals, allocate, compute_totals, line_net, merge_totals
 from app.numbering import next_number
 from app.pdf import render_pdf, sha256
 from app.settings_store import get_setting
@@ -439,14 +439,34 @@ def quote_sections(quote: Quote) -> tuple[list[LotSection], list[QuoteLine]]:
 
 
 def breakdown(quote: Quote) -> list[dict]:
-    """Per-actor répartition: each actor's net, VAT and gross, then the coordination fee."""
+    """Per-actor répartition: each actor's net, VAT and gross, then the coordination fee.
+
+    The rows add up exactly to the quote's totals. In joint-consortium mode each member rounds its
+    own VAT (that is how the quote's totals are made). In single-contractor mode the coordinator's
+    VAT is rounded once per rate, so each rate's VAT is allocated to the rows in proportion to their
+    nets at that rate, by largest remainder (``app.money.allocate``)."""
     by_actor: dict[str, list[QuoteLine]] = {}
     for ql in quote.lines:
         key = ql.organisation_name if ql.kind == "line" else "__fee__"
         by_actor.setdefault(key, []).append(ql)
+    keys = list(by_actor)
+    nets = {key: sum((ql.net for ql in lines), Decimal("0.00")) for key, lines in by_actor.items()}
+    joint = quote.snapshot.get("event", {}).get("billing_mode") == BillingMode.JOINT_CONSORTIUM.value
+    if joint:
+        vats = {
+            key: compute_totals((ql.net, ql.vat_rate) for ql in lines).vat for key, lines in by_actor.items()
+        }
+    else:
+        vats = dict.fromkeys(keys, Decimal("0.00"))
+        for group in quote_totals(quote).groups:
+            weights = [
+                sum((ql.net for ql in by_actor[key] if ql.vat_rate.normalize() == group.rate), Decimal(0))
+                for key in keys
+            ]
+            for key, part in zip(keys, allocate(group.vat, weights), strict=True):
+                vats[key] += part
     rows = []
     for key, lines in by_actor.items():
-        totals = compute_totals((ql.net, ql.vat_rate) for ql in lines)
         rows.append(
             {
                 "name": _("Coordination (%(name)s)", name=lines[0].organisation_name)
@@ -456,9 +476,9 @@ def breakdown(quote: Quote) -> list[dict]:
                 "siret": None
                 if key == "__fee__"
                 else quote.snapshot.get("actors", {}).get(str(lines[0].organisation_id), {}).get("siret"),
-                "net": totals.net,
-                "vat": totals.vat,
-                "gross": totals.gross,
+                "net": nets[key],
+                "vat": vats[key],
+                "gross": nets[key] + vats[key],
             }
         )
     rows.sort(key=lambda r: (r["is_fee"], r["name"].lower()))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from app.db import ExactDecimal, Money, Quantity, Rate
 from app.extensions import db
-from app.money import Totals, VatGroup, compute_totals, line_net, round_money
+from app.money import Totals, VatGroup, allocate, compute_totals, line_net, round_money
 
 D = Decimal
 
@@ -458,3 +458,46 @@ def test_any_price_and_quantity_round_trip_exactly(app, make_line, price, quanti
     row = db.session.execute(sa.select(Line.unit_price, Line.quantity).filter_by(id=line.id)).one()
     assert row == (price, quantity)
     assert [value.as_tuple().exponent for value in row] == [-2, -3]
+
+
+# --- allocation by largest remainder (the per-actor annex, later the revenue split) ---------------
+
+
+@pytest.mark.parametrize(
+    "total,weights,parts",
+    [
+        ("0.01", ["0.05", "0.05"], ["0.01", "0.00"]),  # a tie goes to the first
+        ("10.00", ["1", "1", "1"], ["3.34", "3.33", "3.33"]),
+        ("100.00", ["1", "3"], ["25.00", "75.00"]),
+        ("39.61", ["720.00", "0.10"], ["39.60", "0.01"]),  # 3960.45 and 0.55 cents: .55 wins
+        ("1063.60", ["3366.00", "1450.00", "5820.00"], ["336.60", "145.00", "582.00"]),
+        ("0.03", ["1", "2", "2"], ["0.01", "0.01", "0.01"]),  # 0.6, 1.2, 1.2 cents
+        ("-0.05", ["1", "1"], ["-0.03", "-0.02"]),
+        ("0.00", ["0", "0"], ["0.00", "0.00"]),
+    ],
+)
+def test_allocate_by_largest_remainder(total, weights, parts):
+    assert allocate(Decimal(total), [Decimal(w) for w in weights]) == [Decimal(p) for p in parts]
+
+
+@pytest.mark.parametrize("weights", [["-1", "2"], ["0", "0"]])
+def test_allocate_refuses_negative_or_empty_weights(weights):
+    with pytest.raises(ValueError):
+        allocate(Decimal("1.00"), [Decimal(w) for w in weights])
+
+
+@given(
+    total=st.decimals(min_value=-(10**7), max_value=10**7, places=2, allow_nan=False, allow_infinity=False),
+    weights=st.lists(
+        st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=12,
+    ).filter(lambda ws: sum(ws) > 0),
+)
+def test_allocated_parts_add_up_and_stay_within_a_cent_of_the_exact_share(total, weights):
+    parts = allocate(total, weights)
+    assert sum(parts, Decimal(0)) == total
+    whole = sum(weights)
+    for part, weight in zip(parts, weights, strict=True):
+        assert part == part.quantize(Decimal("0.01"))
+        assert abs(part - total * weight / whole) < Decimal("0.01")

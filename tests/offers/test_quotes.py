@@ -429,3 +429,52 @@ def test_joint_consortium_rounds_vat_per_member(
     # Per member: Méli-Mélo 6 043,75 at 10 %; L'Équipage 350 at 5,5 %; photo 650 at 20 %; fee 563,50 at 20 %.
     assert groups[D("0.2")] == (D("1213.50"), D("130.00") + D("112.70"))
     assert quote.total_vat == D("604.38") + D("19.25") + D("242.70")
+
+
+# --- the per-actor annex adds up to the quote ------------------------------------------------------
+
+
+def annex_quote(mode: str, lines: list[tuple[str, str, str]]) -> Quote:
+    """An in-memory quote: ``(actor, net, rate)`` lines; ``"fee"`` as actor makes the fee line."""
+    quote = Quote(snapshot={"event": {"billing_mode": mode}, "actors": {}})
+    for position, (actor, net, rate) in enumerate(lines):
+        fee = actor == "fee"
+        quote.lines.append(
+            service.QuoteLine(
+                position=position,
+                kind="fee" if fee else "line",
+                organisation_id=None if fee else position + 1,
+                organisation_name="Les Ecossolies" if fee else actor,
+                description="x",
+                quantity=D("1"),
+                unit="forfait",
+                unit_price=D(net),
+                vat_rate=D(rate),
+                net=D(net),
+            )
+        )
+    return quote
+
+
+ANNEX_CASES = [
+    # Two actors at 0.05 € each, 10 %: 0.005 + 0.005 would round to 0.02, the quote's VAT is 0.01.
+    ("single_contractor", [("A", "0.05", "0.10"), ("B", "0.05", "0.10")], {"A": "0.01", "B": "0.00"}),
+    (
+        "single_contractor",
+        [("A", "33.33", "0.20"), ("B", "33.33", "0.20"), ("B", "10.05", "0.055"), ("fee", "6.19", "0.20")],
+        {"A": "6.67", "B": "7.21", "Coordination (Les Ecossolies)": "1.24"},  # 666.6, 666.6, 123.8 cents
+    ),
+    # Joint consortium: each member rounds its own VAT, and that is what the quote adds up.
+    ("joint_consortium", [("A", "0.05", "0.10"), ("B", "0.05", "0.10")], {"A": "0.01", "B": "0.01"}),
+]
+
+
+@pytest.mark.parametrize("mode,lines,vat", ANNEX_CASES)
+def test_the_annex_rows_add_up_to_the_quote_totals(mode, lines, vat):
+    quote = annex_quote(mode, lines)
+    rows = service.breakdown(quote)
+    totals = service.quote_totals(quote)
+    assert {r["name"]: r["vat"] for r in rows} == {name: D(v) for name, v in vat.items()}
+    assert sum(r["net"] for r in rows) == totals.net
+    assert sum(r["vat"] for r in rows) == totals.vat
+    assert sum(r["gross"] for r in rows) == totals.gross
