@@ -450,18 +450,17 @@ def breakdown(quote: Quote) -> list[dict]:
         key = ql.organisation_name if ql.kind == "line" else "__fee__"
         by_actor.setdefault(key, []).append(ql)
     keys = list(by_actor)
-    nets = {key: sum((ql.net for ql in lines), Decimal("0.00")) for key, lines in by_actor.items()}
+    nets = {key: sum((ql.net for ql in lines), ZERO) for key, lines in by_actor.items()}
     joint = quote.snapshot.get("event", {}).get("billing_mode") == BillingMode.JOINT_CONSORTIUM.value
     if joint:
         vats = {
             key: compute_totals((ql.net, ql.vat_rate) for ql in lines).vat for key, lines in by_actor.items()
         }
     else:
-        vats = dict.fromkeys(keys, Decimal("0.00"))
+        vats = dict.fromkeys(keys, ZERO)
         for group in quote_totals(quote).groups:
             weights = [
-                sum((ql.net for ql in by_actor[key] if ql.vat_rate.normalize() == group.rate), Decimal(0))
-                for key in keys
+                sum((ql.net for ql in by_actor[key] if ql.vat_rate == group.rate), ZERO) for key in keys
             ]
             for key, part in zip(keys, allocate(group.vat, weights), strict=True):
                 vats[key] += part
