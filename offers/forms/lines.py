@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.formatting import rate as format_rate
 from app.labels import label
@@ -110,8 +110,13 @@ class LineForm(LineValuesForm):
         coerce=int,
         validators=[InputRequired(_l("Choisissez l'acteur qui réalise la prestation."))],
     )
-    #: Empty: the seller's default (DESIGN.md "who sells decides the VAT"); the service checks the rest.
+    #: Empty: the seller's default, which follows the seller (``offers.pricing``); the service checks
+    #: the rest.
     vat_rate = SelectField(_l("Taux de TVA"), validate_choice=False, default="")
+    vat_reason = StringField(
+        _l("Motif d'exonération (pour un taux zéro chez un vendeur assujetti)"),
+        validators=[Optional(), Length(max=300)],
+    )
 
     def __init__(self, *args, organisations=(), rates=(), default_hint=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -131,6 +136,11 @@ class LineForm(LineValuesForm):
     def fill(self, line):
         super().fill(line)
         self.organisation_id.data = line.organisation_id
+        self.vat_reason.data = line.vat_reason or ""
+        if not line.vat_rate_manual:
+            # The rate follows the seller: keep it so, unless the user picks one.
+            self.vat_rate.data = ""
+            return self
         self.vat_rate.data = str(line.vat_rate)
         if not any(choice.value == self.vat_rate.data for choice in self.vat_rate.choices):
             self.vat_rate.choices.append(SelectChoice(self.vat_rate.data, format_rate(line.vat_rate)))
@@ -139,6 +149,7 @@ class LineForm(LineValuesForm):
     def to_fields(self, organisation_id: int | None = None) -> LineFields:
         fields = super().to_fields(self.organisation_id.data)
         fields.vat_rate = Decimal(str(self.vat_rate.data)) if self.vat_rate.data not in (None, "") else None
+        fields.vat_reason = (self.vat_reason.data or "").strip() or None
         return fields
 
 

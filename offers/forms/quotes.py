@@ -17,8 +17,16 @@ class IssueQuoteForm(FlaskForm):
         _l("Durée de validité (jours)"), default=30, validators=[DataRequired(), NumberRange(min=1, max=365)]
     )
     show_actor_cards = BooleanField(_l("Présenter chaque acteur à côté de son lot"), default=True)
-    show_breakdown = BooleanField(_l("Ajouter l'annexe de répartition par acteur"))
+    show_breakdown = BooleanField(_l("Ajouter l'annexe de répartition par membre du groupement"))
     submit = SubmitField(_l("Émettre le devis"))
+
+    def __init__(self, *args, joint: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not joint:
+            # Single contractor: no groupement; the actors' shares are internal unless chosen.
+            self.show_breakdown.label.text = _l(
+                "Joindre au devis la répartition interne entre les acteurs (montants HT, pour information)"
+            )
 
 
 class AcceptQuoteForm(FlaskForm):

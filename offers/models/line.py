@@ -37,6 +37,13 @@ class Line(db.Model):
     #: Excluding VAT, to the cent.
     unit_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
     vat_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False)
+    #: True when the rate was chosen by hand (it differs from its seller's default); every other
+    #: line follows its seller (``offers.pricing``: mode switch, new actor, regime change).
+    vat_rate_manual: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+    #: Why a subject seller charges 0 % on this line (printed as the line's legal mention).
+    vat_reason: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
     position: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -33,6 +33,7 @@ from offers.models import (
     LotStatus,
 )
 from offers.permissions import can_edit_event
+from offers.pricing import rederive_rates
 
 #: Dates are entered and shown in this zone and stored in UTC.
 LOCAL_TZ = ZoneInfo("Europe/Paris")
@@ -345,6 +346,10 @@ def update_event(event: Event, fields: EventFields, user) -> dict:
         changes=audited,
         event_id=event.id,
     )
+    if "billing_mode" in changes:
+        # Who sells changed: rates not chosen by hand follow their new seller (audited per line);
+        # hand-chosen ones that no longer fit are flagged on the dashboard and block the quote.
+        rederive_rates(event, user)
     return changes
 
 
@@ -473,6 +478,8 @@ def duplicate_event(
                 unit=line.unit,
                 unit_price=line.unit_price,
                 vat_rate=line.vat_rate,
+                vat_rate_manual=line.vat_rate_manual,
+                vat_reason=line.vat_reason,
                 position=line.position,
             )
             for line in lot.lines

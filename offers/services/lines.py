@@ -1,12 +1,8 @@
-"""Lines: what is sold on a lot, delivered by one actor; who sells decides the VAT (DESIGN.md "Money").
+"""Lines: what is sold on a lot, delivered by one actor.
 
-- In single-contractor mode the coordinator sells every line: its regime applies (subject: the lot's
-  category rate; franchise or exempt: 0 % with the legal mention).
-- In joint-consortium mode the actor who delivers the line sells it: the actor's regime applies.
-- A seller subject to VAT may charge another legal French rate (0, 2,1, 5,5, 10, 20 %); a seller in
-  franchise or exempt always charges 0 %.
-- Once a quote of the event is sent (or accepted) the lines are locked: a change goes through a new
-  version of the quote.
+Who sells a line and at what VAT rate is :mod:`offers.pricing` (policy in ``docs/pricing.md``): this
+module only checks and stores what is typed. Once a quote of the event is sent (or accepted) the
+lines are locked: a change goes through a new version of the quote.
 
 Explicit arguments, ``flush()`` never commit, French :class:`app.errors.DomainError` messages; every
 change of a line is audited with the before/after of its money fields.
@@ -26,15 +22,13 @@ from app.extensions import db
 from app.formatting import money as format_money
 from app.formatting import quantity as format_quantity
 from app.formatting import rate as format_rate
-from app.labels import label
-from app.models import CoordinatorIdentity, Organisation, Role, User, VatRegime
+from app.models import Organisation, Role, User
 from app.money import line_net
-from app.settings_store import get_setting
+from offers import pricing
 from offers.models import (
     UNITS,
     Assignment,
     AssignmentStatus,
-    BillingMode,
     Event,
     Line,
     Lot,
@@ -44,19 +38,8 @@ from offers.models import (
 )
 from offers.services.events import InvalidValue, require_not_frozen
 
-RATE_QUANTUM = Decimal("0.0001")
 PRICE_QUANTUM = Decimal("0.01")
 QUANTITY_QUANTUM = Decimal("0.001")
-ZERO_RATE = Decimal("0.0000")
-
-#: The VAT rates of metropolitan France (CGI art. 278 ff.), as fractions.
-LEGAL_VAT_RATES: tuple[Decimal, ...] = (
-    Decimal("0.0000"),
-    Decimal("0.0210"),
-    Decimal("0.0550"),
-    Decimal("0.1000"),
-    Decimal("0.2000"),
-)
 
 #: Bounds that catch typing mistakes.
 MAX_QUANTITY = Decimal("1000000")
@@ -65,12 +48,6 @@ MAX_UNIT_PRICE = Decimal("10000000")
 MAX_LINE_NET = Decimal("100000000.00")
 MAX_DESCRIPTION = 500
 
-#: Used when the ``legal.vat_mentions`` setting is missing or lacks a regime.
-DEFAULT_VAT_MENTIONS = {
-    "franchise": "TVA non applicable, art. 293 B du CGI",
-    "exempt": "Exonération de TVA, article 261-7-1° du CGI",
-}
-
 #: A quote in one of these statuses freezes the event's lines.
 LOCKING_QUOTE_STATUSES = (QuoteStatus.SENT, QuoteStatus.ACCEPTED)
 
@@ -78,7 +55,15 @@ LOCKING_QUOTE_STATUSES = (QuoteStatus.SENT, QuoteStatus.ACCEPTED)
 SELLABLE_ASSIGNMENTS = (AssignmentStatus.PROPOSED, AssignmentStatus.INVITED, AssignmentStatus.ACCEPTED)
 
 #: Fields whose before/after the audit log keeps.
-AUDITED_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_rate", "organisation_id")
+AUDITED_FIELDS = (
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "vat_rate",
+    "vat_reason",
+    "organisation_id",
+)
 
 
 class LinesLocked(DomainError):
@@ -97,96 +82,10 @@ class LineFields:
     unit_price: Decimal
     #: The delivering actor; ``None`` means the acting actor's own organisation (portal).
     organisation_id: int | None = None
-    #: A fraction (0.1000 for 10 %); ``None`` means the seller's default. Actors never set it.
+    #: A fraction (0.1000 for 10 %); ``None`` means the seller's default (``offers.pricing``).
     vat_rate: Decimal | None = None
-
-
-# --- who sells, and at what rate ----------------------------------------------------------------
-
-
-def coordinator_identity() -> CoordinatorIdentity | None:
-    return db.session.get(CoordinatorIdentity, 1)
-
-
-def seller_regime(event: Event, organisation: Organisation, identity=False) -> VatRegime:
-    """The VAT regime of whoever sells ``organisation``'s line on ``event``.
-
-    Single contractor: the coordinator (subject when its identity is not set up yet); joint
-    consortium: the delivering actor. ``identity`` may be passed to spare a lookup.
-    """
-    if event.billing_mode == BillingMode.JOINT_CONSORTIUM:
-        return organisation.vat_regime
-    if identity is False:
-        identity = coordinator_identity()
-    return identity.vat_regime if identity is not None else VatRegime.SUBJECT
-
-
-def seller_name(event: Event, organisation: Organisation) -> str:
-    if event.billing_mode == BillingMode.JOINT_CONSORTIUM:
-        return organisation.name
-    identity = coordinator_identity()
-    return identity.name if identity is not None else _("la coordination")
-
-
-def default_vat_rate(event: Event, lot: Lot, organisation: Organisation) -> Decimal:
-    """The rate a new line takes: the category's rate when the seller is subject to VAT, else 0 %."""
-    if seller_regime(event, organisation) == VatRegime.SUBJECT:
-        return Decimal(lot.category.default_vat_rate).quantize(RATE_QUANTUM)
-    return ZERO_RATE
-
-
-def vat_mentions() -> dict[str, str]:
-    """The legal mentions of 0 % lines, per regime, from the settings (defaults filled in)."""
-    stored = get_setting("legal.vat_mentions", DEFAULT_VAT_MENTIONS) or {}
-    return {**DEFAULT_VAT_MENTIONS, **stored}
-
-
-def mention_for_regime(regime: VatRegime, mentions: dict[str, str] | None = None) -> str | None:
-    if regime not in (VatRegime.FRANCHISE, VatRegime.EXEMPT):
-        return None
-    return (mentions if mentions is not None else vat_mentions()).get(regime.value)
-
-
-def vat_mention(event: Event, organisation: Organisation) -> str | None:
-    """The legal mention printed beside a 0 % line sold on ``event`` for ``organisation``'s work
-    (``None`` when its seller is subject to VAT)."""
-    return mention_for_regime(seller_regime(event, organisation))
-
-
-def allowed_vat_rates(event: Event, lot: Lot, organisation: Organisation) -> list[Decimal]:
-    """Rates a line may carry: only 0 % for a seller without VAT; the legal rates (and the category's
-    own rate) for a seller subject to it."""
-    if seller_regime(event, organisation) != VatRegime.SUBJECT:
-        return [ZERO_RATE]
-    category_rate = Decimal(lot.category.default_vat_rate).quantize(RATE_QUANTUM)
-    return sorted({*LEGAL_VAT_RATES, category_rate})
-
-
-def check_vat_rate(event: Event, lot: Lot, organisation: Organisation, rate: Decimal) -> Decimal:
-    """Return ``rate`` at the stored scale, or raise :class:`InvalidValue` (field ``vat_rate``)."""
-    if not rate.is_finite() or rate.as_tuple().exponent < -4:
-        raise InvalidValue(_("Taux de TVA inconnu."), "vat_rate")
-    rate = rate.quantize(RATE_QUANTUM)
-    allowed = allowed_vat_rates(event, lot, organisation)
-    if rate in allowed:
-        return rate
-    regime = seller_regime(event, organisation)
-    if regime != VatRegime.SUBJECT:
-        raise InvalidValue(
-            _(
-                "%(seller)s n'est pas assujetti à la TVA (%(regime)s) : ses lignes sont à 0 %%.",
-                seller=seller_name(event, organisation),
-                regime=label(regime),
-            ),
-            "vat_rate",
-        )
-    raise InvalidValue(
-        _(
-            "Taux de TVA non prévu par la loi : choisissez parmi %(rates)s.",
-            rates=", ".join(format_rate(r) for r in allowed),
-        ),
-        "vat_rate",
-    )
+    #: Why a subject seller charges 0 % (required then, ignored otherwise).
+    vat_reason: str | None = None
 
 
 # --- locking -------------------------------------------------------------------------------------
@@ -351,6 +250,7 @@ def _clean(fields: LineFields) -> LineFields:
         unit_price=_no_negative_zero(price.quantize(PRICE_QUANTUM)),
         organisation_id=fields.organisation_id,
         vat_rate=fields.vat_rate,
+        vat_reason=fields.vat_reason,
     )
 
 
@@ -387,26 +287,50 @@ def _seller(lot: Lot, fields: LineFields, user: User, current: Line | None) -> O
     assignment = accepted_assignment(lot, user.organisation_id)
     if assignment is None:
         raise Forbidden(_("Vous n'avez pas accepté ce lot : vous ne pouvez pas y écrire de lignes."))
-    if fields.vat_rate is not None:
-        raise Forbidden(_("Le taux de TVA est calculé par Maillage : il ne se saisit pas."))
     return assignment.organisation
 
 
 def _rate(
     lot: Lot, organisation: Organisation, fields: LineFields, user: User, current: Line | None
-) -> Decimal:
-    event = lot.event
-    if fields.vat_rate is not None:
-        return check_vat_rate(event, lot, organisation, fields.vat_rate)
+) -> tuple[Decimal, bool, str | None]:
+    """The line's rate, whether it was chosen by hand, and its 0 % reason (``offers.pricing``).
+
+    No rate typed: the seller's default, and the line follows its seller from then on. A typed rate
+    must fit the seller; an actor picks among the positive legal rates (a 0 % line of a subject
+    seller needs a reason, which the coordination gives). Raises :class:`InvalidValue`.
+    """
+    seller = pricing.line_seller(lot.event.billing_mode, organisation)
+    category_default = pricing.category_rate(lot)
+    default = pricing.default_rate(seller, category_default)
     if (
-        current is not None
+        fields.vat_rate is None
+        and current is not None
+        and current.vat_rate_manual
         and not is_coordination(user)
         and current.organisation_id == organisation.id
-        and current.vat_rate in allowed_vat_rates(event, lot, organisation)
+        and not pricing.rate_problem(seller, current.vat_rate, current.vat_reason)
     ):
-        # An actor's edit keeps the rate the coordination may have chosen for its line.
-        return current.vat_rate
-    return default_vat_rate(event, lot, organisation)
+        # An actor's edit that names no rate keeps the rate the coordination chose for its line.
+        return current.vat_rate, True, current.vat_reason
+    if fields.vat_rate is None or (fields.vat_rate == default and not (fields.vat_reason or "").strip()):
+        return default, False, None
+    if not is_coordination(user) and fields.vat_rate not in pricing.allowed_rates(
+        seller, category_default, zero=False
+    ):
+        raise InvalidValue(
+            _(
+                "Choisissez un taux parmi %(rates)s.",
+                rates=", ".join(
+                    format_rate(r) for r in pricing.allowed_rates(seller, category_default, zero=False)
+                ),
+            ),
+            "vat_rate",
+        )
+    try:
+        rate, reason = pricing.check_rate(seller, category_default, fields.vat_rate, fields.vat_reason)
+    except pricing.RateRefused as exc:
+        raise InvalidValue(exc.message, exc.field) from exc
+    return rate, rate != default or reason is not None, reason
 
 
 def _audit_values(line: Line) -> dict:
@@ -416,6 +340,7 @@ def _audit_values(line: Line) -> dict:
         "unit": line.unit,
         "unit_price": line.unit_price,
         "vat_rate": line.vat_rate,
+        "vat_reason": line.vat_reason,
         "organisation_id": line.organisation_id,
     }
 
@@ -444,7 +369,7 @@ def create_line(lot: Lot, fields: LineFields, user: User) -> Line:
     organisation = _seller(lot, fields, user, None)
     _require_lot_open(lot)
     fields = _clean(fields)
-    rate = _rate(lot, organisation, fields, user, None)
+    rate, manual, reason = _rate(lot, organisation, fields, user, None)
     line = Line(
         lot=lot,
         organisation=organisation,
@@ -453,6 +378,8 @@ def create_line(lot: Lot, fields: LineFields, user: User) -> Line:
         unit=fields.unit,
         unit_price=fields.unit_price,
         vat_rate=rate,
+        vat_rate_manual=manual,
+        vat_reason=reason,
         position=max((other.position for other in lot.lines), default=-1) + 1,
     )
     db.session.add(line)
@@ -487,7 +414,7 @@ def update_line(line: Line, fields: LineFields, user: User) -> dict:
     organisation = _seller(lot, fields, user, line)
     _require_lot_open(lot)
     fields = _clean(fields)
-    rate = _rate(lot, organisation, fields, user, line)
+    rate, manual, reason = _rate(lot, organisation, fields, user, line)
     before_org = line.organisation
     new_values = {
         "description": fields.description,
@@ -495,6 +422,7 @@ def update_line(line: Line, fields: LineFields, user: User) -> dict:
         "unit": fields.unit,
         "unit_price": fields.unit_price,
         "vat_rate": rate,
+        "vat_reason": reason,
         "organisation_id": organisation.id,
     }
     changes = {
@@ -502,8 +430,9 @@ def update_line(line: Line, fields: LineFields, user: User) -> dict:
         for name in AUDITED_FIELDS
         if getattr(line, name) != new_values[name]
     }
-    if not changes:
+    if not changes and line.vat_rate_manual == manual:
         return {}
+    line.vat_rate_manual = manual
     for name, (_before, after) in changes.items():
         if name != "organisation_id":
             setattr(line, name, after)

@@ -23,11 +23,12 @@ from app.db import utcnow
 from app.errors import DomainError, Forbidden, InvalidTransition
 from app.extensions import db
 from app.labels import label
-from app.models import CoordinatorIdentity, Role, User, VatRegime
-from app.money import ZERO, Totals, allocate, compute_totals, line_net, merge_totals
+from app.models import CoordinatorIdentity, Role, User
+from app.money import ZERO, Totals, line_net
 from app.numbering import next_number
 from app.pdf import render_pdf, sha256
 from app.settings_store import get_setting
+from offers import pricing
 from offers.models import (
     EVENT_TRANSITIONS,
     QUOTE_TRANSITIONS,
@@ -41,13 +42,8 @@ from offers.models import (
     QuoteLine,
     QuoteStatus,
 )
-from offers.services.totals import coordination_fee
 
 DEFAULT_VALIDITY_DAYS = 30
-DEFAULT_VAT_MENTIONS = {
-    "franchise": "TVA non applicable, art. 293 B du CGI",
-    "exempt": "Exonération de TVA, article 261-7-1° du CGI",
-}
 
 
 class QuoteNotReady(DomainError):
@@ -61,9 +57,10 @@ class QuoteNotReady(DomainError):
 # --- readiness -----------------------------------------------------------------------------------
 
 
-def missing_for_quote(event: Event) -> list[str]:
+def missing_for_quote(event: Event, context: pricing.PricingContext | None = None) -> list[str]:
     """What prevents quoting: lots without an accepted actor or without priced lines, lines of
-    actors not (or no longer) accepted on their lot."""
+    actors not (or no longer) accepted on their lot, hand-chosen VAT rates that no longer fit their
+    seller (:func:`offers.pricing.rate_issues`)."""
     missing: list[str] = []
     open_lots = [lot for lot in event.lots if lot.status == LotStatus.OPEN]
     if not open_lots:
@@ -84,6 +81,7 @@ def missing_for_quote(event: Event) -> list[str]:
                         actor=line.organisation.name,
                     )
                 )
+    missing.extend(str(issue) for issue in pricing.rate_issues(event, context))
     return missing
 
 
@@ -120,20 +118,9 @@ def _party(obj, extra: tuple[str, ...] = ()) -> dict:
     return data
 
 
-def vat_mention_for(regime: VatRegime | None) -> str | None:
-    if regime in (VatRegime.FRANCHISE, VatRegime.EXEMPT):
-        mentions = {**DEFAULT_VAT_MENTIONS, **(get_setting("legal.vat_mentions", {}) or {})}
-        return mentions[regime.value]
-    return None
-
-
-def _seller_regime(event: Event, identity: CoordinatorIdentity, organisation) -> VatRegime:
-    if event.billing_mode == BillingMode.JOINT_CONSORTIUM:
-        return organisation.vat_regime
-    return identity.vat_regime
-
-
-def _snapshot(event: Event, identity: CoordinatorIdentity, lots: list[Lot]) -> dict:
+def _snapshot(
+    event: Event, identity: CoordinatorIdentity, lots: list[Lot], context: pricing.PricingContext
+) -> dict:
     actors = {}
     for lot in lots:
         for line in lot.lines:
@@ -143,7 +130,7 @@ def _snapshot(event: Event, identity: CoordinatorIdentity, lots: list[Lot]) -> d
                 "qpv_name": org.qpv_name,
                 "description": (org.description or "")[:400],
                 "categories": [c.name for c in org.categories],
-                "vat_mention": vat_mention_for(org.vat_regime),
+                "vat_mention": pricing.regime_mention(org.vat_regime, context.mentions),
             }
     client = event.client
     return {
@@ -153,7 +140,7 @@ def _snapshot(event: Event, identity: CoordinatorIdentity, lots: list[Lot]) -> d
             "payment_terms": identity.payment_terms,
             "payment_days": identity.payment_days,
             "logo": _logo_data_uri(identity),
-            "vat_mention": vat_mention_for(identity.vat_regime),
+            "vat_mention": pricing.regime_mention(identity.vat_regime, context.mentions),
         },
         "client": {
             **_party(client),
@@ -244,10 +231,12 @@ def issue_quote(
         raise InvalidTransition(
             _("Impossible d'émettre un devis pour un événement « %(status)s ».", status=label(event.status))
         )
-    missing = missing_for_quote(event)
+    identity = _identity()
+    context = pricing.PricingContext(identity)
+    pricing.rederive_rates(event, user, context)
+    missing = missing_for_quote(event, context)
     if missing:
         raise QuoteNotReady(missing)
-    identity = _identity()
     today = today or utcnow().date()
     if validity_days is None:
         validity_days = default_validity_days()
@@ -262,7 +251,7 @@ def issue_quote(
     else:
         number, version = next_number("coordinator", identity.quote_prefix, today.year), 1
 
-    lots = [lot for lot in event.lots if lot.status == LotStatus.OPEN]
+    lots = pricing.open_lots(event)
     quote = Quote(
         event_id=event.id,
         number=number,
@@ -270,7 +259,7 @@ def issue_quote(
         status=QuoteStatus.DRAFT,
         issue_date=today,
         valid_until=today + timedelta(days=validity_days),
-        snapshot=_snapshot(event, identity, lots),
+        snapshot=_snapshot(event, identity, lots, context),
         show_actor_cards=show_actor_cards,
         show_breakdown=show_breakdown,
         total_net=ZERO,
@@ -284,7 +273,7 @@ def issue_quote(
         for line in lot.lines:
             net = line_net(line.quantity, line.unit_price)
             lots_net += net
-            regime = _seller_regime(event, identity, line.organisation)
+            priced = context.line(event, line, lot)
             quote.lines.append(
                 QuoteLine(
                     position=position,
@@ -300,18 +289,14 @@ def issue_quote(
                     quantity=line.quantity,
                     unit=line.unit,
                     unit_price=line.unit_price,
-                    vat_rate=line.vat_rate,
+                    vat_rate=priced.rate,
                     net=net,
-                    vat_mention=vat_mention_for(regime) if line.vat_rate == 0 else None,
+                    vat_mention=priced.mention,
                 )
             )
             position += 1
-    fee = coordination_fee(event, lots_net)
-    if fee > 0:
-        fee_rate = Decimal("0.2000") if identity.vat_regime == VatRegime.SUBJECT else Decimal("0")
-        description = _("Coordination du groupement : interlocuteur unique, suivi et logistique")
-        if event.fee_kind.value == "percent":
-            description += " (" + _("%(rate)s du montant des lots", rate=label_rate(event.fee_rate)) + ")"
+    fee = pricing.fee_line(event, lots_net, context)
+    if fee is not None:
         quote.lines.append(
             QuoteLine(
                 position=position,
@@ -321,13 +306,13 @@ def issue_quote(
                 category_name="",
                 organisation_id=None,
                 organisation_name=identity.name,
-                description=description,
+                description=fee.description,
                 quantity=Decimal("1"),
                 unit="forfait",
-                unit_price=fee,
-                vat_rate=fee_rate,
-                net=fee,
-                vat_mention=vat_mention_for(identity.vat_regime) if fee_rate == 0 else None,
+                unit_price=fee.net,
+                vat_rate=fee.vat_rate,
+                net=fee.net,
+                vat_mention=fee.mention,
             )
         )
     totals = quote_totals(quote)
@@ -356,17 +341,23 @@ def issue_quote(
     return quote
 
 
-def quote_totals(quote: Quote) -> Totals:
-    """EN 16931 totals. In joint-consortium mode each member invoices its own share, so VAT is
-    rounded per seller (each actor; the coordinator for the fee) and the quote adds those up."""
-    if quote.snapshot.get("event", {}).get("billing_mode") != BillingMode.JOINT_CONSORTIUM.value:
-        return compute_totals((ql.net, ql.vat_rate) for ql in quote.lines)
-    per_seller: dict[str, list[QuoteLine]] = {}
-    for ql in quote.lines:
-        per_seller.setdefault("fee" if ql.kind == "fee" else str(ql.organisation_id), []).append(ql)
-    return merge_totals(
-        compute_totals((ql.net, ql.vat_rate) for ql in lines) for lines in per_seller.values()
+def quote_billing_mode(quote: Quote) -> BillingMode:
+    return BillingMode(
+        quote.snapshot.get("event", {}).get("billing_mode", BillingMode.SINGLE_CONTRACTOR.value)
     )
+
+
+def priced_lines(quote: Quote) -> list[pricing.Priced]:
+    """The quote's frozen lines as :mod:`offers.pricing` adds them up (the fee has no actor)."""
+    return [
+        pricing.Priced(ql.net, ql.vat_rate, ql.organisation_id if ql.kind == "line" else None)
+        for ql in quote.lines
+    ]
+
+
+def quote_totals(quote: Quote) -> Totals:
+    """The quote's totals, by :func:`offers.pricing.totals` on its frozen lines."""
+    return pricing.totals(priced_lines(quote), quote_billing_mode(quote))
 
 
 def label_rate(rate: Decimal) -> str:
@@ -439,49 +430,43 @@ def quote_sections(quote: Quote) -> tuple[list[LotSection], list[QuoteLine]]:
 
 
 def breakdown(quote: Quote) -> list[dict]:
-    """Per-actor répartition: each actor's net, VAT and gross, then the coordination fee.
+    """The per-actor annex, which follows the billing mode.
 
-    The rows add up exactly to the quote's totals. In joint-consortium mode each member rounds its
-    own VAT (that is how the quote's totals are made). In single-contractor mode the coordinator's
-    VAT is rounded once per rate, so each rate's VAT is allocated to the rows in proportion to their
-    nets at that rate, by largest remainder (``app.money.allocate``)."""
-    by_actor: dict[str, list[QuoteLine]] = {}
+    Joint consortium: one row per member (its SIRET, VAT number or exemption mention, address, and
+    its net, VAT and gross as it will invoice them: VAT rounded per member by
+    :func:`offers.pricing.totals_by_seller`), then the coordinator's fee; the rows add up exactly to
+    the quote. Single contractor: an internal breakdown of the nets only (the coordinator sells
+    everything, so no actor charges VAT to the client), then the fee; the nets add up to the quote's
+    net."""
+    mode = quote_billing_mode(quote)
+    joint = mode == BillingMode.JOINT_CONSORTIUM
+    actors = quote.snapshot.get("actors", {})
+    per_seller = pricing.totals_by_seller(priced_lines(quote), mode) if joint else {}
+    rows: dict[object, dict] = {}
     for ql in quote.lines:
-        key = ql.organisation_name if ql.kind == "line" else "__fee__"
-        by_actor.setdefault(key, []).append(ql)
-    keys = list(by_actor)
-    nets = {key: sum((ql.net for ql in lines), ZERO) for key, lines in by_actor.items()}
-    joint = quote.snapshot.get("event", {}).get("billing_mode") == BillingMode.JOINT_CONSORTIUM.value
-    if joint:
-        vats = {
-            key: compute_totals((ql.net, ql.vat_rate) for ql in lines).vat for key, lines in by_actor.items()
-        }
-    else:
-        vats = dict.fromkeys(keys, ZERO)
-        for group in quote_totals(quote).groups:
-            weights = [
-                sum((ql.net for ql in by_actor[key] if ql.vat_rate == group.rate), ZERO) for key in keys
-            ]
-            for key, part in zip(keys, allocate(group.vat, weights), strict=True):
-                vats[key] += part
-    rows = []
-    for key, lines in by_actor.items():
-        rows.append(
-            {
-                "name": _("Coordination (%(name)s)", name=lines[0].organisation_name)
-                if key == "__fee__"
-                else key,
-                "is_fee": key == "__fee__",
-                "siret": None
-                if key == "__fee__"
-                else quote.snapshot.get("actors", {}).get(str(lines[0].organisation_id), {}).get("siret"),
-                "net": nets[key],
-                "vat": vats[key],
-                "gross": nets[key] + vats[key],
+        key = ql.organisation_id if ql.kind == "line" else None
+        if key not in rows:
+            card = actors.get(str(key), {}) if key is not None else quote.snapshot.get("coordinator", {})
+            address = " ".join(
+                part for part in (card.get("address"), card.get("postal_code"), card.get("commune")) if part
+            )
+            rows[key] = {
+                "name": ql.organisation_name
+                if key is not None
+                else _("Coordination (%(name)s)", name=ql.organisation_name),
+                "is_fee": key is None,
+                "siret": card.get("siret"),
+                "vat_number": card.get("vat_number"),
+                "vat_mention": card.get("vat_mention"),
+                "address": address,
+                "net": ZERO,
             }
-        )
-    rows.sort(key=lambda r: (r["is_fee"], r["name"].lower()))
-    return rows
+        rows[key]["net"] += ql.net
+    for key, row in rows.items():
+        if joint:
+            seller_totals = per_seller[pricing.seller_key(mode, key)]
+            row["vat"], row["gross"] = seller_totals.vat, seller_totals.gross
+    return sorted(rows.values(), key=lambda r: (r["is_fee"], r["name"].lower()))
 
 
 def render_quote_pdf(quote: Quote) -> bytes:

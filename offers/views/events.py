@@ -17,11 +17,12 @@ from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.labels import label
 from app.locking import check_version
-from app.models import Client, CoordinatorIdentity, Role
+from app.models import Client, Role
 from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
 from offers.forms.lots import LotActionForm, LotMoveForm
 from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, Quote
 from offers.permissions import can_edit_event, can_view_event
+from offers.pricing import event_totals, rate_issues
 from offers.services.events import (
     LOCAL_TZ,
     allowed_moves,
@@ -34,8 +35,7 @@ from offers.services.events import (
     is_frozen,
     update_event,
 )
-from offers.services.totals import event_totals, fee_vat_rate
-from offers.views import bp
+from offers.views import bp, pricing_context
 
 EDITORS = (Role.ADMIN, Role.COORDINATOR)
 PER_PAGE = 20
@@ -62,10 +62,6 @@ def conflict_context(form, current_form, obj) -> dict:
 
 def all_clients() -> list[Client]:
     return list(db.session.scalars(sa.select(Client).order_by(Client.name, Client.id)))
-
-
-def _fee_rate() -> object:
-    return fee_vat_rate(db.session.get(CoordinatorIdentity, 1))
 
 
 def event_quotes(event: Event) -> list[Quote]:
@@ -107,14 +103,14 @@ def event_list():
     page = db.paginate(
         query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False, count=True
     )
-    rate = _fee_rate()
+    context = pricing_context()
     rows = []
     for event in page.items:
         open_lots = [lot for lot in event.lots if lot.status == LotStatus.OPEN]
         rows.append(
             {
                 "event": event,
-                "totals": event_totals(event, rate),
+                "totals": event_totals(event, context),
                 "lots": len(open_lots),
                 "without_actor": sum(
                     1
@@ -147,11 +143,13 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
         abort(403)
     now = utcnow()
     can_edit = can_edit_event(current_user, event)
+    context = pricing_context()
     return (
         render_template(
             "offers/event_detail.html",
             event=event,
-            totals=event_totals(event, _fee_rate()),
+            totals=event_totals(event, context),
+            rate_issues=rate_issues(event, context),
             checklist=event_checklist(event, now),
             history=event_history(event),
             quotes=event_quotes(event),

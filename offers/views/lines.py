@@ -1,8 +1,8 @@
 """Lines, from the coordination's side: add, edit (optimistic locking) and delete on the event page.
 
 Also the template helpers of the lines partial (``templates/offers/_lot_lines.html``): each line's
-net, its 0 % legal mention and whether the event's lines are locked, computed once per request so
-the event page keeps its constant number of queries.
+net and whether the event's lines are locked, computed once per request so the event page keeps its
+constant number of queries (a line's VAT is ``line_pricing``, in ``offers/views/__init__.py``).
 """
 
 from __future__ import annotations
@@ -19,24 +19,19 @@ from app.formatting import rate as format_rate
 from app.locking import check_version
 from app.models import VatRegime
 from app.money import line_net
+from offers import pricing
 from offers.forms.lines import LineDeleteForm, LineForm
 from offers.models import AssignmentStatus, BillingMode, Line, Lot
 from offers.permissions import can_edit_event
 from offers.services.lines import (
-    LEGAL_VAT_RATES,
-    coordinator_identity,
     create_line,
-    default_vat_rate,
     delete_line,
     lines_locked,
     locked_message,
-    mention_for_regime,
     sellable_organisations,
-    seller_regime,
     update_line,
-    vat_mentions,
 )
-from offers.views import bp
+from offers.views import bp, pricing_context
 from offers.views.events import EDITORS, attach_error, conflict_context, render_detail
 
 # --- helpers for the lines partial ---------------------------------------------------------------
@@ -50,7 +45,7 @@ def _request_cache() -> dict:
 
 @bp.app_template_global("line_net")
 def _line_net(line: Line):
-    """round(quantity × unit price, 2), per DESIGN.md."""
+    """round(quantity × unit price, 2) (``app.money.line_net``)."""
     return line_net(line.quantity, line.unit_price)
 
 
@@ -61,19 +56,6 @@ def lines_locked_for(event) -> bool:
     if event.id not in cache:
         cache[event.id] = lines_locked(event)
     return cache[event.id]
-
-
-@bp.app_template_global("line_vat_mention")
-def line_vat_mention(event, line: Line) -> str | None:
-    """The legal mention of a 0 % line (franchise or exempt seller), else ``None``."""
-    if line.vat_rate != 0:
-        return None
-    cache = _request_cache()
-    if "mentions" not in cache:
-        cache["mentions"] = vat_mentions()
-        cache["identity"] = coordinator_identity()
-    regime = seller_regime(event, line.organisation, identity=cache["identity"])
-    return mention_for_regime(regime, cache["mentions"])
 
 
 # --- loading and form building -------------------------------------------------------------------
@@ -98,16 +80,18 @@ def _back(lot: Lot):
 
 
 def _defaults(lot: Lot, organisations) -> list[dict]:
-    """Per actor: the rate its lines take by default, and the 0 % mention (shown beside the form)."""
-    event = lot.event
+    """Per actor: who sells its lines, the rate they take by default, the 0 % mention (beside the form)."""
+    context = pricing_context()
+    category_default = pricing.category_rate(lot)
     rows = []
     for organisation in organisations:
-        regime = seller_regime(event, organisation)
+        seller = context.seller(lot.event, organisation)
         rows.append(
             {
                 "organisation": organisation,
-                "rate": default_vat_rate(event, lot, organisation),
-                "mention": mention_for_regime(regime),
+                "seller": seller,
+                "rate": pricing.default_rate(seller, category_default),
+                "mention": pricing.regime_mention(seller.regime, context.mentions),
             }
         )
     return rows
@@ -116,8 +100,8 @@ def _defaults(lot: Lot, organisations) -> list[dict]:
 def _form(lot: Lot, line: Line | None = None, formdata=None, use_request=True) -> tuple[LineForm, list]:
     organisations = sellable_organisations(lot, line.organisation if line is not None else None)
     defaults = _defaults(lot, organisations)
-    category_rate = lot.category.default_vat_rate
-    rates = sorted({*LEGAL_VAT_RATES, category_rate.quantize(LEGAL_VAT_RATES[0])})
+    category_default = pricing.category_rate(lot)
+    rates = pricing.allowed_rates(pricing.Seller("", "", VatRegime.SUBJECT), category_default)
     hint = None
     if lot.event.billing_mode == BillingMode.SINGLE_CONTRACTOR and defaults:
         hint = format_rate(defaults[0]["rate"])
@@ -130,7 +114,7 @@ def _form(lot: Lot, line: Line | None = None, formdata=None, use_request=True) -
 def _render(lot: Lot, form: LineForm, defaults, line: Line | None, status: int, error=None, **extra):
     event = lot.event
     locked = lines_locked(event)
-    identity = coordinator_identity()
+    coordinator = pricing_context().fee_seller()
     single = event.billing_mode == BillingMode.SINGLE_CONTRACTOR
     return (
         render_template(
@@ -141,9 +125,7 @@ def _render(lot: Lot, form: LineForm, defaults, line: Line | None, status: int, 
             line=line,
             defaults=defaults,
             single_contractor=single,
-            coordinator_without_vat=single
-            and identity is not None
-            and identity.vat_regime != VatRegime.SUBJECT,
+            coordinator_without_vat=single and not coordinator.subject,
             locked=locked_message() if locked else None,
             error=error,
             **extra,

@@ -18,6 +18,7 @@ from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
 from app.models import Role
+from offers import pricing
 from offers.forms.portal import AnswerForm, PortalLineDeleteForm, PortalLineForm
 from offers.models import Assignment, AssignmentStatus, Line
 from offers.services.events import answer_deadline
@@ -28,7 +29,6 @@ from offers.services.lines import (
     lines_locked,
     locked_message,
     update_line,
-    vat_mention,
 )
 from offers.services.portal import (
     VISIBLE_STATUSES,
@@ -38,7 +38,7 @@ from offers.services.portal import (
     own_net,
     portal_list,
 )
-from offers.views import bp
+from offers.views import bp, pricing_context
 from offers.views.events import attach_error, conflict_context
 
 # --- loading with the portal's permissions -------------------------------------------------------
@@ -94,12 +94,17 @@ def _detail(
             if assignment.status == AssignmentStatus.INVITED
             else None,
             answer_form=answer_form or AnswerForm(),
-            line_form=line_form or PortalLineForm(formdata=None),
+            line_form=line_form or _line_form(assignment, formdata=None),
             lines=lines,
             net=own_net(assignment),
-            mention=vat_mention(event, assignment.organisation)
-            if any(line.vat_rate == 0 for line in lines)
-            else None,
+            mention=next(
+                (
+                    p.mention
+                    for p in (pricing_context().line(event, line, lot) for line in lines)
+                    if p.mention
+                ),
+                None,
+            ),
             partners=partners,
             locked=locked_message() if locked else None,
             can_edit_lines=accepted and not locked and lot.status.value == "open",
@@ -154,6 +159,15 @@ def portal_answer(assignment_id: int):
 # --- the actor's own lines -----------------------------------------------------------------------
 
 
+def _line_form(assignment: Assignment, **kwargs) -> PortalLineForm:
+    """The actor's line form: a rate to pick when its line's seller is subject to VAT."""
+    lot = assignment.lot
+    seller = pricing_context().seller(lot.event, assignment.organisation)
+    category_default = pricing.category_rate(lot)
+    rates = pricing.allowed_rates(seller, category_default, zero=False) if seller.subject else []
+    return PortalLineForm(rates=rates, default=pricing.default_rate(seller, category_default), **kwargs)
+
+
 def _line_page(assignment, form, line, status, error=None, **extra):
     event = assignment.lot.event
     return (
@@ -178,7 +192,7 @@ def portal_line_new(assignment_id: int):
     assignment = _own_assignment(assignment_id)
     if assignment.status != AssignmentStatus.ACCEPTED:
         abort(403)
-    form = PortalLineForm()
+    form = _line_form(assignment)
     status, error = 200, None
     if request.method == "POST":
         if form.validate_on_submit():
@@ -202,10 +216,10 @@ def portal_line_new(assignment_id: int):
 @roles_required(Role.ACTOR)
 def portal_line_edit(line_id: int):
     line, assignment = _own_line(line_id)
-    form = PortalLineForm()
+    form = _line_form(assignment)
     status, error, extra = 200, None, {}
     if request.method == "GET":
-        form.fill(line)
+        form.fill(line, pricing_context().line(assignment.lot.event, line).rate)
         if lines_locked(assignment.lot.event):
             status = 409
     elif form.validate_on_submit():
@@ -219,7 +233,10 @@ def portal_line_edit(line_id: int):
                 "Quelqu'un a enregistré cette ligne au même instant : vérifiez et recommencez."
             )
             status = 409
-            extra = conflict_context(form, PortalLineForm(formdata=None).fill(line), line)
+            current = _line_form(assignment, formdata=None)
+            extra = conflict_context(
+                form, current.fill(line, pricing_context().line(assignment.lot.event, line).rate), line
+            )
         except DomainError as exc:
             db.session.rollback()
             error, status = attach_error(form, exc), exc.status_code

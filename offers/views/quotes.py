@@ -17,7 +17,7 @@ from app.extensions import db
 from app.labels import label
 from app.models import Client, Role
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
-from offers.models import Event, Lot, Quote, QuoteStatus
+from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus
 from offers.services import quotes as service
 from offers.views import bp
 
@@ -91,7 +91,10 @@ def quote_issue(event_id: int):
             selectinload(Event.lots).selectinload(Lot.lines),
         )
     )
-    form = IssueQuoteForm(validity_days=service.default_validity_days())
+    form = IssueQuoteForm(
+        validity_days=service.default_validity_days(),
+        joint=event.billing_mode == BillingMode.JOINT_CONSORTIUM,
+    )
     missing = service.missing_for_quote(event)
     previous = service.current_version(event)
     if form.validate_on_submit():

@@ -191,7 +191,7 @@ def test_actor_cards_are_complete_and_varied(loaded):
 
 
 def test_event_lots_and_money(loaded):
-    from offers.services.totals import event_totals
+    from offers.pricing import event_totals
 
     event = db.session.scalar(sa.select(Event))
     assert event.title == "Assises métropolitaines de la Politique de la Ville"

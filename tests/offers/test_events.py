@@ -84,6 +84,8 @@ def add_line(
         unit="forfait",
         unit_price=D(price),
         vat_rate=D(rate),
+        # A rate other than the category's was chosen by hand (``offers.pricing``).
+        vat_rate_manual=D(rate) != lot.category.default_vat_rate,
         position=len(lot.lines),
     )
     db.session.add(line)

@@ -16,7 +16,7 @@ from app.models import AuditEntry, VatRegime
 from offers.models import AssignmentStatus, BillingMode, EventStatus, Line, LotStatus, Quote, QuoteStatus
 from tests.conftest import csrf_token
 from tests.offers.test_events import add_assignment, add_line, add_lot, plain, post_form, text
-from tests.offers.test_vat import EXEMPT_MENTION, set_identity
+from tests.offers.test_pricing import EXEMPT_MENTION, set_identity
 
 
 @pytest.fixture

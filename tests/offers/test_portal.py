@@ -32,7 +32,7 @@ from offers.services.portal import AlreadyAnswered, answer_assignment
 from tests.conftest import csrf_token
 from tests.offers.test_events import add_assignment, add_line, add_lot, plain, post_form, text
 from tests.offers.test_lines import LOCKED, add_sent_quote
-from tests.offers.test_vat import set_identity
+from tests.offers.test_pricing import set_identity
 
 ALREADY = "Vous avez déjà répondu à cette invitation"
 
@@ -276,7 +276,8 @@ def test_accept_then_price_the_lot(client, auth, site):
     assert "Vos lignes chiffrées" in page and "J'accepte ce lot" not in page
     assert "Camille, 06 00 00 00 00" in page  # the on-site contact, now that it is accepted
 
-    # The rate is computed (joint consortium, subject actor: the category's 10 %), never typed.
+    # Joint consortium, subject actor: it may pick any positive legal rate (the category's 10 % is only
+    # the default); the actor of the line is always its own organisation.
     response = post_form(
         client,
         f"/portail/affectations/{site.invitation.id}",
@@ -287,10 +288,11 @@ def test_accept_then_price_the_lot(client, auth, site):
     )
     assert response.status_code == 302
     [line] = db.session.scalars(sa.select(Line).where(Line.organisation_id == site.cook.id)).all()
-    assert (line.quantity, line.unit_price, line.vat_rate, line.lot_id) == (
+    assert (line.quantity, line.unit_price, line.vat_rate, line.vat_rate_manual, line.lot_id) == (
         D("7.500"),
         D("12.50"),
-        D("0.1000"),
+        D("0.2000"),
+        True,
         site.lunch.id,
     )
     created = db.session.scalar(
@@ -299,7 +301,7 @@ def test_accept_then_price_the_lot(client, auth, site):
     assert created.changes["unit_price"] == [None, "12.50"] and created.user_id == site.cook_user.id
     page = plain(text(client.get(f"/portail/affectations/{site.invitation.id}")))
     assert "Total HT 93,75 €" in page
-    assert "7,5 × 12,50 € HT / repas · TVA 10%" in page
+    assert "7,5 × 12,50 € HT / repas · TVA 20%" in page
     assert "14,50" not in page  # still not the crew's price
     # The coordinator's event page shows the new total: 5 800,00 + 93,75.
     assert audit_actions("assignments", site.invitation.id) == ["assignment.accepted"]
@@ -427,6 +429,7 @@ def test_a_choice_is_required(client, auth, site):
 
 def test_edit_own_line_is_audited_and_keeps_the_coordinators_rate(client, auth, site):
     site.crew_line.vat_rate = D("0.0550")  # the coordination chose 5,5 % for this line
+    site.crew_line.vat_rate_manual = True
     db.session.commit()
     auth.login(site.crew_user.email)
     url = f"/portail/lignes/{site.crew_line.id}/modifier"

@@ -151,7 +151,9 @@ def test_the_pdf_carries_every_mandatory_element(client, coordinator, ready):
         "Paiement à 30 jours par virement.",
         "indemnité forfaitaire de 40 €",
         "Bon pour accord",
-        "Annexe — répartition par membre du groupement",
+        # Single contractor: no groupement, so the annex is the internal breakdown, nets only.
+        "Annexe — répartition interne entre les acteurs (pour information)",
+        "titulaire unique",
     ]:
         assert expected.replace("\u202f", " ") in flat.replace("\u202f", " ").replace("\xa0", " "), expected
     for number, page in enumerate(pages, start=1):
@@ -426,9 +428,20 @@ def test_joint_consortium_rounds_vat_per_member(
     )
     quote = service.issue_quote(event, make_user("coordinator"))
     groups = {g.rate: (g.net, g.vat) for g in service.quote_totals(quote).groups}
-    # Per member: Méli-Mélo 6 043,75 at 10 %; L'Équipage 350 at 5,5 %; photo 650 at 20 %; fee 563,50 at 20 %.
-    assert groups[D("0.2")] == (D("1213.50"), D("130.00") + D("112.70"))
-    assert quote.total_vat == D("604.38") + D("19.25") + D("242.70")
+    # Each member sells under its own regime: Méli-Mélo (exempt) 6 043,75 and Yves Monteil (franchise)
+    # 650 at 0 %, whatever their lines stored; L'Équipage 350 at 5,5 %; the fee 563,50 at 20 %.
+    assert groups == {
+        D("0"): (D("6693.75"), D("0.00")),
+        D("0.055"): (D("350.00"), D("19.25")),
+        D("0.2"): (D("563.50"), D("112.70")),
+    }
+    assert quote.total_vat == D("19.25") + D("112.70")
+    mentions = {ql.organisation_name: ql.vat_mention for ql in quote.lines if ql.kind == "line"}
+    assert mentions == {
+        "Méli-Mélo": "Exonération de TVA, article 261-7-1° du CGI",
+        "L'Équipage": None,
+        "Yves Monteil": "TVA non applicable, art. 293 B du CGI",
+    }
 
 
 # --- the per-actor annex adds up to the quote ------------------------------------------------------
@@ -443,7 +456,7 @@ def annex_quote(mode: str, lines: list[tuple[str, str, str]]) -> Quote:
             service.QuoteLine(
                 position=position,
                 kind="fee" if fee else "line",
-                organisation_id=None if fee else position + 1,
+                organisation_id=None if fee else ord(actor[0]),  # one id per actor
                 organisation_name="Les Ecossolies" if fee else actor,
                 description="x",
                 quantity=D("1"),
@@ -457,24 +470,40 @@ def annex_quote(mode: str, lines: list[tuple[str, str, str]]) -> Quote:
 
 
 ANNEX_CASES = [
-    # Two actors at 0.05 € each, 10 %: 0.005 + 0.005 would round to 0.02, the quote's VAT is 0.01.
-    ("single_contractor", [("A", "0.05", "0.10"), ("B", "0.05", "0.10")], {"A": "0.01", "B": "0.00"}),
+    # Joint consortium: each member rounds its own VAT, and that is what the quote adds up:
+    # two actors at 0.05 € each, 10 %, give 0.01 each (one seller would give 0.01 in all).
+    ("joint_consortium", [("A", "0.05", "0.10"), ("B", "0.05", "0.10")], {"A": "0.01", "B": "0.01"}, "0.02"),
     (
-        "single_contractor",
+        "joint_consortium",
         [("A", "33.33", "0.20"), ("B", "33.33", "0.20"), ("B", "10.05", "0.055"), ("fee", "6.19", "0.20")],
-        {"A": "6.67", "B": "7.21", "Coordination (Les Ecossolies)": "1.24"},  # 666.6, 666.6, 123.8 cents
+        {"A": "6.67", "B": "7.22", "Coordination (Les Ecossolies)": "1.24"},
+        "15.13",
     ),
-    # Joint consortium: each member rounds its own VAT, and that is what the quote adds up.
-    ("joint_consortium", [("A", "0.05", "0.10"), ("B", "0.05", "0.10")], {"A": "0.01", "B": "0.01"}),
 ]
 
 
-@pytest.mark.parametrize("mode,lines,vat", ANNEX_CASES)
-def test_the_annex_rows_add_up_to_the_quote_totals(mode, lines, vat):
+@pytest.mark.parametrize("mode,lines,vat,total_vat", ANNEX_CASES)
+def test_the_joint_annex_rows_add_up_to_the_quote_totals(mode, lines, vat, total_vat):
     quote = annex_quote(mode, lines)
     rows = service.breakdown(quote)
     totals = service.quote_totals(quote)
     assert {r["name"]: r["vat"] for r in rows} == {name: D(v) for name, v in vat.items()}
+    assert totals.vat == D(total_vat)
     assert sum(r["net"] for r in rows) == totals.net
     assert sum(r["vat"] for r in rows) == totals.vat
     assert sum(r["gross"] for r in rows) == totals.gross
+
+
+def test_the_single_contractor_annex_is_internal_nets_without_vat():
+    """One seller (the coordinator): the actors are its suppliers; no VAT per actor is shown."""
+    quote = annex_quote(
+        "single_contractor", [("A", "0.05", "0.10"), ("B", "0.05", "0.10"), ("fee", "6.19", "0.20")]
+    )
+    rows = service.breakdown(quote)
+    assert [(r["name"], r["net"]) for r in rows] == [
+        ("A", D("0.05")),
+        ("B", D("0.05")),
+        ("Coordination (Les Ecossolies)", D("6.19")),
+    ]
+    assert all("vat" not in r and "gross" not in r for r in rows)
+    assert service.quote_totals(quote).vat == D("0.01") + D("1.24")  # VAT rounded once per rate

@@ -1,6 +1,7 @@
-"""Running totals of an event (offers/services/totals.py) against a table of exact cases.
+"""Running totals of an event (``offers.pricing.event_totals``) against a table of exact cases.
 
-The events are built in memory (no database): the totals only read the loaded lots and lines.
+The events are built in memory (no database): the totals only read the loaded lots and lines. The
+lines' rates are chosen by hand, so each is used as typed; the coordinator sells them all.
 """
 
 from __future__ import annotations
@@ -13,21 +14,27 @@ from hypothesis import strategies as st
 
 import app.models  # noqa: F401  (every mapper known before building objects)
 import invoicing.models  # noqa: F401
-from app.models import CoordinatorIdentity, VatRegime
+from app.models import Category, CoordinatorIdentity, VatRegime
 from app.money import line_net, round_money
-from offers.models import Event, FeeKind, Line, Lot, LotStatus
-from offers.services.totals import coordination_fee, event_totals, fee_vat_rate
+from offers.models import BillingMode, Event, FeeKind, Line, Lot, LotStatus
+from offers.pricing import PricingContext, coordination_fee, coordinator_seller, event_totals, fee_vat_rate
 
 R20, R10, R55, R0 = D("0.2000"), D("0.1000"), D("0.0550"), D("0")
 
 
 def build(lots, fee_kind="none", fee_rate="0", fee_amount="0") -> Event:
     """``lots``: a list of (status, [(quantity, unit_price, vat_rate), …])."""
-    event = Event(fee_kind=FeeKind(fee_kind), fee_rate=D(fee_rate), fee_amount=D(fee_amount))
+    event = Event(
+        billing_mode=BillingMode.SINGLE_CONTRACTOR,
+        fee_kind=FeeKind(fee_kind),
+        fee_rate=D(fee_rate),
+        fee_amount=D(fee_amount),
+    )
+    category = Category(default_vat_rate=R20)
     for index, (status, lines) in enumerate(lots, start=1):
-        lot = Lot(id=index, status=LotStatus(status), position=index)
+        lot = Lot(id=index, status=LotStatus(status), position=index, category=category)
         lot.lines = [
-            Line(quantity=D(quantity), unit_price=D(price), vat_rate=D(rate))
+            Line(quantity=D(quantity), unit_price=D(price), vat_rate=D(rate), vat_rate_manual=True)
             for quantity, price, rate in lines
         ]
         event.lots.append(lot)
@@ -35,6 +42,14 @@ def build(lots, fee_kind="none", fee_rate="0", fee_amount="0") -> Event:
 
 
 OPEN, CANCELLED = "open", "cancelled"
+
+
+def context(fee_rate=R20) -> PricingContext:
+    """The coordinator sells the fee: subject to VAT (fee at 20 %) or in franchise (fee at 0 %)."""
+    regime = VatRegime.SUBJECT if fee_rate == R20 else VatRegime.FRANCHISE
+    return PricingContext(CoordinatorIdentity(name="Coordination", vat_regime=regime), mentions={})
+
+
 MIXED = [
     (OPEN, [("150", "14.20", R10)]),  # restauration: 2 130,00 at 10 %
     (OPEN, [("12", "18.90", R55)]),  # librairie: 226,80 at 5,5 %
@@ -174,7 +189,7 @@ CASES = [
 )
 def test_event_totals_table(lots, fee, fee_rate, lots_net, fee_net, groups, net, vat, gross):
     event = build(lots, *fee)
-    result = event_totals(event, fee_rate)
+    result = event_totals(event, context(fee_rate))
     assert result.lots_net == D(lots_net)
     assert result.fee_net == D(fee_net)
     assert [(g.rate, g.net, g.vat) for g in result.totals.groups] == [
@@ -189,14 +204,16 @@ def test_event_totals_table(lots, fee, fee_rate, lots_net, fee_net, groups, net,
 
 def test_lot_nets_leave_cancelled_lots_out():
     event = build([(OPEN, [("7.5", "32.50", R20)]), (CANCELLED, [("1", "99.00", R20)]), (OPEN, [])])
-    assert event_totals(event).lot_nets == {1: D("243.75"), 3: D("0.00")}
+    assert event_totals(event, context()).lot_nets == {1: D("243.75"), 3: D("0.00")}
 
 
 def test_fee_vat_rate_follows_the_coordinator_regime():
-    assert fee_vat_rate(CoordinatorIdentity(vat_regime=VatRegime.SUBJECT)) == D("0.2000")
-    assert fee_vat_rate(CoordinatorIdentity(vat_regime=VatRegime.FRANCHISE)) == D("0")
-    assert fee_vat_rate(CoordinatorIdentity(vat_regime=VatRegime.EXEMPT)) == D("0")
-    assert fee_vat_rate(None) == D("0.2000")
+    def rate(identity):
+        return fee_vat_rate(coordinator_seller(identity))
+
+    assert rate(CoordinatorIdentity(name="C", vat_regime=VatRegime.SUBJECT)) == D("0.2000")
+    assert rate(CoordinatorIdentity(name="C", vat_regime=VatRegime.FRANCHISE)) == D("0")
+    assert rate(CoordinatorIdentity(name="C", vat_regime=VatRegime.EXEMPT)) == D("0")
 
 
 @pytest.mark.parametrize(
@@ -240,7 +257,7 @@ fees = st.one_of(
 @given(lots=lots, fee=fees, fee_rate=st.sampled_from([R0, R20]))
 def test_totals_add_up(lots, fee, fee_rate):
     event = build([(s, [(str(q), str(p), r) for q, p, r in ls]) for s, ls in lots], *fee)
-    result = event_totals(event, fee_rate)
+    result = event_totals(event, context(fee_rate))
     totals = result.totals
     assert totals.gross == totals.net + totals.vat
     assert totals.net == sum(result.lot_nets.values(), D("0")) + result.fee_net

@@ -1,6 +1,9 @@
-"""Who sells decides the VAT (DESIGN.md "Money"): the default rate and the 0 % legal mention of a line,
-over a table of billing mode × coordinator regime × actor regime × category rate; which rates a seller
-may charge; mentions read from the settings."""
+"""``offers.pricing``: who sells decides the VAT (``docs/pricing.md``).
+
+The default rate and the 0 % legal mention of a line over a table of billing mode × coordinator
+regime × actor regime × category rate; which rates a seller may charge; mentions read from the
+settings. The regressions of the pricing rewrite (totals per seller, rates that follow the seller,
+the annex per mode) are in ``test_pricing_regressions.py``."""
 
 from __future__ import annotations
 
@@ -8,18 +11,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from app.errors import DomainError
 from app.extensions import db
 from app.models import CoordinatorIdentity, VatRegime
 from app.settings_store import set_setting
+from offers import pricing
 from offers.models import BillingMode
-from offers.services.lines import (
-    allowed_vat_rates,
-    check_vat_rate,
-    default_vat_rate,
-    lines_locked,
-    vat_mention,
-)
+from offers.services.lines import lines_locked
 from tests.offers.quote_fixtures import IDENTITY
 from tests.offers.test_events import add_lot
 
@@ -43,6 +40,23 @@ def set_identity(regime: VatRegime | None) -> None:
     identity.vat_regime = regime
     identity.vat_number = "FR83404833048" if regime == SUBJECT else None
     db.session.flush()
+
+
+def seller(event, organisation) -> pricing.Seller:
+    return pricing.line_seller(event.billing_mode, organisation)
+
+
+def default_vat_rate(event, lot, organisation):
+    return pricing.default_rate(seller(event, organisation), pricing.category_rate(lot))
+
+
+def vat_mention(event, organisation):
+    """The mention of a 0 % line sold for ``organisation`` on ``event``."""
+    return pricing.mention(seller(event, organisation), D("0"))
+
+
+def check_vat_rate(event, lot, organisation, rate, reason=None):
+    return pricing.check_rate(seller(event, organisation), pricing.category_rate(lot), rate, reason)[0]
 
 
 @pytest.fixture
@@ -124,7 +138,7 @@ def test_mentions_come_from_the_settings(sale):
 RATE_CASES = [
     ("single subject: 5,5 % on a 10 % category", SINGLE, SUBJECT, EXEMPT, "0.1000", "0.055", "0.0550"),
     ("single subject: 2,1 %", SINGLE, SUBJECT, EXEMPT, "0.1000", "0.021", "0.0210"),
-    ("single subject: 0 %", SINGLE, SUBJECT, SUBJECT, "0.2000", "0", "0.0000"),
+    ("single subject: 0 % needs a reason", SINGLE, SUBJECT, SUBJECT, "0.2000", "0", "motif d'exonération"),
     ("single subject: 8,5 % is not a French rate", SINGLE, SUBJECT, SUBJECT, "0.1000", "0.085", "non prévu"),
     ("single subject: 19,6 % is gone", SINGLE, SUBJECT, SUBJECT, "0.2000", "0.196", "non prévu"),
     ("single franchise coordinator: 0 % only", SINGLE, FRANCHISE, SUBJECT, "0.1000", "0.1", "à 0 %"),
@@ -147,16 +161,29 @@ def test_which_rates_a_seller_may_charge(sale, mode, coordinator, actor, categor
     if expected[0].isdigit():
         assert str(check_vat_rate(event, lot, organisation, D(typed))) == expected
     else:
-        with pytest.raises(DomainError) as caught:
+        with pytest.raises(pricing.RateRefused) as caught:
             check_vat_rate(event, lot, organisation, D(typed))
         assert expected in caught.value.message
-        assert caught.value.field == "vat_rate"
+        assert caught.value.field == ("vat_reason" if "motif" in expected else "vat_rate")
+
+
+def test_a_subject_seller_charges_0_percent_with_its_reason_printed(sale):
+    event, lot, organisation = sale(SINGLE, SUBJECT, SUBJECT, "0.2000")
+    reason = "Exonération de TVA, article 261-4-4° du CGI"
+    the_seller = seller(event, organisation)
+    assert pricing.check_rate(the_seller, pricing.category_rate(lot), D("0"), f"  {reason} ") == (
+        D("0.0000"),
+        reason,
+    )
+    assert pricing.mention(the_seller, D("0"), reason) == reason
+    # A reason means nothing on a line that charges VAT: it is dropped.
+    assert pricing.check_rate(the_seller, pricing.category_rate(lot), D("0.2"), reason) == (D("0.2000"), None)
 
 
 def test_the_refusal_names_the_seller_and_its_regime(sale):
     event, lot, organisation = sale(JOINT, SUBJECT, FRANCHISE, "0.2000")
     organisation.name = "Yves Monteil"
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(pricing.RateRefused) as caught:
         check_vat_rate(event, lot, organisation, D("0.2"))
     assert caught.value.message == (
         "Yves Monteil n'est pas assujetti à la TVA (Franchise en base (art. 293 B)) : ses lignes sont à 0 %."
@@ -166,7 +193,7 @@ def test_the_refusal_names_the_seller_and_its_regime(sale):
 def test_a_subject_seller_may_use_its_unusual_category_rate(sale):
     """A category set to a rate outside the list (e.g. 8,5 % overseas) stays usable as its default."""
     event, lot, organisation = sale(SINGLE, SUBJECT, SUBJECT, "0.0850")
-    assert allowed_vat_rates(event, lot, organisation) == [
+    assert pricing.allowed_rates(seller(event, organisation), pricing.category_rate(lot)) == [
         D("0.0000"),
         D("0.0210"),
         D("0.0550"),
