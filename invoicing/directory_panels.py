@@ -12,13 +12,14 @@ from app.directory.panels import register_card_panel
 from app.extensions import db
 from app.money import ZERO
 from invoicing.models import Payout, PayoutStatus
+from invoicing.permissions import can_view_payouts
 from offers.models import Event
 
 
 @register_card_panel(30, "invoicing.payouts")
 def payouts_panel(organisation, user) -> dict | None:
     """Its payouts (event, amount, status, paid date, reference), the totals paid and still due."""
-    if not (getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False)):
+    if not can_view_payouts(user):
         return None
     rows = db.session.execute(
         sa.select(

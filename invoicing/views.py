@@ -5,16 +5,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, render_template
 
-from app.auth import roles_required
+from app.auth import treasury_required
 from app.extensions import db
-from app.models import Role
 from invoicing.models import Invoice
 
 bp = Blueprint("invoicing", __name__)
 
 
 @bp.route("/factures")
-@roles_required(Role.ADMIN, Role.TREASURER)
+@treasury_required
 def invoice_list():
     invoices = db.session.scalars(
         sa.select(Invoice).order_by(Invoice.issue_date.desc(), Invoice.id.desc())

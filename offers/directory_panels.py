@@ -14,14 +14,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from app.auth import is_staff
 from app.directory.panels import register_card_panel
 from app.extensions import db
 from app.money import ZERO, line_net
 from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Line, Lot
-
-
-def _is_staff(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False))
 
 
 def _events_of(organisation_id: int) -> sa.Select:
@@ -52,7 +49,7 @@ class EventRow:
 @register_card_panel(10, "offers.events")
 def events_panel(organisation, user) -> dict | None:
     """The events the actor worked on: its lots there, and the net of its lines per event (two queries)."""
-    if not _is_staff(user):
+    if not is_staff(user):
         return None
     mine = _events_of(organisation.id).subquery()
     involved = sa.or_(
@@ -93,7 +90,7 @@ def events_panel(organisation, user) -> dict | None:
 @register_card_panel(20, "offers.partners")
 def partners_panel(organisation, user) -> dict | None:
     """The other actors with accepted assignments on the same events, by number of shared events (one query)."""
-    if not _is_staff(user):
+    if not is_staff(user):
         return None
     from app.models import Organisation
 

@@ -291,6 +291,18 @@ def make_user(app, make_organisation, make_client):
 
 
 @pytest.fixture
+def person(make_user):
+    """``person(role)``: a user of the role, or for ``"anonymous"`` what Flask-Login gives when nobody
+    is logged in."""
+    from flask_login import AnonymousUserMixin
+
+    def make(role: str):
+        return AnonymousUserMixin() if role == "anonymous" else make_user(role)
+
+    return make
+
+
+@pytest.fixture
 def make_event(app, make_client):
     from offers.models import Event
 

@@ -1,15 +1,68 @@
-"""Authentication and role checks."""
+"""Authentication and role checks (the predicates and decorators live in :mod:`app.auth.roles`)."""
 
 from __future__ import annotations
 
-from functools import wraps
-
-from flask import abort, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 
+from app.auth.roles import (
+    COORDINATION,
+    EXTERNAL,
+    STAFF,
+    TEMPLATE_PREDICATES,
+    TREASURY,
+    actor_required,
+    admin_required,
+    authenticated_required,
+    client_required,
+    coordination_required,
+    has_role,
+    is_actor,
+    is_actor_of,
+    is_admin,
+    is_authenticated,
+    is_client,
+    is_client_of,
+    is_coordination,
+    is_external,
+    is_staff,
+    is_treasury,
+    permission_required,
+    role_of,
+    roles_required,
+    staff_required,
+    treasury_required,
+)
 from app.extensions import db
-from app.models import Role, User
+from app.models import User
+
+__all__ = [
+    "COORDINATION",
+    "EXTERNAL",
+    "STAFF",
+    "TREASURY",
+    "actor_required",
+    "admin_required",
+    "authenticated_required",
+    "client_required",
+    "coordination_required",
+    "has_role",
+    "init_login",
+    "is_actor",
+    "is_actor_of",
+    "is_admin",
+    "is_authenticated",
+    "is_client",
+    "is_client_of",
+    "is_coordination",
+    "is_external",
+    "is_staff",
+    "is_treasury",
+    "permission_required",
+    "role_of",
+    "roles_required",
+    "staff_required",
+    "treasury_required",
+]
 
 
 def init_login(app, login_manager) -> None:
@@ -18,6 +71,8 @@ def init_login(app, login_manager) -> None:
     login_manager.login_message = _l("Connectez-vous pour accéder à cette page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+    # Templates ask the same predicates as views: {% if is_coordination(current_user) %}.
+    app.jinja_env.globals.update(TEMPLATE_PREDICATES)
 
     @login_manager.user_loader
     def load_user(session_id: str):
@@ -30,25 +85,3 @@ def init_login(app, login_manager) -> None:
         if user is None or not user.active or user.session_epoch != epoch:
             return None
         return user
-
-
-def roles_required(*roles: Role | str):
-    """View decorator: anonymous users go to the login page, other roles get a 403 page."""
-    allowed = {Role(r) for r in roles}
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                flash(_l("Connectez-vous pour accéder à cette page."), "info")
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if current_user.role not in allowed:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-STAFF = (Role.ADMIN, Role.COORDINATOR, Role.TREASURER)

@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from app.audit import record
 from app.auth import throttle
 from app.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from app.auth.roles import EXTERNAL, is_external
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
@@ -88,7 +89,7 @@ class IssuedLink:
 
 def issue_magic_link(user: User, next_path: str | None = None) -> IssuedLink:
     """Create a single-use link for an actor or client user. Raises :class:`DomainError` for other roles."""
-    if user.role not in (Role.ACTOR, Role.CLIENT):
+    if not is_external(user):
         raise DomainError(_("Les liens de connexion par e-mail sont réservés aux acteurs et aux clients."))
     if not user.active:
         raise DomainError(_("Ce compte est désactivé."))
@@ -194,7 +195,7 @@ def create_user(
         raise DomainError(_("Seul un compte client se rattache à un client."))
     if password is not None and len(password) < MIN_LENGTH:
         raise DomainError(_("Le mot de passe doit compter au moins %(n)d caractères.", n=MIN_LENGTH))
-    if password is None and role not in (Role.ACTOR, Role.CLIENT):
+    if password is None and role not in EXTERNAL:
         raise DomainError(_("Un mot de passe est requis pour ce rôle."))
     user = User(
         email=email,

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.auth.forms import ConfirmForm, LoginForm, MagicLinkRequestForm
+from app.auth.roles import is_external
 from app.auth.services import (
     InvalidLink,
     LoginRefused,
@@ -23,7 +24,7 @@ from app.auth.services import (
 )
 from app.extensions import db
 from app.mail import queue_message
-from app.models import Role, User
+from app.models import User
 
 bp = Blueprint("auth", __name__)
 
@@ -85,7 +86,7 @@ def magic_link_request():
     if form.validate_on_submit():
         email = normalise_email(form.email.data)
         user = db.session.scalar(sa.select(User).where(User.email == email))
-        if user is not None and user.active and user.role in (Role.ACTOR, Role.CLIENT):
+        if user is not None and user.active and is_external(user):
             send_login_link(user)
         db.session.commit()
         _flash(

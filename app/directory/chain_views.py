@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import roles_required
+from app.auth import permission_required
 from app.directory import demo_chains as _demo_chains  # noqa: F401  (registers the demo step)
 from app.directory.chain_forms import ChainForm, ChainLinkAddForm, ChainLinkNoteForm, ConfirmForm, MoveForm
 from app.directory.chains import (
@@ -29,13 +29,12 @@ from app.directory.chains import (
     set_link_note,
     update_chain,
 )
+from app.directory.permissions import can_manage_chains
 from app.directory.views import bp
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
-from app.models import Chain, ChainLink, Organisation, Role
-
-EDITORS = (Role.ADMIN, Role.COORDINATOR)
+from app.models import Chain, ChainLink, Organisation
 
 
 def _raced() -> str:
@@ -98,7 +97,7 @@ def render_edit(
 
 
 @bp.route("/chaines/")
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_index():
     chains = db.session.scalars(
         sa.select(Chain)
@@ -109,7 +108,7 @@ def chain_index():
 
 
 @bp.route("/chaines/nouvelle", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_new():
     form = ChainForm()
     status, error = 200, None
@@ -138,7 +137,7 @@ def chain_new():
 
 
 @bp.route("/chaines/<int:chain_id>/modifier", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_edit(chain_id: int):
     chain = _load_chain(chain_id)
     if request.method == "GET":
@@ -184,7 +183,7 @@ def _link_action(chain_id: int, action, form=None, add_form=None):
 
 
 @bp.route("/chaines/<int:chain_id>/acteurs", methods=["POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_link_add(chain_id: int):
     chain = _load_chain(chain_id)
     form = ChainLinkAddForm(organisations=addable_organisations(chain))
@@ -201,7 +200,7 @@ def chain_link_add(chain_id: int):
 
 
 @bp.route("/chaines/<int:chain_id>/acteurs/<int:link_id>/deplacer", methods=["POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_link_move(chain_id: int, link_id: int):
     chain = _load_chain(chain_id)
     link = _load_link(chain, link_id)
@@ -217,7 +216,7 @@ def chain_link_move(chain_id: int, link_id: int):
 
 
 @bp.route("/chaines/<int:chain_id>/acteurs/<int:link_id>/note", methods=["POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_link_note(chain_id: int, link_id: int):
     chain = _load_chain(chain_id)
     link = _load_link(chain, link_id)
@@ -233,7 +232,7 @@ def chain_link_note(chain_id: int, link_id: int):
 
 
 @bp.route("/chaines/<int:chain_id>/acteurs/<int:link_id>/retirer", methods=["POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_link_remove(chain_id: int, link_id: int):
     chain = _load_chain(chain_id)
     link = _load_link(chain, link_id)
@@ -248,7 +247,7 @@ def chain_link_remove(chain_id: int, link_id: int):
 
 
 @bp.route("/chaines/<int:chain_id>/deplacer", methods=["POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_move(chain_id: int):
     chain = db.get_or_404(Chain, chain_id)
     form = MoveForm()
@@ -266,7 +265,7 @@ def chain_move(chain_id: int):
 
 
 @bp.route("/chaines/<int:chain_id>/supprimer", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_chains)
 def chain_delete(chain_id: int):
     chain = _load_chain(chain_id)
     form = ConfirmForm()

@@ -16,9 +16,10 @@ from flask_babel import gettext as _
 
 from app.audit import record
 from app.db import utcnow
+from app.directory.permissions import can_manage_chains
 from app.errors import DomainError, Forbidden
 from app.extensions import db
-from app.models import Chain, ChainLink, Organisation, Role
+from app.models import Chain, ChainLink, Organisation
 
 #: Fields whose before/after the audit log keeps on edits.
 AUDITED_FIELDS = ("name", "slug", "description", "published")
@@ -43,14 +44,6 @@ class ChainFields:
     description: str = ""
     published: bool = False
     slug: str | None = None
-
-
-def can_manage_chains(user) -> bool:
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.role in (Role.ADMIN, Role.COORDINATOR)
-    )
 
 
 def _require_manager(user) -> None:

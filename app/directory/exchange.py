@@ -77,6 +77,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import defer, selectinload
 
 from app.audit import record
+from app.directory.permissions import can_import_directory
 from app.directory.validation import (
     FieldError,
     canonical_commune,
@@ -92,7 +93,7 @@ from app.directory.validation import (
 )
 from app.errors import Conflict, DomainError, Forbidden
 from app.extensions import db
-from app.models import Category, LegalForm, Organisation, Role, VatRegime
+from app.models import Category, LegalForm, Organisation, VatRegime
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_MAX_ROWS = 5000
@@ -101,7 +102,6 @@ XLSX_MAX_UNCOMPRESSED = 64 * 1024 * 1024
 #: How long a preview may be confirmed, and an uploaded file kept.
 UPLOAD_MAX_AGE = 24 * 3600
 EXTENSIONS = ("csv", "xlsx")
-IMPORT_ROLES = (Role.ADMIN, Role.COORDINATOR)
 
 CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
 
@@ -1077,7 +1077,7 @@ def apply_import(preview: ImportPreview, user) -> ImportResult:
     Raises :class:`Forbidden` (not coordination), :class:`ImportHasErrors` (any error row: nothing is
     written) and :class:`Conflict` (a card changed since the preview was computed).
     """
-    if user is None or getattr(user, "role", None) not in IMPORT_ROLES:
+    if not can_import_directory(user):
         raise Forbidden(_("Seule la coordination peut importer des fiches."))
     if preview.has_errors:
         raise ImportHasErrors(

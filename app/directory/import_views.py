@@ -17,15 +17,13 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import roles_required
+from app.auth import permission_required
 from app.directory import exchange
+from app.directory.permissions import can_export_directory, can_import_directory
 from app.directory.views import bp
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Role
 
-IMPORTERS = exchange.IMPORT_ROLES
-EXPORTERS = (Role.ADMIN, Role.COORDINATOR, Role.TREASURER)
 LOCAL_TZ = ZoneInfo("Europe/Paris")
 MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -60,7 +58,7 @@ def _preview_page(preview: exchange.ImportPreview, token: str | None, notice: st
 
 
 @bp.route("/acteurs/import", methods=["GET", "POST"])
-@roles_required(*IMPORTERS)
+@permission_required(can_import_directory)
 def import_upload():
     if request.method == "GET":
         return _upload_page()
@@ -81,7 +79,7 @@ def import_upload():
 
 
 @bp.route("/acteurs/import/confirmer", methods=["POST"])
-@roles_required(*IMPORTERS)
+@permission_required(can_import_directory)
 def import_confirm():
     # A forged or expired token is a 400, another user's a 403 (DomainError pages).
     stored, data = exchange.load_upload(request.form.get("token", ""), current_user)
@@ -136,7 +134,7 @@ def import_confirm():
 
 
 @bp.route("/acteurs/export.<fmt>")
-@roles_required(*EXPORTERS)
+@permission_required(can_export_directory)
 def export(fmt: str):
     """Every card, or those matching the list page's filters (same URL parameters, see ``export_query``)."""
     if fmt not in exchange.EXTENSIONS:

@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 
 from app.audit import record
 from app.db import utcnow
+from app.directory.permissions import can_edit_directory, is_own_card
 from app.directory.validation import (
     FieldError,
     canonical_commune,
@@ -44,7 +45,7 @@ from app.directory.validation import (
 )
 from app.errors import Conflict, DomainError, Forbidden
 from app.extensions import db
-from app.models import Category, LegalForm, Organisation, Role, VatRegime
+from app.models import Category, LegalForm, Organisation, VatRegime
 
 #: The legal identity of a card: only the coordination changes it.
 IDENTITY_FIELDS = (
@@ -158,24 +159,6 @@ class CategoryFields:
 
 
 # --- permissions ---------------------------------------------------------------------------------
-
-
-def can_edit_directory(user) -> bool:
-    """Coordination and admin create and edit cards and categories."""
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.role in (Role.ADMIN, Role.COORDINATOR)
-    )
-
-
-def is_own_card(user, organisation: Organisation) -> bool:
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.role == Role.ACTOR
-        and user.organisation_id == organisation.id
-    )
 
 
 def _require_editor(user) -> None:

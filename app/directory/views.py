@@ -15,15 +15,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import STAFF, roles_required
+from app.auth import authenticated_required, permission_required
 from app.directory.forms import CardForm, CategoryForm, OrganisationForm, changed_fields
 from app.directory.panels import panels_for
+from app.directory.permissions import (
+    can_edit_directory,
+    can_edit_own_card,
+    can_manage_chains,
+    can_view_directory,
+    can_view_logo,
+)
 from app.directory.search import DirectoryQuery, filter_choices, search_directory
 from app.directory.services import (
     IDENTITY_FIELDS,
     LOGO_FORMATS,
     DuplicateOrganisation,
-    can_edit_directory,
     create_category,
     create_organisation,
     find_by_siret,
@@ -35,12 +41,9 @@ from app.directory.validation import territory_warning
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
-from app.models import Category, Organisation, Role, organisation_categories
+from app.models import Category, Organisation, organisation_categories
 
 bp = Blueprint("directory", __name__)
-
-EDITORS = (Role.ADMIN, Role.COORDINATOR)
-
 
 # --- helpers -------------------------------------------------------------------------------------
 
@@ -91,7 +94,7 @@ def _saved(organisation: Organisation, message: str) -> None:
 
 
 @bp.route("/acteurs")
-@roles_required(*STAFF)
+@permission_required(can_view_directory)
 def organisation_list():
     query = DirectoryQuery.from_args(request.args)
     page = search_directory(query)
@@ -106,7 +109,7 @@ def organisation_list():
 
 
 @bp.route("/acteurs/<int:organisation_id>")
-@roles_required(*STAFF)
+@permission_required(can_view_directory)
 def organisation_detail(organisation_id: int):
     organisation = _load_card(organisation_id)
     return render_template(
@@ -119,9 +122,9 @@ def organisation_detail(organisation_id: int):
 
 
 @bp.route("/acteurs/<int:organisation_id>/logo")
-@roles_required(*STAFF, Role.ACTOR)
+@authenticated_required
 def organisation_logo(organisation_id: int):
-    if current_user.role == Role.ACTOR and current_user.organisation_id != organisation_id:
+    if not can_view_logo(current_user, organisation_id):
         abort(403)
     row = db.session.execute(
         sa.select(Organisation.logo, Organisation.logo_mime).where(Organisation.id == organisation_id)
@@ -164,7 +167,7 @@ def _siret_taken(form, exclude_id: int | None = None):
 
 
 @bp.route("/acteurs/nouveau", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_edit_directory)
 def organisation_new():
     form = OrganisationForm().set_categories(_all_categories())
     if request.method == "GET":
@@ -192,7 +195,7 @@ def organisation_new():
 
 
 @bp.route("/acteurs/<int:organisation_id>/modifier", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_edit_directory)
 def organisation_edit(organisation_id: int):
     organisation = _load_card(organisation_id)
     categories = _all_categories()
@@ -254,7 +257,7 @@ def _render_my_card(form, organisation, status, error=None, **extra):
 
 
 @bp.route("/ma-fiche", methods=["GET", "POST"])
-@roles_required(Role.ACTOR)
+@permission_required(can_edit_own_card)
 def my_card():
     organisation = _load_card(current_user.organisation_id)
     categories = _all_categories()
@@ -318,7 +321,7 @@ def _render_categories(form, status):
 
 
 @bp.route("/categories", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_edit_directory)
 def category_list():
     form = CategoryForm()
     if request.method == "GET":
@@ -339,7 +342,7 @@ def category_list():
 
 
 @bp.route("/categories/<int:category_id>/modifier", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_edit_directory)
 def category_edit(category_id: int):
     category = db.get_or_404(Category, category_id)
     form = CategoryForm()
@@ -371,6 +374,6 @@ def category_edit(category_id: int):
 
 
 @bp.route("/chaines")
-@roles_required(Role.ADMIN, Role.COORDINATOR)
+@permission_required(can_manage_chains)
 def chain_list():
     return render_template("errors/error.html", code=200, title="Chaînes", message="…")

@@ -7,11 +7,11 @@ from flask import Blueprint, jsonify, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.auth import roles_required
+from app.auth import admin_required, authenticated_required
 from app.auth.forms import ConfirmForm
 from app.auth.services import safe_next_path
 from app.extensions import db
-from app.models import CoordinatorIdentity, Role, User
+from app.models import CoordinatorIdentity, User
 
 bp = Blueprint("main", __name__)
 
@@ -24,10 +24,10 @@ def index():
 
 
 @bp.route("/tableau-de-bord")
-@roles_required(*Role)
+@authenticated_required
 def dashboard():
     """One home per role; the role's own pages are one click away."""
-    return render_template("app/dashboard.html", role=current_user.role)
+    return render_template("app/dashboard.html")
 
 
 @bp.route("/langue/<code>", methods=["POST"])
@@ -49,14 +49,14 @@ def health():
 
 
 @bp.route("/admin/utilisateurs")
-@roles_required(Role.ADMIN)
+@admin_required
 def user_list():
     users = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
     return render_template("app/user_list.html", users=users)
 
 
 @bp.route("/admin/parametres")
-@roles_required(Role.ADMIN)
+@admin_required
 def settings():
     identity = db.session.get(CoordinatorIdentity, 1)
     return render_template("app/settings.html", identity=identity, title=_("Paramètres"))

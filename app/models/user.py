@@ -60,13 +60,5 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # type: ignore[override]
         return bool(self.active)
 
-    def has_role(self, *roles: Role | str) -> bool:
-        return self.role in {Role(r) for r in roles}
-
-    @property
-    def is_staff(self) -> bool:
-        """Coordinator, treasurer and admin see every organisation's prices."""
-        return self.role in (Role.ADMIN, Role.COORDINATOR, Role.TREASURER)
-
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

@@ -14,7 +14,8 @@ from app.audit import record
 from app.directory.validation import FieldError, check_siren, check_siret, check_vat_number
 from app.errors import Conflict, Forbidden
 from app.extensions import db
-from app.models import Client, Role
+from app.models import Client
+from offers.permissions import can_manage_clients
 from offers.services.events import InvalidValue
 
 #: Fields whose before/after the audit log keeps on edits.
@@ -64,12 +65,8 @@ class ClientFields:
     notes: str = ""
 
 
-def can_edit_clients(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.role in (Role.ADMIN, Role.COORDINATOR))
-
-
 def _require_editor(user) -> None:
-    if not can_edit_clients(user):
+    if not can_manage_clients(user):
         raise Forbidden(_("Seule la coordination peut modifier les clients."))
 
 

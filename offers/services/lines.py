@@ -17,17 +17,17 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.audit import record
+from app.auth import is_actor, is_coordination
 from app.errors import DomainError, Forbidden
 from app.extensions import db
 from app.formatting import money as format_money
 from app.formatting import quantity as format_quantity
 from app.formatting import rate as format_rate
-from app.models import Organisation, Role, User
+from app.models import Organisation, User
 from app.money import line_net
 from offers import pricing
 from offers.models import (
     UNITS,
-    Assignment,
     AssignmentStatus,
     Event,
     Line,
@@ -36,6 +36,7 @@ from offers.models import (
     Quote,
     QuoteStatus,
 )
+from offers.permissions import accepted_assignment, can_edit_line
 from offers.services.events import InvalidValue, require_not_frozen
 
 PRICE_QUANTUM = Decimal("0.01")
@@ -122,50 +123,6 @@ def require_lines_open(event: Event) -> None:
     """Raise :class:`LinesLocked` when a quote of the event was sent or accepted."""
     if lines_locked(event):
         raise LinesLocked(locked_message())
-
-
-# --- permissions ---------------------------------------------------------------------------------
-
-
-def is_coordination(user: User | None) -> bool:
-    return user is not None and user.is_authenticated and user.role in (Role.ADMIN, Role.COORDINATOR)
-
-
-def accepted_assignment(lot: Lot, organisation_id: int | None) -> Assignment | None:
-    """The organisation's accepted assignment on ``lot``, if any (from the loaded lot)."""
-    if organisation_id is None:
-        return None
-    return next(
-        (
-            a
-            for a in lot.assignments
-            if a.organisation_id == organisation_id and a.status == AssignmentStatus.ACCEPTED
-        ),
-        None,
-    )
-
-
-def actor_may_edit_lines(user: User | None, lot: Lot) -> bool:
-    """An actor writes lines only on a lot its organisation accepted."""
-    return (
-        user is not None
-        and user.is_authenticated
-        and user.role == Role.ACTOR
-        and accepted_assignment(lot, user.organisation_id) is not None
-    )
-
-
-def can_edit_line(user: User | None, line: Line) -> bool:
-    """Coordination edits any line; an actor only its own organisation's, on a lot it accepted."""
-    if is_coordination(user):
-        return True
-    return (
-        user is not None
-        and user.is_authenticated
-        and user.role == Role.ACTOR
-        and user.organisation_id == line.organisation_id
-        and actor_may_edit_lines(user, line.lot)
-    )
 
 
 def sellable_organisations(lot: Lot, current: Organisation | None = None) -> list[Organisation]:
@@ -278,7 +235,7 @@ def _seller(lot: Lot, fields: LineFields, user: User, current: Line | None) -> O
             _("Cet acteur n'est pas positionné sur ce lot (ou l'a décliné) : ajoutez-le d'abord au lot."),
             "organisation_id",
         )
-    if user is None or not user.is_authenticated or user.role != Role.ACTOR:
+    if not is_actor(user):
         raise Forbidden(_("Seuls la coordination et les acteurs du lot modifient ses lignes."))
     if fields.organisation_id not in (None, user.organisation_id):
         raise Forbidden(_("Vous ne pouvez écrire que les lignes de votre organisation."))

@@ -23,7 +23,7 @@ from app.db import utcnow
 from app.errors import Conflict, DomainError, Forbidden, InvalidTransition, transition
 from app.extensions import db
 from app.labels import label
-from app.models import Role, User
+from app.models import User
 from app.money import ZERO, line_net
 from offers.models import (
     ASSIGNMENT_TRANSITIONS,
@@ -34,17 +34,10 @@ from offers.models import (
     Lot,
     LotStatus,
 )
-from offers.permissions import can_answer_assignment
+from offers.permissions import VISIBLE_STATUSES, can_answer_assignment
 from offers.services.events import FROZEN_STATUSES, answer_deadline
 from offers.services.lines import lines_locked, locked_event_ids
 
-#: What an actor sees of its organisation's assignments (``proposed`` is not an invitation yet).
-VISIBLE_STATUSES = (
-    AssignmentStatus.INVITED,
-    AssignmentStatus.ACCEPTED,
-    AssignmentStatus.DECLINED,
-    AssignmentStatus.WITHDRAWN,
-)
 MAX_COMMENT = 2000
 
 
@@ -59,18 +52,6 @@ class AnswerClosed(DomainError):
 
 
 # --- what the actor sees -------------------------------------------------------------------------
-
-
-def can_see_assignment(user: User | None, assignment: Assignment) -> bool:
-    """A person of the assignment's organisation, once it was invited."""
-    return (
-        user is not None
-        and user.is_authenticated
-        and user.role == Role.ACTOR
-        and user.organisation_id is not None
-        and user.organisation_id == assignment.organisation_id
-        and assignment.status in VISIBLE_STATUSES
-    )
 
 
 def own_lines(assignment: Assignment) -> list[Line]:

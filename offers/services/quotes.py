@@ -42,6 +42,7 @@ from offers.models import (
     QuoteLine,
     QuoteStatus,
 )
+from offers.permissions import can_issue_quote, can_send_quote
 
 DEFAULT_VALIDITY_DAYS = 30
 
@@ -195,11 +196,6 @@ def _load_event(event_id: int) -> Event:
     ).one()
 
 
-def _ensure_staff(user: User | None) -> None:
-    if user is None or user.role not in (Role.ADMIN, Role.COORDINATOR):
-        raise Forbidden(_("Seule la coordination émet les devis."))
-
-
 def default_validity_days() -> int:
     """The validity offered when issuing a quote: the ``quotes.validity_days`` setting, else 30."""
     return int(get_setting("quotes.validity_days", DEFAULT_VALIDITY_DAYS))
@@ -225,7 +221,8 @@ def issue_quote(
     Raises :class:`Forbidden` (not coordinator/admin), :class:`QuoteNotReady` (unstaffed or unpriced
     lots), :class:`InvalidTransition` (a version was accepted, or the event is closed/cancelled).
     """
-    _ensure_staff(user)
+    if not can_issue_quote(user, event):
+        raise Forbidden(_("Seule la coordination émet les devis."))
     event = _load_event(event.id)
     if event.status in (EventStatus.WON, EventStatus.DELIVERED, EventStatus.CLOSED, EventStatus.CANCELLED):
         raise InvalidTransition(
@@ -589,7 +586,8 @@ def send_quote(quote: Quote, user: User, *, today: date | None = None) -> list[s
     from app.auth.views import absolute_url
     from app.mail import queue_message
 
-    _ensure_staff(user)
+    if not can_send_quote(user, quote):
+        raise Forbidden(_("Seule la coordination émet les devis."))
     today = today or utcnow().date()
     if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):
         raise InvalidTransition(answer_refusal(quote, today) or _("Ce devis ne peut plus être envoyé."))

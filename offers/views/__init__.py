@@ -2,6 +2,7 @@
 
 from flask import Blueprint, g
 
+from offers.permissions import TEMPLATE_RULES
 from offers.pricing import LinePricing, PricingContext
 
 bp = Blueprint("offers", __name__)
@@ -18,6 +19,12 @@ def pricing_context() -> PricingContext:
 def line_pricing(event, line) -> LinePricing:
     """A line's seller, effective rate, mention and flags, for the pages (``offers.pricing``)."""
     return pricing_context().line(event, line)
+
+
+@bp.record_once
+def _template_rules(state) -> None:
+    """Templates ask the same object rules as views: ``{% if can_send_quote(current_user, quote) %}``."""
+    state.app.jinja_env.globals.update(TEMPLATE_RULES)
 
 
 # Route modules register on import (kept at the bottom: they import ``bp`` from here).

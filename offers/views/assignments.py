@@ -16,12 +16,12 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import defer, selectinload
 
-from app.auth import STAFF, roles_required
+from app.auth import coordination_required, permission_required, staff_required
 from app.auth.services import safe_next_path
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Organisation, Role
+from app.models import Organisation
 from app.models.parties import organisation_categories
 from app.settings_store import set_setting
 from offers.forms.assignments import (
@@ -31,7 +31,7 @@ from offers.forms.assignments import (
     MatchingWeightsForm,
 )
 from offers.models import Assignment, AssignmentStatus, Event, Lot, LotStatus
-from offers.permissions import can_edit_event, can_view_event
+from offers.permissions import can_edit_event, can_tune_matching, can_view_event
 from offers.services.assignments import (
     CLOSED_EVENT_STATUSES,
     NoActorAccount,
@@ -54,7 +54,7 @@ from offers.services.matching import (
     suggest_for_lots,
 )
 from offers.views import bp
-from offers.views.events import EDITORS, render_detail
+from offers.views.events import render_detail
 
 #: Suggestions shown inline on the event page for a lot that needs someone.
 INLINE_SUGGESTIONS = 3
@@ -201,7 +201,7 @@ def _matching_page(lot: Lot, status: int = 200, error: str | None = None, weight
     can_edit = can_edit_event(current_user, event)
     weights = matching_weights()
     query = request.args.get("q", "").strip()[:100]
-    if weights_form is None and current_user.role == Role.ADMIN:
+    if weights_form is None and can_tune_matching(current_user):
         weights_form = MatchingWeightsForm(formdata=None).fill(weights)
     return (
         render_template(
@@ -224,13 +224,13 @@ def _matching_page(lot: Lot, status: int = 200, error: str | None = None, weight
 
 
 @bp.route("/lots/<int:lot_id>/suggestions")
-@roles_required(*STAFF)
+@staff_required
 def lot_matching(lot_id: int):
     return _matching_page(_lot(lot_id, edit=False))
 
 
 @bp.route("/lots/<int:lot_id>/affectations", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def assignment_add(lot_id: int):
     lot = _lot(lot_id, edit=True)
     form = AssignmentAddForm(organisations=_active_organisations())
@@ -266,7 +266,7 @@ def assignment_add(lot_id: int):
 
 
 @bp.route("/lots/<int:lot_id>/ponderations", methods=["POST"], endpoint="matching_weights")
-@roles_required(Role.ADMIN)
+@permission_required(can_tune_matching)
 def matching_weights_edit(lot_id: int):
     """The admin adjusts the weights from a lot's suggestions page and sees the new order at once."""
     lot = _lot(lot_id, edit=False)
@@ -294,7 +294,7 @@ def _no_account_flash(exc: NoActorAccount) -> None:
 
 
 @bp.route("/affectations/<int:assignment_id>/inviter", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def assignment_invite(assignment_id: int):
     assignment = _assignment(assignment_id)
     lot = assignment.lot
@@ -351,7 +351,7 @@ def _flash_invite_all(result) -> None:
 
 
 @bp.route("/lots/<int:lot_id>/inviter-tous", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def lot_invite_all(lot_id: int):
     lot = _lot(lot_id, edit=True)
     _action_form()
@@ -365,7 +365,7 @@ def lot_invite_all(lot_id: int):
 
 
 @bp.route("/evenements/<int:event_id>/inviter-tous", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def event_invite_all(event_id: int):
     event = db.first_or_404(
         sa.select(Event)
@@ -387,7 +387,7 @@ def event_invite_all(event_id: int):
 
 
 @bp.route("/affectations/<int:assignment_id>/relancer", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def assignment_remind(assignment_id: int):
     assignment = _assignment(assignment_id)
     lot = assignment.lot
@@ -412,7 +412,7 @@ def assignment_remind(assignment_id: int):
 
 
 @bp.route("/affectations/<int:assignment_id>/retirer", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def assignment_withdraw(assignment_id: int):
     assignment = _assignment(assignment_id)
     lot = assignment.lot
@@ -435,7 +435,7 @@ def assignment_withdraw(assignment_id: int):
 
 
 @bp.route("/affectations/<int:assignment_id>/supprimer", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def assignment_remove(assignment_id: int):
     assignment = _assignment(assignment_id)
     lot = assignment.lot
@@ -475,7 +475,7 @@ def _pending_page(status: int = 200, error: str | None = None):
             rows=pending_answers(event_id),
             event_id=event_id,
             events=events,
-            can_edit=current_user.role in EDITORS,
+            can_edit=can_edit_event(current_user),
             error=error,
             here=request.full_path.rstrip("?")
             if request.method == "GET"
@@ -486,6 +486,6 @@ def _pending_page(status: int = 200, error: str | None = None):
 
 
 @bp.route("/reponses-attendues", endpoint="pending_answers")
-@roles_required(*STAFF)
+@staff_required
 def pending_answers_page():
     return _pending_page()

@@ -9,29 +9,29 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import STAFF, roles_required
+from app.auth import permission_required
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
 from app.models import Client
 from offers.forms.clients import ClientForm, ClientSearchForm
 from offers.models import Event
+from offers.permissions import can_manage_clients, can_view_clients
 from offers.services.clients import (
     DuplicateClient,
-    can_edit_clients,
     create_client,
     find_by_siret,
     search_clients,
     update_client,
 )
 from offers.views import bp
-from offers.views.events import EDITORS, attach_error, conflict_context
+from offers.views.events import attach_error, conflict_context
 
 PER_PAGE = 25
 
 
 @bp.route("/clients")
-@roles_required(*STAFF)
+@permission_required(can_view_clients)
 def client_list():
     search = ClientSearchForm(formdata=request.args)
     search.validate()
@@ -42,19 +42,19 @@ def client_list():
         page=page,
         search=search,
         q=search.q.data or "",
-        can_edit=can_edit_clients(current_user),
+        can_edit=can_manage_clients(current_user),
     )
 
 
 @bp.route("/clients/<int:client_id>")
-@roles_required(*STAFF)
+@permission_required(can_view_clients)
 def client_detail(client_id: int):
     client = db.get_or_404(Client, client_id)
     events = db.session.scalars(
         sa.select(Event).where(Event.client_id == client.id).order_by(Event.starts_at.desc(), Event.id.desc())
     ).all()
     return render_template(
-        "offers/client_detail.html", client=client, events=events, can_edit=can_edit_clients(current_user)
+        "offers/client_detail.html", client=client, events=events, can_edit=can_manage_clients(current_user)
     )
 
 
@@ -64,7 +64,7 @@ def _duplicate(form, exc: DuplicateClient) -> tuple[str | None, Client]:
 
 
 @bp.route("/clients/nouveau", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_clients)
 def client_new():
     form = ClientForm()
     status, error, existing = 200, None, None
@@ -100,7 +100,7 @@ def client_new():
 
 
 @bp.route("/clients/<int:client_id>/modifier", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@permission_required(can_manage_clients)
 def client_edit(client_id: int):
     client = db.get_or_404(Client, client_id)
     form = ClientForm()

@@ -11,13 +11,13 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import STAFF, roles_required
+from app.auth import coordination_required, staff_required
 from app.db import utcnow
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.labels import label
 from app.locking import check_version
-from app.models import Client, Role
+from app.models import Client
 from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
 from offers.forms.lots import LotActionForm, LotMoveForm
 from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, Quote
@@ -37,7 +37,6 @@ from offers.services.events import (
 )
 from offers.views import bp, pricing_context
 
-EDITORS = (Role.ADMIN, Role.COORDINATOR)
 PER_PAGE = 20
 
 
@@ -77,7 +76,7 @@ def event_quotes(event: Event) -> list[Quote]:
 
 
 @bp.route("/evenements")
-@roles_required(*STAFF)
+@staff_required
 def event_list():
     clients = all_clients()
     filters = EventFilterForm(formdata=request.args, clients=clients)
@@ -129,7 +128,7 @@ def event_list():
         page=page,
         filters=filters,
         args=args,
-        can_edit=current_user.role in EDITORS,
+        can_edit=can_edit_event(current_user),
     )
 
 
@@ -167,7 +166,7 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
 
 
 @bp.route("/evenements/<int:event_id>")
-@roles_required(*STAFF)
+@staff_required
 def event_detail(event_id: int):
     return render_detail(event_id)
 
@@ -176,7 +175,7 @@ def event_detail(event_id: int):
 
 
 @bp.route("/evenements/nouveau", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def event_new():
     clients = all_clients()
     if not clients:
@@ -206,7 +205,7 @@ def event_new():
 
 
 @bp.route("/evenements/<int:event_id>/modifier", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def event_edit(event_id: int):
     event = db.get_or_404(Event, event_id)
     if not can_edit_event(current_user, event):
@@ -247,7 +246,7 @@ def event_edit(event_id: int):
 
 
 @bp.route("/evenements/<int:event_id>/statut", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def event_status(event_id: int):
     event = db.get_or_404(Event, event_id)
     if not can_edit_event(current_user, event):
@@ -266,7 +265,7 @@ def event_status(event_id: int):
 
 
 @bp.route("/evenements/<int:event_id>/dupliquer", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def event_duplicate(event_id: int):
     source = db.first_or_404(dashboard_query(event_id))
     if not can_edit_event(current_user, source):

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import roles_required
+from app.auth import coordination_required
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.formatting import rate as format_rate
@@ -32,7 +32,7 @@ from offers.services.lines import (
     update_line,
 )
 from offers.views import bp, pricing_context
-from offers.views.events import EDITORS, attach_error, conflict_context, render_detail
+from offers.views.events import attach_error, conflict_context, render_detail
 
 # --- helpers for the lines partial ---------------------------------------------------------------
 
@@ -138,7 +138,7 @@ def _render(lot: Lot, form: LineForm, defaults, line: Line | None, status: int, 
 
 
 @bp.route("/lots/<int:lot_id>/lignes/nouvelle", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def line_new(lot_id: int):
     lot = _editable_lot(lot_id)
     form, defaults = _form(lot)
@@ -167,7 +167,7 @@ def _accepted(lot: Lot) -> list:
 
 
 @bp.route("/lignes/<int:line_id>/modifier", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def line_edit(line_id: int):
     line = _editable_line(line_id)
     lot = line.lot
@@ -200,7 +200,7 @@ def line_edit(line_id: int):
 
 
 @bp.route("/lignes/<int:line_id>/supprimer", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def line_delete(line_id: int):
     line = _editable_line(line_id)
     lot = line.lot

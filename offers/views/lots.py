@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import roles_required
+from app.auth import coordination_required
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
@@ -18,7 +18,7 @@ from offers.models import Event, Lot
 from offers.permissions import can_edit_event
 from offers.services.lots import cancel_lot, create_lot, move_lot, reopen_lot, update_lot
 from offers.views import bp
-from offers.views.events import EDITORS, attach_error, conflict_context, render_detail
+from offers.views.events import attach_error, conflict_context, render_detail
 
 
 def _categories(current_id: int | None = None) -> list[Category]:
@@ -42,7 +42,7 @@ def _back(lot: Lot):
 
 
 @bp.route("/evenements/<int:event_id>/lots/nouveau", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def lot_new(event_id: int):
     event = db.get_or_404(Event, event_id)
     if not can_edit_event(current_user, event):
@@ -67,7 +67,7 @@ def lot_new(event_id: int):
 
 
 @bp.route("/lots/<int:lot_id>/modifier", methods=["GET", "POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def lot_edit(lot_id: int):
     lot = _editable_lot(lot_id)
     event = lot.event
@@ -102,7 +102,7 @@ def lot_edit(lot_id: int):
 
 
 @bp.route("/lots/<int:lot_id>/deplacer", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def lot_move(lot_id: int):
     lot = _editable_lot(lot_id)
     form = LotMoveForm()
@@ -120,13 +120,13 @@ def lot_move(lot_id: int):
 
 
 @bp.route("/lots/<int:lot_id>/annuler", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def lot_cancel(lot_id: int):
     return _set_status(lot_id, cancel_lot, _("Lot « %(title)s » annulé : il ne compte plus dans les totaux."))
 
 
 @bp.route("/lots/<int:lot_id>/rouvrir", methods=["POST"])
-@roles_required(*EDITORS)
+@coordination_required
 def lot_reopen(lot_id: int):
     return _set_status(lot_id, reopen_lot, _("Lot « %(title)s » rouvert."))
 

@@ -12,18 +12,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import roles_required
+from app.auth import actor_required, is_actor_of
 from app.db import utcnow
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
-from app.models import Role
 from offers import pricing
 from offers.forms.portal import AnswerForm, PortalLineDeleteForm, PortalLineForm
 from offers.models import Assignment, AssignmentStatus, Line
+from offers.permissions import accepted_assignment, can_edit_line, can_see_assignment
 from offers.services.events import answer_deadline
 from offers.services.lines import (
-    accepted_assignment,
     create_line,
     delete_line,
     lines_locked,
@@ -31,7 +30,6 @@ from offers.services.lines import (
     update_line,
 )
 from offers.services.portal import (
-    VISIBLE_STATUSES,
     answer_assignment,
     answer_refusal,
     own_lines,
@@ -46,22 +44,18 @@ from offers.views.events import attach_error, conflict_context
 
 def _own_assignment(assignment_id: int) -> Assignment:
     assignment = db.get_or_404(Assignment, assignment_id)
-    if assignment.organisation_id != current_user.organisation_id:
-        abort(403)
-    if assignment.status not in VISIBLE_STATUSES:
-        abort(404)  # proposed: the coordination's draft, not an invitation yet
+    if not can_see_assignment(current_user, assignment):
+        # Another organisation's: 403; its own, only proposed (the coordination's draft): 404.
+        abort(404 if is_actor_of(current_user, assignment.organisation_id) else 403)
     return assignment
 
 
 def _own_line(line_id: int) -> tuple[Line, Assignment]:
     """A line of the actor's organisation on a lot it accepted (else 403)."""
     line = db.get_or_404(Line, line_id)
-    if line.organisation_id != current_user.organisation_id:
+    if not can_edit_line(current_user, line):
         abort(403)
-    assignment = accepted_assignment(line.lot, current_user.organisation_id)
-    if assignment is None:
-        abort(403)
-    return line, assignment
+    return line, accepted_assignment(line.lot, current_user.organisation_id)
 
 
 def _back(assignment: Assignment):
@@ -118,7 +112,7 @@ def _detail(
 
 
 @bp.route("/portail/lots")
-@roles_required(Role.ACTOR)
+@actor_required
 def portal_lots():
     return render_template(
         "offers/portal_lots.html", entries=portal_list(current_user.organisation_id), now=utcnow()
@@ -126,13 +120,13 @@ def portal_lots():
 
 
 @bp.route("/portail/affectations/<int:assignment_id>")
-@roles_required(Role.ACTOR)
+@actor_required
 def portal_assignment(assignment_id: int):
     return _detail(_own_assignment(assignment_id))
 
 
 @bp.route("/portail/affectations/<int:assignment_id>/reponse", methods=["POST"])
-@roles_required(Role.ACTOR)
+@actor_required
 def portal_answer(assignment_id: int):
     assignment = _own_assignment(assignment_id)
     form = AnswerForm()
@@ -187,7 +181,7 @@ def _line_page(assignment, form, line, status, error=None, **extra):
 
 
 @bp.route("/portail/affectations/<int:assignment_id>/lignes/nouvelle", methods=["GET", "POST"])
-@roles_required(Role.ACTOR)
+@actor_required
 def portal_line_new(assignment_id: int):
     assignment = _own_assignment(assignment_id)
     if assignment.status != AssignmentStatus.ACCEPTED:
@@ -213,7 +207,7 @@ def portal_line_new(assignment_id: int):
 
 
 @bp.route("/portail/lignes/<int:line_id>/modifier", methods=["GET", "POST"])
-@roles_required(Role.ACTOR)
+@actor_required
 def portal_line_edit(line_id: int):
     line, assignment = _own_line(line_id)
     form = _line_form(assignment)
@@ -249,7 +243,7 @@ def portal_line_edit(line_id: int):
 
 
 @bp.route("/portail/lignes/<int:line_id>/supprimer", methods=["POST"])
-@roles_required(Role.ACTOR)
+@actor_required
 def portal_line_delete(line_id: int):
     line, assignment = _own_line(line_id)
     form = PortalLineDeleteForm()

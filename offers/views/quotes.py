@@ -10,14 +10,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.auth import STAFF, roles_required
+from app.auth import client_required, coordination_required, staff_required
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.labels import label
-from app.models import Client, Role
+from app.models import Client
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
 from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus
+from offers.permissions import can_view_quote
 from offers.services import quotes as service
 from offers.views import bp
 
@@ -34,7 +35,7 @@ def _pdf_response(quote: Quote, *, download: bool = False) -> Response:
 
 
 @bp.route("/devis")
-@roles_required(*STAFF)
+@staff_required
 def quote_list():
     form = QuoteFilterForm(request.args)
     form.status.choices = [("", _("Tous"))] + [(s.value, label(s)) for s in QuoteStatus]
@@ -81,7 +82,7 @@ def quote_list():
 
 
 @bp.route("/evenements/<int:event_id>/devis", methods=["GET", "POST"])
-@roles_required(Role.ADMIN, Role.COORDINATOR)
+@coordination_required
 def quote_issue(event_id: int):
     event = db.first_or_404(
         sa.select(Event)
@@ -134,7 +135,7 @@ def quote_issue(event_id: int):
 
 
 @bp.route("/devis/<int:quote_id>")
-@roles_required(*STAFF)
+@staff_required
 def quote_detail(quote_id: int):
     quote = db.get_or_404(Quote, quote_id)
     versions = db.session.scalars(
@@ -157,14 +158,14 @@ def quote_detail(quote_id: int):
 
 
 @bp.route("/devis/<int:quote_id>/pdf")
-@roles_required(*STAFF)
+@staff_required
 def quote_pdf(quote_id: int):
     quote = db.get_or_404(Quote, quote_id)
     return _pdf_response(quote)
 
 
 @bp.route("/devis/<int:quote_id>/envoyer", methods=["POST"])
-@roles_required(Role.ADMIN, Role.COORDINATOR)
+@coordination_required
 def quote_send(quote_id: int):
     quote = db.get_or_404(Quote, quote_id)
     # CSRF is checked for every POST by CSRFProtect (app/extensions.py).
@@ -257,7 +258,7 @@ def quote_portal_pdf(token: str):
 
 
 @bp.route("/mes-devis")
-@roles_required(Role.CLIENT)
+@client_required
 def client_quotes():
     """A client sees only its own quotes, once sent."""
     quotes = db.session.scalars(
@@ -272,13 +273,13 @@ def client_quotes():
 
 def _client_quote(quote_id: int) -> Quote:
     quote = db.get_or_404(Quote, quote_id)
-    if quote.event.client_id != current_user.client_id or quote.status == QuoteStatus.DRAFT:
+    if not can_view_quote(current_user, quote):
         abort(403)
     return quote
 
 
 @bp.route("/mes-devis/<int:quote_id>", methods=["GET", "POST"])
-@roles_required(Role.CLIENT)
+@client_required
 def client_quote(quote_id: int):
     quote = _client_quote(quote_id)
     return _answer(
@@ -287,6 +288,6 @@ def client_quote(quote_id: int):
 
 
 @bp.route("/mes-devis/<int:quote_id>/pdf")
-@roles_required(Role.CLIENT)
+@client_required
 def client_quote_pdf(quote_id: int):
     return _pdf_response(_client_quote(quote_id))

@@ -286,7 +286,7 @@ def test_validate_rows_gives_each_error_with_its_column(app, categories):
 def _coordinator_object():
     from app.models import Role
 
-    return type("U", (), {"id": None, "role": Role.COORDINATOR})()
+    return type("U", (), {"id": None, "role": Role.COORDINATOR, "is_authenticated": True})()
 
 
 def test_a_clean_file_is_written_only_on_confirmation_then_the_file_is_deleted(

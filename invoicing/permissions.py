@@ -1,0 +1,41 @@
+"""Who may see and do what in invoicing, built on the role predicates of ``app.auth``.
+
+Money leaves or enters here, so the rules are the treasury's (admin and treasurer); coordination
+reads the invoices of its events but issues nothing. Views call these; the services that issue an
+invoice, record a payment or pay an actor out call them again.
+Every rule takes ``None`` or an anonymous user and then answers ``False``.
+"""
+
+from __future__ import annotations
+
+from app.auth import is_staff, is_treasury
+
+
+def can_view_invoices(user) -> bool:
+    """Read invoices and credit notes: treasury, and coordination (read-only)."""
+    return is_staff(user)
+
+
+def can_issue_invoice(user) -> bool:
+    """Issue an invoice or a credit note: treasury."""
+    return is_treasury(user)
+
+
+def can_record_payment(user) -> bool:
+    """Record a client's payment: treasury."""
+    return is_treasury(user)
+
+
+def can_pay_out(user) -> bool:
+    """Pay an actor its share (payouts): treasury."""
+    return is_treasury(user)
+
+
+def can_view_payouts(user) -> bool:
+    """What an actor was paid, on its card: staff (coordination needs it to staff the next lots)."""
+    return is_staff(user)
+
+
+def can_export_accounts(user) -> bool:
+    """Export the accounting entries: treasury."""
+    return is_treasury(user)
