@@ -12,10 +12,9 @@ from flask_babel import gettext as _
 
 from app.audit import record
 from app.directory.validation import FieldError, check_siren, check_siret, check_vat_number
-from app.errors import Conflict, Forbidden
+from app.errors import Conflict, Forbidden, InvalidValue
 from app.extensions import db
 from app.models import Client, Role
-from offers.services.events import InvalidValue
 
 #: Fields whose before/after the audit log keeps on edits.
 AUDITED_FIELDS = (

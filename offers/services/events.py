@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from app.audit import record
-from app.errors import DomainError, Forbidden, InvalidTransition, transition
+from app.errors import DomainError, Forbidden, InvalidTransition, InvalidValue, transition
 from app.extensions import db
 from app.labels import label
 from app.models import AuditEntry, Client
@@ -63,16 +63,6 @@ AUDITED_FIELDS = (
     "purchase_order_number",
     "onsite_contact",
 )
-
-
-class InvalidValue(DomainError):
-    """A value a business rule refuses; ``field`` names the form field the message belongs beside."""
-
-    status_code = 400
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 class EventFrozen(DomainError):

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.audit import record
-from app.errors import DomainError, Forbidden
+from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from app.formatting import money as format_money
 from app.formatting import quantity as format_quantity
@@ -42,7 +42,7 @@ from offers.models import (
     Quote,
     QuoteStatus,
 )
-from offers.services.events import InvalidValue, require_not_frozen
+from offers.services.events import require_not_frozen
 
 RATE_QUANTUM = Decimal("0.0001")
 PRICE_QUANTUM = Decimal("0.01")
