@@ -8,7 +8,6 @@ survives between the two requests as a stored file and a signed token (see
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_number
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import roles_required
+from app.dates import LOCAL_TZ
 from app.directory import exchange
 from app.directory.views import bp
 from app.errors import DomainError
@@ -26,7 +26,6 @@ from app.models import Role
 
 IMPORTERS = exchange.IMPORT_ROLES
 EXPORTERS = (Role.ADMIN, Role.COORDINATOR, Role.TREASURER)
-LOCAL_TZ = ZoneInfo("Europe/Paris")
 MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

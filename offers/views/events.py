@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import STAFF, roles_required
+from app.dates import LOCAL_TZ
 from app.db import utcnow
 from app.errors import Conflict, DomainError
 from app.extensions import db
@@ -23,7 +24,6 @@ from offers.forms.lots import LotActionForm, LotMoveForm
 from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, Quote
 from offers.permissions import can_edit_event, can_view_event
 from offers.services.events import (
-    LOCAL_TZ,
     allowed_moves,
     change_status,
     create_event,
