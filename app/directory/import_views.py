@@ -13,8 +13,6 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import roles_required
 from app.dates import LOCAL_TZ
@@ -23,6 +21,7 @@ from app.directory.views import bp
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Role
+from app.web import service_call
 
 IMPORTERS = exchange.IMPORT_ROLES
 EXPORTERS = (Role.ADMIN, Role.COORDINATOR, Role.TREASURER)
@@ -106,22 +105,17 @@ def import_confirm():
             "Voici l'aperçu à jour ; vérifiez-le avant de confirmer."
         )
         return _preview_page(preview, token, notice, 409)
-    try:
+    raced = _(
+        "Quelqu'un a modifié l'annuaire au même moment : rien n'a été enregistré. "
+        "Importez le fichier à nouveau."
+    )
+    with service_call(stale=raced, unique=raced) as outcome:
         result = exchange.apply_import(preview, current_user)
-        db.session.commit()
-    except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        flash(
-            _(
-                "Quelqu'un a modifié l'annuaire au même moment : rien n'a été enregistré. "
-                "Importez le fichier à nouveau."
-            ),
-            "danger",
-        )
+    if isinstance(outcome.exception, DomainError):
+        abort(outcome.status, outcome.error)  # the error page, as for any refusal (403, 409)
+    if not outcome.ok:
+        flash(outcome.error, "danger")
         return redirect(url_for("directory.import_upload"))
-    except DomainError:
-        db.session.rollback()
-        raise
     exchange.discard_upload(stored)
     flash(
         _(

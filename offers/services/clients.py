@@ -36,11 +36,12 @@ AUDITED_FIELDS = (
 
 
 class DuplicateClient(Conflict):
-    """Another client already has this SIRET; ``existing`` is that client."""
+    """Another client already has this SIRET; ``existing`` is that client, shown beside ``siret``."""
 
     def __init__(self, message: str, existing: Client):
         super().__init__(message)
         self.existing = existing
+        self.field = "siret"
 
 
 @dataclass
