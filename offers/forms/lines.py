@@ -110,7 +110,8 @@ class LineForm(LineValuesForm):
         coerce=int,
         validators=[InputRequired(_l("Choisissez l'acteur qui réalise la prestation."))],
     )
-    #: Empty: the seller's default (DESIGN.md "who sells decides the VAT"); the service checks the rest.
+    #: Empty: the seller's default (who sells decides the VAT: README, "Comment l'argent est calculé");
+    #: the service checks the rest.
     vat_rate = SelectField(_l("Taux de TVA"), validate_choice=False, default="")
 
     def __init__(self, *args, organisations=(), rates=(), default_hint=None, **kwargs):

@@ -3,7 +3,7 @@
 An actor sees only its own organisation's assignments, once invited (a proposed assignment is the
 coordinator's draft). It answers an invitation once, before the deadline and before the quote is
 sent; the answer is a conditional ``UPDATE … WHERE status = 'invited'`` whose row count tells a
-second answer (two tabs, two colleagues) from the first (NOTES.md "one-shot answers").
+second answer (two tabs, two colleagues) from the first (docs/architecture.md, "Concurrent edits").
 
 Explicit arguments, ``flush()`` never commit, French :class:`app.errors.DomainError` messages.
 """

@@ -1,6 +1,6 @@
-"""Who sells decides the VAT (DESIGN.md "Money"): the default rate and the 0 % legal mention of a line,
-over a table of billing mode × coordinator regime × actor regime × category rate; which rates a seller
-may charge; mentions read from the settings."""
+"""Who sells decides the VAT (README, "Comment l'argent est calculé"): the default rate and the 0 %
+legal mention of a line, over a table of billing mode × coordinator regime × actor regime × category
+rate; which rates a seller may charge; mentions read from the settings."""
 
 from __future__ import annotations
 
