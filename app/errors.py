@@ -18,6 +18,16 @@ class DomainError(Exception):
         self.message = message
 
 
+class InvalidValue(DomainError):
+    """A value a business rule refuses; ``field`` names the form field the message belongs beside."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
 class InvalidTransition(DomainError):
     """A state machine refused a move (e.g. accepting a declined assignment)."""
 

@@ -1,4 +1,4 @@
-"""Optimistic locking for edit forms (see NOTES.md "Optimistic locking").
+"""Optimistic locking for edit forms (see docs/architecture.md, "Concurrent edits").
 
 The form carries the object's ``version_id`` in a hidden field; the view compares it explicitly
 before applying anything, and answers a mismatch with 409 and the form re-rendered. SQLAlchemy's

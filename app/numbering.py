@@ -2,7 +2,7 @@
 
 The counter row is locked for the rest of the transaction that uses the number: on PostgreSQL with
 ``SELECT … FOR UPDATE``, on SQLite by the ``BEGIN IMMEDIATE`` every transaction takes (app/db.py).
-A rolled-back transaction gives its number back, so the series has no gap (NOTES.md: sequences leave
+A rolled-back transaction gives its number back, so the series has no gap (docs/numbering.md: sequences leave
 gaps, ``max()+1`` collides). Allocate in the transaction that freezes the document, never earlier.
 """
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from app.audit import record
+from app.dates import LOCAL_TZ
 from app.demo import (
     demo_category,
     demo_client,
@@ -25,14 +25,12 @@ from app.demo import (
 )
 from app.extensions import db
 
-PARIS = ZoneInfo("Europe/Paris")
-
 EVENT_TITLE = "Assises métropolitaines de la Politique de la Ville"
 
 
 def paris(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     """A 2011 wall-clock time in Nantes, as an aware UTC datetime."""
-    return datetime(2011, month, day, hour, minute, tzinfo=PARIS).astimezone(UTC)
+    return datetime(2011, month, day, hour, minute, tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def _d(value: str) -> Decimal:

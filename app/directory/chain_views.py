@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,23 +30,15 @@ from app.directory.chains import (
 )
 from app.directory.permissions import can_manage_chains
 from app.directory.views import bp
-from app.errors import Conflict, DomainError
+from app.errors import DomainError
 from app.extensions import db
 from app.locking import check_version
 from app.models import Chain, ChainLink, Organisation
+from app.web import service_call
 
 
 def _raced() -> str:
     return _("Quelqu'un a modifié cette chaîne au même instant : vérifiez la page et recommencez.")
-
-
-def _attach(form, exc: DomainError) -> str | None:
-    """Put a service's message beside its field; returns it when it belongs to no field."""
-    name = getattr(exc, "field", None)
-    if name and name in form:
-        form[name].errors = [*form[name].errors, exc.message]
-        return None
-    return exc.message
 
 
 def _load_chain(chain_id: int) -> Chain:
@@ -114,23 +105,18 @@ def chain_new():
     status, error = 200, None
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
+            with service_call(form, unique=True) as outcome:
                 chain = create_chain(form.to_fields(), current_user)
-                db.session.commit()
-            except IntegrityError:
+            if outcome.ok:
+                flash(_("Chaîne « %(name)s » créée : ajoutez-lui ses acteurs.", name=chain.name), "success")
+                return _back(chain)
+            error, status = outcome.error, outcome.status
+            if outcome.duplicate:
                 # Two people chose the same address at the same instant: the unique index refused one.
-                db.session.rollback()
                 form.slug.errors = [
                     *form.slug.errors,
                     _("Cette adresse vient d'être prise par une autre chaîne."),
                 ]
-                status = 409
-            except DomainError as exc:
-                db.session.rollback()
-                error, status = _attach(form, exc), exc.status_code
-            else:
-                flash(_("Chaîne « %(name)s » créée : ajoutez-lui ses acteurs.", name=chain.name), "success")
-                return _back(chain)
         else:
             status = 400
     return render_template("app/directory/chain_form.html", form=form, error=error), status
@@ -145,41 +131,35 @@ def chain_edit(chain_id: int):
     form = ChainForm()
     if not form.validate_on_submit():
         return render_edit(chain, 400, form=form)
-    try:
+    with service_call(form, stale=_raced(), unique=_raced()) as outcome:
         check_version(chain, form.version_id.data)
         changes = update_chain(chain, form.to_fields(), current_user)
-        db.session.commit()
-    except (Conflict, StaleDataError, IntegrityError) as exc:
-        db.session.rollback()
+    if outcome.conflict or outcome.duplicate:
         chain = _load_chain(chain_id)
         # Keep what the user typed; the next save applies it over the current version.
         form.version_id.data = chain.version_id
-        return render_edit(chain, 409, getattr(exc, "message", None) or _raced(), form=form)
-    except DomainError as exc:
-        db.session.rollback()
-        return render_edit(_load_chain(chain_id), exc.status_code, _attach(form, exc), form=form)
+        return render_edit(chain, 409, outcome.error, form=form)
+    if not outcome.ok:
+        return render_edit(_load_chain(chain_id), outcome.status, outcome.error, form=form)
     flash(_("Chaîne enregistrée.") if changes else _("Aucune modification."), "success")
     return redirect(url_for("directory.chain_edit", chain_id=chain.id))
 
 
 def _link_action(chain_id: int, action, form=None, add_form=None):
     """Run ``action()`` (one service call) for a link button; commit or re-render with the refusal."""
-    try:
+    with service_call(add_form, stale=_raced(), unique=_raced()) as outcome:
         result = action()
-        db.session.commit()
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
-        return None, render_edit(_load_chain(chain_id), 409, _raced())
-    except DomainError as exc:
-        db.session.rollback()
-        chain = _load_chain(chain_id)
-        if add_form is not None:
-            add_form.organisation_id.choices = ChainLinkAddForm(
-                formdata=None, organisations=addable_organisations(chain)
-            ).organisation_id.choices
-            return None, render_edit(chain, exc.status_code, _attach(add_form, exc), add_form=add_form)
-        return None, render_edit(chain, exc.status_code, exc.message)
-    return result, None
+    if outcome.ok:
+        return result, None
+    chain = _load_chain(chain_id)
+    if not isinstance(outcome.exception, DomainError):  # a database race: stale row or unique index
+        return None, render_edit(chain, 409, outcome.error)
+    if add_form is not None:
+        add_form.organisation_id.choices = ChainLinkAddForm(
+            formdata=None, organisations=addable_organisations(chain)
+        ).organisation_id.choices
+        return None, render_edit(chain, outcome.status, outcome.error, add_form=add_form)
+    return None, render_edit(chain, outcome.status, outcome.error)
 
 
 @bp.route("/chaines/<int:chain_id>/acteurs", methods=["POST"])
@@ -253,12 +233,10 @@ def chain_move(chain_id: int):
     form = MoveForm()
     if not form.validate_on_submit():
         abort(400, _("Sens de déplacement inconnu."))
-    try:
+    with service_call(stale=_raced()) as outcome:
         moved = move_chain(chain, form.direction.data, current_user)
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        abort(409, _raced())
+    if not outcome.ok:
+        abort(outcome.status, outcome.error)
     if not moved:
         flash(_("Cette chaîne est déjà à cette extrémité de la liste."), "info")
     return redirect(url_for("directory.chain_index"))
@@ -273,12 +251,12 @@ def chain_delete(chain_id: int):
         if not form.validate_on_submit():
             return render_template("app/directory/chain_delete.html", chain=chain, form=form), 400
         name = chain.name
-        try:
+        with service_call(stale=_raced()) as outcome:
             delete_chain(chain, current_user)
-            db.session.commit()
-        except StaleDataError:
-            db.session.rollback()
+        if isinstance(outcome.exception, StaleDataError):
             return render_edit(_load_chain(chain_id), 409, _raced())
+        if not outcome.ok:
+            abort(outcome.status, outcome.error)
         flash(_("Chaîne « %(name)s » supprimée.", name=name), "success")
         return redirect(url_for("directory.chain_index"))
     return render_template("app/directory/chain_delete.html", chain=chain, form=form)

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from app.audit import record
 from app.db import utcnow
 from app.directory.permissions import can_manage_chains
-from app.errors import DomainError, Forbidden
+from app.errors import Forbidden, InvalidValue
 from app.extensions import db
 from app.models import Chain, ChainLink, Organisation
 
@@ -28,12 +28,8 @@ SLUG_MAX = 120
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-class InvalidChainValue(DomainError):
+class InvalidChainValue(InvalidValue):
     """A value the chain cannot take; ``field`` names the form field it belongs to, if any."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass

@@ -28,12 +28,13 @@ Round trip
     Texts are compared after trimming and with line breaks normalised (Excel turns CR LF into LF).
 
 Formula injection
-    XLSX: every cell is written as an explicit string (``data_type="s"``, number format ``@``); text
-    starting with ``=`` is never a formula. CSV (UTF-8 with BOM, ``;`` separator, for French Excel):
-    a value starting with ``= + - @``, tab or CR — or with an apostrophe — is written with one
-    leading apostrophe, and the import removes exactly one apostrophe when it is followed by one of
-    those characters. The escape is reversible, so the round trip is exact. It applies to CSV only:
-    an XLSX cell is read as it is.
+    Files are written by :mod:`app.spreadsheets`, every value as text. XLSX: every cell is an
+    explicit string (``data_type="s"``, number format ``@``); text starting with ``=`` is never a
+    formula. CSV (UTF-8 with BOM, ``;`` separator, for French Excel): a value starting with
+    ``= + - @``, tab or CR — or with an apostrophe — is written with one leading apostrophe, and the
+    import removes exactly one apostrophe when it is followed by one of those characters
+    (:func:`app.spreadsheets.unescape_csv_cell`). The escape is reversible, so the round trip is
+    exact. It applies to CSV only: an XLSX cell is read as it is.
 
 The preview between the upload and the confirmation
     Nothing is kept in process memory (several workers) and the client is not trusted. The uploaded
@@ -50,7 +51,6 @@ The preview between the upload and the confirmation
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -69,10 +69,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import defer, selectinload
 
@@ -94,6 +91,8 @@ from app.directory.validation import (
 from app.errors import Conflict, DomainError, Forbidden
 from app.extensions import db
 from app.models import Category, LegalForm, Organisation, VatRegime
+from app.spreadsheets import Column as SheetColumn
+from app.spreadsheets import unescape_csv_cell, write_csv, write_xlsx
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_MAX_ROWS = 5000
@@ -246,11 +245,6 @@ _CREATE_DEFAULTS = {
     **_BOOLEAN_DEFAULTS,
 }
 
-#: CSV cells starting with one of these are prefixed with an apostrophe (see the module docstring).
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_CSV_ESCAPED = (*_FORMULA_TRIGGERS, "'")
-
-
 # --- errors ---------------------------------------------------------------------------------------
 
 
@@ -311,18 +305,6 @@ def organisation_values(organisation: Organisation) -> dict[str, str]:
             value = None
         values[column.header] = format_value(column, value)
     return values
-
-
-def escape_csv_cell(text: str) -> str:
-    """Prefix one apostrophe when a spreadsheet could read the cell as a formula (or it starts with one)."""
-    return "'" + text if text.startswith(_CSV_ESCAPED) else text
-
-
-def unescape_csv_cell(text: str) -> str:
-    """Undo :func:`escape_csv_cell`: drop one apostrophe followed by a formula trigger or an apostrophe."""
-    if len(text) > 1 and text[0] == "'" and text[1:].startswith(_CSV_ESCAPED):
-        return text[1:]
-    return text
 
 
 # --- export ---------------------------------------------------------------------------------------
@@ -391,44 +373,17 @@ def export_rows(organisations: Iterable[Organisation] | None = None) -> Iterator
 
 
 def export_csv(organisations: Iterable[Organisation] | None = None) -> bytes:
-    """CSV for French Excel: UTF-8 with BOM, ``;``, CR LF, formula-like cells prefixed with ``'``."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(HEADERS)
-    for row in export_rows(organisations):
-        writer.writerow([escape_csv_cell(value) for value in row])
-    return buffer.getvalue().encode("utf-8-sig")
+    """CSV for French Excel (:func:`app.spreadsheets.write_csv`): every value is text, escaped."""
+    return write_csv(HEADERS, export_rows(organisations))
 
 
 _XLSX_WIDTHS = {"nom": 36, "description": 60, "adresse": 36, "categories": 30, "email": 30, "site_web": 30}
 
 
 def export_xlsx(organisations: Iterable[Organisation] | None = None) -> bytes:
-    """A write-only workbook where every cell is an explicit text cell (never a formula)."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(str(_("Acteurs")))
-    sheet.freeze_panes = "A2"
-    for index, header in enumerate(HEADERS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = _XLSX_WIDTHS.get(header, 18)
-    bold = Font(bold=True)
-
-    def text_cell(value: str, font=None):
-        if not value:
-            return None
-        cell = WriteOnlyCell(sheet, value=value)
-        # Assigning a value starting with "=" made it a formula; text it is, displayed as text.
-        cell.data_type = "s"
-        cell.number_format = "@"
-        if font is not None:
-            cell.font = font
-        return cell
-
-    sheet.append([text_cell(header, bold) for header in HEADERS])
-    for row in export_rows(organisations):
-        sheet.append([text_cell(value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    """A workbook where every cell is an explicit text cell, never a formula (:func:`app.spreadsheets.write_xlsx`)."""
+    columns = [SheetColumn(header, width=_XLSX_WIDTHS.get(header, 18)) for header in HEADERS]
+    return write_xlsx(str(_("Acteurs")), columns, export_rows(organisations))
 
 
 # --- reading a file -------------------------------------------------------------------------------

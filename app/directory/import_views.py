@@ -8,23 +8,21 @@ survives between the two requests as a stored file and a signed token (see
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import permission_required
+from app.dates import LOCAL_TZ
 from app.directory import exchange
 from app.directory.permissions import can_export_directory, can_import_directory
 from app.directory.views import bp
 from app.errors import DomainError
 from app.extensions import db
+from app.web import service_call
 
-LOCAL_TZ = ZoneInfo("Europe/Paris")
 MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -105,22 +103,17 @@ def import_confirm():
             "Voici l'aperçu à jour ; vérifiez-le avant de confirmer."
         )
         return _preview_page(preview, token, notice, 409)
-    try:
+    raced = _(
+        "Quelqu'un a modifié l'annuaire au même moment : rien n'a été enregistré. "
+        "Importez le fichier à nouveau."
+    )
+    with service_call(stale=raced, unique=raced) as outcome:
         result = exchange.apply_import(preview, current_user)
-        db.session.commit()
-    except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        flash(
-            _(
-                "Quelqu'un a modifié l'annuaire au même moment : rien n'a été enregistré. "
-                "Importez le fichier à nouveau."
-            ),
-            "danger",
-        )
+    if isinstance(outcome.exception, DomainError):
+        abort(outcome.status, outcome.error)  # the error page, as for any refusal (403, 409)
+    if not outcome.ok:
+        flash(outcome.error, "danger")
         return redirect(url_for("directory.import_upload"))
-    except DomainError:
-        db.session.rollback()
-        raise
     exchange.discard_upload(stored)
     flash(
         _(

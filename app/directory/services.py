@@ -43,7 +43,7 @@ from app.directory.validation import (
     qpv_names,
     vat_number_for,
 )
-from app.errors import Conflict, DomainError, Forbidden
+from app.errors import Conflict, Forbidden, InvalidValue
 from app.extensions import db
 from app.models import Category, LegalForm, Organisation, VatRegime
 
@@ -83,12 +83,8 @@ LOGO_MAX_BYTES = 1024 * 1024
 LOGO_MAX_SIDE = 4000
 
 
-class InvalidOrganisationValue(DomainError):
+class InvalidOrganisationValue(InvalidValue):
     """A value a card cannot take; ``field`` names the form field the message belongs beside."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 class DuplicateOrganisation(Conflict):
@@ -100,10 +96,8 @@ class DuplicateOrganisation(Conflict):
         self.field = "siret"
 
 
-class InvalidCategoryValue(DomainError):
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class InvalidCategoryValue(InvalidValue):
+    """A value a business rule refuses; ``field`` names the form field it belongs beside."""
 
 
 @dataclass

@@ -11,9 +11,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import authenticated_required, permission_required
 from app.directory.forms import CardForm, CategoryForm, OrganisationForm, changed_fields
@@ -38,23 +36,14 @@ from app.directory.services import (
     update_own_card,
 )
 from app.directory.validation import territory_warning
-from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
 from app.models import Category, Organisation, organisation_categories
+from app.web import service_call
 
 bp = Blueprint("directory", __name__)
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _attach(form, exc: DomainError) -> str | None:
-    """Put a service's message beside its field; returns it when it belongs to no field."""
-    name = getattr(exc, "field", None)
-    if name and name in form:
-        form[name].errors = [*form[name].errors, exc.message]
-        return None
-    return exc.message
 
 
 def _all_categories() -> list[Category]:
@@ -81,6 +70,10 @@ def _conflict(form, current_form, organisation: Organisation) -> dict:
     rows = changed_fields(form, current_form)
     form.version_id.data = organisation.version_id
     return {"conflict": rows}
+
+
+def _raced_card() -> str:
+    return _("Quelqu'un a enregistré cette fiche au même instant : vérifiez et recommencez.")
 
 
 def _saved(organisation: Organisation, message: str) -> None:
@@ -174,22 +167,17 @@ def organisation_new():
         return _render_form(form, None, 200)
     if not form.validate_on_submit():
         return _render_form(form, None, 400)
-    try:
+    with service_call(form, unique=True) as outcome:
         organisation = create_organisation(
             form.to_identity(), form.to_card(), current_user, logo=form.uploaded_logo
         )
-        db.session.commit()
-    except DuplicateOrganisation as exc:
-        db.session.rollback()
-        _attach(form, exc)
-        return _render_form(form, None, 409, existing=exc.existing)
-    except IntegrityError:
-        db.session.rollback()
+    if isinstance(outcome.exception, DuplicateOrganisation):
+        return _render_form(form, None, 409, existing=outcome.exception.existing)
+    if outcome.duplicate:
         existing, error = _siret_taken(form)
         return _render_form(form, None, 409, error=error, existing=existing)
-    except DomainError as exc:
-        db.session.rollback()
-        return _render_form(form, None, exc.status_code, error=_attach(form, exc))
+    if not outcome.ok:
+        return _render_form(form, None, outcome.status, error=outcome.error)
     _saved(organisation, _("Fiche « %(name)s » créée.", name=organisation.name))
     return redirect(url_for("directory.organisation_detail", organisation_id=organisation.id))
 
@@ -204,7 +192,7 @@ def organisation_edit(organisation_id: int):
         return _render_form(form.fill(organisation), organisation, 200)
     if not form.validate_on_submit():
         return _render_form(form, organisation, 400)
-    try:
+    with service_call(form, stale=_raced_card(), unique=True) as outcome:
         check_version(organisation, form.version_id.data)
         changes = update_organisation(
             organisation,
@@ -214,26 +202,17 @@ def organisation_edit(organisation_id: int):
             logo=form.uploaded_logo,
             remove_logo=bool(form.remove_logo.data),
         )
-        db.session.commit()
-    except DuplicateOrganisation as exc:
-        db.session.rollback()
-        _attach(form, exc)
-        return _render_form(form, organisation, 409, existing=exc.existing)
-    except (Conflict, StaleDataError) as exc:
-        db.session.rollback()
-        error = getattr(exc, "message", None) or _(
-            "Quelqu'un a enregistré cette fiche au même instant : vérifiez et recommencez."
-        )
+    if isinstance(outcome.exception, DuplicateOrganisation):
+        return _render_form(form, organisation, 409, existing=outcome.exception.existing)
+    if outcome.conflict:
         current = OrganisationForm(formdata=None).set_categories(categories, organisation.categories)
         extra = _conflict(form, current.fill(organisation), organisation)
-        return _render_form(form, organisation, 409, error=error, **extra)
-    except IntegrityError:
-        db.session.rollback()
+        return _render_form(form, organisation, 409, error=outcome.error, **extra)
+    if outcome.duplicate:
         existing, error = _siret_taken(form, exclude_id=organisation_id)
         return _render_form(form, organisation, 409, error=error, existing=existing)
-    except DomainError as exc:
-        db.session.rollback()
-        return _render_form(form, organisation, exc.status_code, error=_attach(form, exc))
+    if not outcome.ok:
+        return _render_form(form, organisation, outcome.status, error=outcome.error)
     _saved(organisation, _("Fiche enregistrée.") if changes else _("Aucune modification."))
     return redirect(url_for("directory.organisation_detail", organisation_id=organisation.id))
 
@@ -275,7 +254,7 @@ def my_card():
         return _render_my_card(form, organisation, 403, error=error)
     if not form.validate_on_submit():
         return _render_my_card(form, organisation, 400)
-    try:
+    with service_call(form, stale=_raced_card()) as outcome:
         check_version(organisation, form.version_id.data)
         changes = update_own_card(
             organisation,
@@ -284,18 +263,12 @@ def my_card():
             logo=form.uploaded_logo,
             remove_logo=bool(form.remove_logo.data),
         )
-        db.session.commit()
-    except (Conflict, StaleDataError) as exc:
-        db.session.rollback()
-        error = getattr(exc, "message", None) or _(
-            "Quelqu'un a enregistré cette fiche au même instant : vérifiez et recommencez."
-        )
+    if outcome.conflict:
         current = CardForm(formdata=None).set_categories(categories, organisation.categories)
         extra = _conflict(form, current.fill(organisation), organisation)
-        return _render_my_card(form, organisation, 409, error=error, **extra)
-    except DomainError as exc:
-        db.session.rollback()
-        return _render_my_card(form, organisation, exc.status_code, error=_attach(form, exc))
+        return _render_my_card(form, organisation, 409, error=outcome.error, **extra)
+    if not outcome.ok:
+        return _render_my_card(form, organisation, outcome.status, error=outcome.error)
     flash(_("Votre fiche est enregistrée.") if changes else _("Aucune modification."), "success")
     return redirect(url_for("directory.my_card"))
 
@@ -328,15 +301,12 @@ def category_list():
         return _render_categories(form, 200)
     if not form.validate_on_submit():
         return _render_categories(form, 400)
-    try:
+    with service_call(form) as outcome:
         category = create_category(form.to_fields(), current_user)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        error = _attach(form, exc)
-        if error:
-            flash(error, "danger")
-        return _render_categories(form, exc.status_code)
+    if not outcome.ok:
+        if outcome.error:
+            flash(outcome.error, "danger")
+        return _render_categories(form, outcome.status)
     flash(_("Catégorie « %(name)s » créée.", name=category.name), "success")
     return redirect(url_for("directory.category_list"))
 
@@ -350,12 +320,10 @@ def category_edit(category_id: int):
     if request.method == "GET":
         form.fill(category)
     elif form.validate_on_submit():
-        try:
+        with service_call(form) as outcome:
             changes = update_category(category, form.to_fields(), current_user)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = _attach(form, exc), exc.status_code
+        if not outcome.ok:
+            error, status = outcome.error, outcome.status
         else:
             flash(
                 _("Catégorie « %(name)s » enregistrée.", name=category.name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
@@ -21,8 +20,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from app.dates import LOCAL_TZ, local_to_utc, short_local
 from offers.models import BillingMode, EventStatus, FeeKind
-from offers.services.events import LOCAL_TZ, EventFields
+from offers.services.events import EventFields
 
 #: Years outside this range are typing mistakes.
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -38,15 +38,6 @@ def none_if_empty(value):
 
 
 # --- shared fields -------------------------------------------------------------------------------
-
-
-def local_to_utc(naive: datetime) -> datetime:
-    """Europe/Paris wall time -> aware UTC; a time skipped by the spring clock change is refused."""
-    aware = naive.replace(tzinfo=LOCAL_TZ)
-    back = aware.astimezone(UTC).astimezone(LOCAL_TZ).replace(tzinfo=None)
-    if back != naive:
-        raise ValueError(_("Cette heure n'existe pas en France ce jour-là (passage à l'heure d'été)."))
-    return aware.astimezone(UTC)
 
 
 class LocalDateTimeField(DateTimeLocalField):
@@ -152,7 +143,7 @@ def _display(field) -> str:
                 return str(option.label)
         return ""
     if field.type == "LocalDateTimeField":
-        return field.data.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M") if field.data else ""
+        return short_local(field.data) if field.data else ""
     if field.type == "DecimalTextField":
         return _plain(field.data) if field.data is not None else ""
     value = field.data

@@ -24,7 +24,7 @@ class EventStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-#: The only place event moves are defined (DESIGN.md "State machines").
+#: The only place event moves are defined (docs/architecture.md, "State machines").
 EVENT_TRANSITIONS: dict[EventStatus, set[EventStatus]] = {
     EventStatus.DRAFT: {EventStatus.CONSULTING, EventStatus.CANCELLED},
     EventStatus.CONSULTING: {EventStatus.QUOTED, EventStatus.CANCELLED},

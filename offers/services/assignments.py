@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from app.audit import record
+from app.dates import short_local
 from app.db import utcnow
 from app.errors import Conflict, DomainError, InvalidTransition, transition
 from app.extensions import db
@@ -46,7 +47,6 @@ from offers.models import (
 )
 from offers.services.events import (
     FROZEN_STATUSES,
-    LOCAL_TZ,
     answer_deadline,
     require_editor,
     require_not_frozen,
@@ -90,10 +90,6 @@ class LotClosed(DomainError):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _short(value: datetime) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
-
-
 def _require_lot_open(lot: Lot) -> None:
     require_not_frozen(lot.event)
     if lot.status != LotStatus.OPEN:
@@ -117,7 +113,7 @@ def _require_answerable(lot: Lot, now: datetime) -> None:
                 "Le délai de réponse du lot « %(lot)s » est dépassé (%(deadline)s) : "
                 "reportez-le (modifier le lot) avant d'inviter ou de relancer.",
                 lot=lot.title,
-                deadline=_short(deadline),
+                deadline=short_local(deadline),
             )
         )
 
@@ -481,8 +477,8 @@ def _check_reminder_interval(assignment: Assignment, now: datetime) -> None:
             _(
                 "Une relance a déjà été envoyée le %(last)s : attendez 24 heures entre deux relances "
                 "(prochaine possible le %(next)s).",
-                last=_short(last),
-                next=_short(last + REMINDER_INTERVAL),
+                last=short_local(last),
+                next=short_local(last + REMINDER_INTERVAL),
             )
         )
 

@@ -12,11 +12,10 @@ from flask_babel import gettext as _
 
 from app.audit import record
 from app.directory.validation import FieldError, check_siren, check_siret, check_vat_number
-from app.errors import Conflict, Forbidden
+from app.errors import Conflict, Forbidden, InvalidValue
 from app.extensions import db
 from app.models import Client
 from offers.permissions import can_manage_clients
-from offers.services.events import InvalidValue
 
 #: Fields whose before/after the audit log keeps on edits.
 AUDITED_FIELDS = (
@@ -38,11 +37,12 @@ AUDITED_FIELDS = (
 
 
 class DuplicateClient(Conflict):
-    """Another client already has this SIRET; ``existing`` is that client."""
+    """Another client already has this SIRET; ``existing`` is that client, shown beside ``siret``."""
 
     def __init__(self, message: str, existing: Client):
         super().__init__(message)
         self.existing = existing
+        self.field = "siret"
 
 
 @dataclass

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from app.audit import record
-from app.errors import DomainError, Forbidden, InvalidTransition, transition
+from app.dates import local_offset, shift_local, short_local
+from app.errors import DomainError, Forbidden, InvalidTransition, InvalidValue, transition
 from app.extensions import db
 from app.labels import label
 from app.models import AuditEntry, Client
@@ -34,9 +34,6 @@ from offers.models import (
 )
 from offers.permissions import can_edit_event
 from offers.pricing import rederive_rates
-
-#: Dates are entered and shown in this zone and stored in UTC.
-LOCAL_TZ = ZoneInfo("Europe/Paris")
 
 #: Bounds that catch typing mistakes (an event of three years, 2 000 000 guests…).
 MAX_EVENT_DURATION = timedelta(days=366)
@@ -64,16 +61,6 @@ AUDITED_FIELDS = (
     "purchase_order_number",
     "onsite_contact",
 )
-
-
-class InvalidValue(DomainError):
-    """A value a business rule refuses; ``field`` names the form field the message belongs beside."""
-
-    status_code = 400
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 class EventFrozen(DomainError):
@@ -129,29 +116,6 @@ def is_frozen(event: Event) -> bool:
     return event.status in FROZEN_STATUSES
 
 
-# --- local time ----------------------------------------------------------------------------------
-
-
-def to_local(value: datetime | None) -> datetime | None:
-    """An aware datetime as Europe/Paris wall time (still aware)."""
-    return value.astimezone(LOCAL_TZ) if value is not None else None
-
-
-def shift_local(value: datetime | None, offset: timedelta) -> datetime | None:
-    """Move ``value`` by ``offset`` of wall-clock time in Europe/Paris (9:00 stays 9:00 across DST)."""
-    if value is None:
-        return None
-    local = value.astimezone(LOCAL_TZ).replace(tzinfo=None) + offset
-    return local.replace(tzinfo=LOCAL_TZ).astimezone(value.tzinfo)
-
-
-def local_offset(old_start: datetime, new_start: datetime) -> timedelta:
-    """The wall-clock distance between two starts (what duplication shifts everything by)."""
-    old = old_start.astimezone(LOCAL_TZ).replace(tzinfo=None)
-    new = new_start.astimezone(LOCAL_TZ).replace(tzinfo=None)
-    return new - old
-
-
 # --- checks --------------------------------------------------------------------------------------
 
 
@@ -197,11 +161,6 @@ def _fee_values(fields: EventFields) -> tuple[Decimal, Decimal]:
     return rate.quantize(Decimal("0.0001")), amount.quantize(Decimal("0.01"))
 
 
-def _short(value: datetime) -> str:
-    """``16/06/2026 09:00`` in Paris time, for messages."""
-    return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
-
-
 def check_lot_schedule(
     event_starts_at: datetime,
     event_ends_at: datetime,
@@ -216,17 +175,22 @@ def check_lot_schedule(
     """
     prefix = _("Lot « %(title)s » : ", title=lot_title) if lot_title else ""
     window = _(
-        "l'événement a lieu du %(start)s au %(end)s", start=_short(event_starts_at), end=_short(event_ends_at)
+        "l'événement a lieu du %(start)s au %(end)s",
+        start=short_local(event_starts_at),
+        end=short_local(event_ends_at),
     )
     if starts_at is not None and not event_starts_at <= starts_at <= event_ends_at:
         raise InvalidValue(
             prefix
-            + _("le début (%(t)s) doit être pendant l'événement (%(w)s).", t=_short(starts_at), w=window),
+            + _(
+                "le début (%(t)s) doit être pendant l'événement (%(w)s).", t=short_local(starts_at), w=window
+            ),
             "starts_at",
         )
     if ends_at is not None and not event_starts_at <= ends_at <= event_ends_at:
         raise InvalidValue(
-            prefix + _("la fin (%(t)s) doit être pendant l'événement (%(w)s).", t=_short(ends_at), w=window),
+            prefix
+            + _("la fin (%(t)s) doit être pendant l'événement (%(w)s).", t=short_local(ends_at), w=window),
             "ends_at",
         )
     if starts_at is not None and ends_at is not None and ends_at < starts_at:

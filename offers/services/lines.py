@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from app.audit import record
 from app.auth import is_actor, is_coordination
-from app.errors import DomainError, Forbidden
+from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from app.formatting import money as format_money
 from app.formatting import quantity as format_quantity
@@ -37,7 +37,7 @@ from offers.models import (
     QuoteStatus,
 )
 from offers.permissions import accepted_assignment, can_edit_line
-from offers.services.events import InvalidValue, require_not_frozen
+from offers.services.events import require_not_frozen
 
 PRICE_QUANTUM = Decimal("0.01")
 QUANTITY_QUANTUM = Decimal("0.001")

@@ -11,13 +11,12 @@ from datetime import datetime
 from flask_babel import gettext as _
 
 from app.audit import record
-from app.errors import InvalidTransition, transition
+from app.errors import InvalidTransition, InvalidValue, transition
 from app.extensions import db
 from app.labels import label
 from app.models import Category
 from offers.models import Event, Lot, LotStatus
 from offers.services.events import (
-    InvalidValue,
     check_lot_schedule,
     require_editor,
     require_not_frozen,

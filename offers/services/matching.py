@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased, defer
 
+from app.dates import LOCAL_TZ
 from app.db import utcnow
 from app.extensions import db
 from app.formatting import money
@@ -44,7 +45,6 @@ from app.models.parties import organisation_categories
 from app.money import ZERO, line_net
 from app.settings_store import get_setting
 from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Line, Lot, LotStatus
-from offers.services.events import LOCAL_TZ
 
 #: The setting holding the weights: a JSON object, e.g. ``{"qpv": 3, "least_received": 2, "clash": -4}``.
 WEIGHTS_SETTING = "matching.weights"

@@ -3,7 +3,7 @@
 An actor sees only its own organisation's assignments, once invited (a proposed assignment is the
 coordinator's draft). It answers an invitation once, before the deadline and before the quote is
 sent; the answer is a conditional ``UPDATE … WHERE status = 'invited'`` whose row count tells a
-second answer (two tabs, two colleagues) from the first (NOTES.md "one-shot answers").
+second answer (two tabs, two colleagues) from the first (docs/architecture.md, "Concurrent edits").
 
 Explicit arguments, ``flush()`` never commit, French :class:`app.errors.DomainError` messages.
 """
@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from app.audit import record
+from app.dates import short_local
 from app.db import utcnow
 from app.errors import Conflict, DomainError, Forbidden, InvalidTransition, transition
 from app.extensions import db
@@ -153,15 +154,9 @@ def answer_refusal(assignment: Assignment, now: datetime) -> str | None:
     if deadline is not None and deadline < now:
         return _(
             "Le délai de réponse est dépassé (%(deadline)s) : contactez la coordination.",
-            deadline=_short(deadline),
+            deadline=short_local(deadline),
         )
     return None
-
-
-def _short(value: datetime) -> str:
-    from offers.services.events import LOCAL_TZ
-
-    return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
 
 
 # --- the answer ----------------------------------------------------------------------------------

@@ -19,11 +19,11 @@ from sqlalchemy.orm import defer, selectinload
 from app.auth import coordination_required, permission_required, staff_required
 from app.auth.services import safe_next_path
 from app.db import utcnow
-from app.errors import DomainError
 from app.extensions import db
 from app.models import Organisation
 from app.models.parties import organisation_categories
 from app.settings_store import set_setting
+from app.web import Outcome, service_call
 from offers.forms.assignments import (
     ROLE_CHOICES,
     AssignmentActionForm,
@@ -143,13 +143,12 @@ def _back(lot: Lot):
     return redirect(url_for("offers.event_detail", event_id=lot.event_id, _anchor=f"lot-{lot.id}"))
 
 
-def _refused(lot: Lot, exc: DomainError):
+def _refused(lot: Lot, outcome: Outcome):
     """A refused button: nothing changed; the page it came from, with the French message."""
-    db.session.rollback()
     target = safe_next_path(request.form.get("next"))
     if target and target.startswith(url_for("offers.pending_answers")):
-        return _pending_page(exc.status_code, exc.message)
-    return render_detail(lot.event_id, exc.status_code, exc.message)
+        return _pending_page(outcome.status, outcome.error)
+    return render_detail(lot.event_id, outcome.status, outcome.error)
 
 
 def _active_organisations() -> list[Organisation]:
@@ -243,14 +242,12 @@ def assignment_add(lot_id: int):
         )
     try:
         picks = form.picks(request.form)
-        created = add_assignments(lot, picks, current_user)
     except ValueError as exc:
-        db.session.rollback()
         return _matching_page(lot, 400, str(exc))
-    except DomainError as exc:
-        db.session.rollback()
-        return _matching_page(lot, exc.status_code, exc.message)
-    db.session.commit()
+    with service_call() as outcome:
+        created = add_assignments(lot, picks, current_user)
+    if not outcome.ok:
+        return _matching_page(lot, outcome.status, outcome.error)
     names = ", ".join(a.organisation.name for a in created)
     flash(
         ngettext(
@@ -299,15 +296,13 @@ def assignment_invite(assignment_id: int):
     assignment = _assignment(assignment_id)
     lot = assignment.lot
     form = _action_form()
-    try:
+    with service_call() as outcome:
         result = invite(assignment, current_user, create_account=bool(form.create_account.data))
-    except NoActorAccount as exc:
-        db.session.rollback()
-        _no_account_flash(exc)
+    if isinstance(outcome.exception, NoActorAccount):
+        _no_account_flash(outcome.exception)
         return _back(lot)
-    except DomainError as exc:
-        return _refused(lot, exc)
-    db.session.commit()
+    if not outcome.ok:
+        return _refused(lot, outcome)
     if result.created_user is not None:
         flash(
             _(
@@ -355,11 +350,10 @@ def _flash_invite_all(result) -> None:
 def lot_invite_all(lot_id: int):
     lot = _lot(lot_id, edit=True)
     _action_form()
-    try:
+    with service_call() as outcome:
         result = invite_all(list(lot.assignments), current_user)
-    except DomainError as exc:
-        return _refused(lot, exc)
-    db.session.commit()
+    if not outcome.ok:
+        return _refused(lot, outcome)
     _flash_invite_all(result)
     return _back(lot)
 
@@ -376,12 +370,10 @@ def event_invite_all(event_id: int):
         abort(403)
     _action_form()
     assignments = [a for lot in event.lots if lot.status == LotStatus.OPEN for a in lot.assignments]
-    try:
+    with service_call() as outcome:
         result = invite_all(assignments, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return render_detail(event.id, exc.status_code, exc.message)
-    db.session.commit()
+    if not outcome.ok:
+        return render_detail(event.id, outcome.status, outcome.error)
     _flash_invite_all(result)
     return redirect(url_for("offers.event_detail", event_id=event.id))
 
@@ -392,11 +384,10 @@ def assignment_remind(assignment_id: int):
     assignment = _assignment(assignment_id)
     lot = assignment.lot
     _action_form()
-    try:
+    with service_call() as outcome:
         recipients = remind(assignment, current_user)
-    except DomainError as exc:
-        return _refused(lot, exc)
-    db.session.commit()
+    if not outcome.ok:
+        return _refused(lot, outcome)
     flash(
         _(
             "Relance envoyée à « %(actor)s » (%(emails)s).",
@@ -417,11 +408,10 @@ def assignment_withdraw(assignment_id: int):
     assignment = _assignment(assignment_id)
     lot = assignment.lot
     _action_form()
-    try:
+    with service_call() as outcome:
         withdraw(assignment, current_user)
-    except DomainError as exc:
-        return _refused(lot, exc)
-    db.session.commit()
+    if not outcome.ok:
+        return _refused(lot, outcome)
     has_lines = any(line.organisation_id == assignment.organisation_id for line in lot.lines)
     message = _(
         "« %(actor)s » est retiré du lot « %(lot)s » : le lot attend un autre acteur.",
@@ -441,11 +431,10 @@ def assignment_remove(assignment_id: int):
     lot = assignment.lot
     name = assignment.organisation.name
     _action_form()
-    try:
+    with service_call() as outcome:
         remove(assignment, current_user)
-    except DomainError as exc:
-        return _refused(lot, exc)
-    db.session.commit()
+    if not outcome.ok:
+        return _refused(lot, outcome)
     flash(_("« %(actor)s » n'est plus proposé sur le lot « %(lot)s ».", actor=name, lot=lot.title), "success")
     return _back(lot)
 

@@ -6,14 +6,12 @@ import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import permission_required
-from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
 from app.models import Client
+from app.web import service_call
 from offers.forms.clients import ClientForm, ClientSearchForm
 from offers.models import Event
 from offers.permissions import can_manage_clients, can_view_clients
@@ -25,7 +23,7 @@ from offers.services.clients import (
     update_client,
 )
 from offers.views import bp
-from offers.views.events import attach_error, conflict_context
+from offers.views.events import conflict_context
 
 PER_PAGE = 25
 
@@ -58,9 +56,9 @@ def client_detail(client_id: int):
     )
 
 
-def _duplicate(form, exc: DuplicateClient) -> tuple[str | None, Client]:
-    form.siret.errors = [*form.siret.errors, exc.message]
-    return None, exc.existing
+def _siret_just_taken(form) -> None:
+    """Two people saved the same SIRET at the same instant: the unique index refused the second."""
+    form.siret.errors = [*form.siret.errors, _("Ce SIRET vient d'être enregistré pour un autre client.")]
 
 
 @bp.route("/clients/nouveau", methods=["GET", "POST"])
@@ -70,27 +68,17 @@ def client_new():
     status, error, existing = 200, None, None
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
+            with service_call(form, unique=True) as outcome:
                 client = create_client(form.to_fields(), current_user)
-                db.session.commit()
-            except DuplicateClient as exc:
-                db.session.rollback()
-                (error, existing), status = _duplicate(form, exc), 409
-            except IntegrityError:
-                # Two people saved the same SIRET at the same instant: the unique index refused the second.
-                db.session.rollback()
-                existing = find_by_siret(form.siret.data)
-                form.siret.errors = [
-                    *form.siret.errors,
-                    _("Ce SIRET vient d'être enregistré pour un autre client."),
-                ]
-                status = 409
-            except DomainError as exc:
-                db.session.rollback()
-                error, status = attach_error(form, exc), exc.status_code
-            else:
+            if outcome.ok:
                 flash(_("Client « %(name)s » créé.", name=client.name), "success")
                 return redirect(url_for("offers.client_detail", client_id=client.id))
+            error, status = outcome.error, outcome.status
+            if isinstance(outcome.exception, DuplicateClient):
+                existing = outcome.exception.existing
+            elif outcome.duplicate:
+                existing = find_by_siret(form.siret.data)
+                _siret_just_taken(form)
         else:
             status = 400
     return (
@@ -108,34 +96,21 @@ def client_edit(client_id: int):
     if request.method == "GET":
         form.fill(client)
     elif form.validate_on_submit():
-        try:
+        raced = _("Quelqu'un a enregistré ce client au même instant : vérifiez et recommencez.")
+        with service_call(form, stale=raced, unique=True) as outcome:
             check_version(client, form.version_id.data)
             changes = update_client(client, form.to_fields(), current_user)
-            db.session.commit()
-        except DuplicateClient as exc:
-            db.session.rollback()
-            (error, existing), status = _duplicate(form, exc), 409
-        except (Conflict, StaleDataError) as exc:
-            db.session.rollback()
-            error = getattr(exc, "message", None) or _(
-                "Quelqu'un a enregistré ce client au même instant : vérifiez et recommencez."
-            )
-            status = 409
-            extra = conflict_context(form, ClientForm(formdata=None).fill(client), client)
-        except IntegrityError:
-            db.session.rollback()
-            existing = find_by_siret(form.siret.data, exclude_id=client.id)
-            form.siret.errors = [
-                *form.siret.errors,
-                _("Ce SIRET vient d'être enregistré pour un autre client."),
-            ]
-            status = 409
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-        else:
+        if outcome.ok:
             flash(_("Client enregistré.") if changes else _("Aucune modification."), "success")
             return redirect(url_for("offers.client_detail", client_id=client.id))
+        error, status = outcome.error, outcome.status
+        if isinstance(outcome.exception, DuplicateClient):
+            existing = outcome.exception.existing
+        elif outcome.duplicate:
+            existing = find_by_siret(form.siret.data, exclude_id=client.id)
+            _siret_just_taken(form)
+        elif outcome.conflict:
+            extra = conflict_context(form, ClientForm(formdata=None).fill(client), client)
     else:
         status = 400
     return (

@@ -9,22 +9,21 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import coordination_required, staff_required
+from app.dates import LOCAL_TZ
 from app.db import utcnow
-from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.labels import label
 from app.locking import check_version
 from app.models import Client
+from app.web import service_call
 from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
 from offers.forms.lots import LotActionForm, LotMoveForm
 from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, Quote
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import event_totals, rate_issues
 from offers.services.events import (
-    LOCAL_TZ,
     allowed_moves,
     change_status,
     create_event,
@@ -41,15 +40,6 @@ PER_PAGE = 20
 
 
 # --- helpers shared by the offers' form views ------------------------------------------------------
-
-
-def attach_error(form, exc: DomainError) -> str | None:
-    """Put a service's message beside its field; returns it when it belongs to no field."""
-    name = getattr(exc, "field", None)
-    if name and name in form:
-        form[name].errors = [*form[name].errors, exc.message]
-        return None
-    return exc.message
 
 
 def conflict_context(form, current_form, obj) -> dict:
@@ -188,17 +178,14 @@ def event_new():
         if preselected:
             form.client_id.data = preselected
     elif form.validate_on_submit():
-        try:
+        with service_call(form) as outcome:
             event = create_event(form.to_fields(), current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(
                 _("Événement « %(title)s » créé. Ajoutez maintenant ses lots.", title=event.title), "success"
             )
             return redirect(url_for("offers.event_detail", event_id=event.id))
+        error, status = outcome.error, outcome.status
     else:
         status = 400
     return render_template("offers/event_form.html", form=form, event=None, error=error), status
@@ -216,27 +203,16 @@ def event_edit(event_id: int):
     if request.method == "GET":
         form.fill(event)
     elif form.validate_on_submit():
-        try:
+        raced = _("Quelqu'un a enregistré cet événement au même instant : vérifiez et recommencez.")
+        with service_call(form, stale=raced) as outcome:
             check_version(event, form.version_id.data)
             changes = update_event(event, form.to_fields(), current_user)
-            db.session.commit()
-        except Conflict as exc:
-            db.session.rollback()
-            error, status = exc.message, 409
-            extra = conflict_context(form, EventForm(formdata=None, clients=clients).fill(event), event)
-        except StaleDataError:
-            db.session.rollback()
-            error, status = (
-                _("Quelqu'un a enregistré cet événement au même instant : vérifiez et recommencez."),
-                409,
-            )
-            extra = conflict_context(form, EventForm(formdata=None, clients=clients).fill(event), event)
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-        else:
+        if outcome.ok:
             flash(_("Événement enregistré.") if changes else _("Aucune modification."), "success")
             return redirect(url_for("offers.event_detail", event_id=event.id))
+        error, status = outcome.error, outcome.status
+        if outcome.conflict:
+            extra = conflict_context(form, EventForm(formdata=None, clients=clients).fill(event), event)
     else:
         status = 400
     return render_template("offers/event_form.html", form=form, event=event, error=error, **extra), status
@@ -254,12 +230,10 @@ def event_status(event_id: int):
     form = StatusForm()
     if not form.validate_on_submit():
         return render_detail(event_id, 400, _("Choisissez un statut."))
-    try:
+    with service_call() as outcome:
         change_status(event, form.target.data, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return render_detail(event_id, exc.status_code, exc.message)
-    db.session.commit()
+    if not outcome.ok:
+        return render_detail(event_id, outcome.status, outcome.error)
     flash(_("Statut de l'événement : %(status)s.", status=label(event.status)), "success")
     return redirect(url_for("offers.event_detail", event_id=event.id))
 
@@ -279,7 +253,7 @@ def event_duplicate(event_id: int):
         form.starts_at.data = source.starts_at
         form.ends_at.data = source.ends_at
     elif form.validate_on_submit():
-        try:
+        with service_call(form) as outcome:
             event = duplicate_event(
                 source,
                 title=form.title.data,
@@ -288,12 +262,7 @@ def event_duplicate(event_id: int):
                 client_id=form.client_id.data,
                 user=current_user,
             )
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-            source = db.first_or_404(dashboard_query(event_id))
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(
                 _(
                     "Événement dupliqué : vérifiez les lots, puis invitez les acteurs (aucune invitation n'a été copiée)."
@@ -301,6 +270,8 @@ def event_duplicate(event_id: int):
                 "success",
             )
             return redirect(url_for("offers.event_detail", event_id=event.id))
+        error, status = outcome.error, outcome.status
+        source = db.first_or_404(dashboard_query(event_id))
     else:
         status = 400
     return render_template("offers/event_duplicate.html", form=form, source=source, error=error), status

@@ -10,15 +10,14 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import coordination_required
-from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.formatting import rate as format_rate
 from app.locking import check_version
 from app.models import VatRegime
 from app.money import line_net
+from app.web import service_call
 from offers import pricing
 from offers.forms.lines import LineDeleteForm, LineForm
 from offers.models import AssignmentStatus, BillingMode, Line, Lot
@@ -32,7 +31,7 @@ from offers.services.lines import (
     update_line,
 )
 from offers.views import bp, pricing_context
-from offers.views.events import attach_error, conflict_context, render_detail
+from offers.views.events import conflict_context, render_detail
 
 # --- helpers for the lines partial ---------------------------------------------------------------
 
@@ -148,15 +147,12 @@ def line_new(lot_id: int):
         if len(accepted) == 1:
             form.organisation_id.data = accepted[0]["organisation"].id
     elif form.validate_on_submit():
-        try:
+        with service_call(form) as outcome:
             line = create_line(lot, form.to_fields(), current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Ligne « %(line)s » ajoutée.", line=line.description), "success")
             return _back(lot)
+        error, status = outcome.error, outcome.status
     else:
         status = 400
     return _render(lot, form, defaults, None, status, error)
@@ -176,24 +172,17 @@ def line_edit(line_id: int):
     if request.method == "GET":
         form.fill(line)
     elif form.validate_on_submit():
-        try:
+        raced = _("Quelqu'un a enregistré cette ligne au même instant : vérifiez et recommencez.")
+        with service_call(form, stale=raced) as outcome:
             check_version(line, form.version_id.data)
             changes = update_line(line, form.to_fields(), current_user)
-            db.session.commit()
-        except (Conflict, StaleDataError) as exc:
-            db.session.rollback()
-            error = getattr(exc, "message", None) or _(
-                "Quelqu'un a enregistré cette ligne au même instant : vérifiez et recommencez."
-            )
-            status = 409
-            current, _rows = _form(lot, line, formdata=None, use_request=False)
-            extra = conflict_context(form, current.fill(line), line)
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-        else:
+        if outcome.ok:
             flash(_("Ligne enregistrée.") if changes else _("Aucune modification."), "success")
             return _back(lot)
+        error, status = outcome.error, outcome.status
+        if outcome.conflict:
+            current, _rows = _form(lot, line, formdata=None, use_request=False)
+            extra = conflict_context(form, current.fill(line), line)
     else:
         status = 400
     return _render(lot, form, defaults, line, status, error, **extra)
@@ -208,21 +197,15 @@ def line_delete(line_id: int):
     if not form.validate_on_submit():
         return render_detail(lot.event_id, 400, _("Formulaire incomplet : rechargez la page."))
     description = line.description
-    try:
+    changed = _(
+        "Cette ligne a été modifiée entre-temps : vérifiez ses nouvelles valeurs avant de la supprimer."
+    )
+    with service_call(stale=changed) as outcome:
         check_version(line, form.version_id.data)
         delete_line(line, current_user)
-        db.session.commit()
-    except (Conflict, StaleDataError):
-        db.session.rollback()
-        return render_detail(
-            lot.event_id,
-            409,
-            _(
-                "Cette ligne a été modifiée entre-temps : vérifiez ses nouvelles valeurs avant de la supprimer."
-            ),
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        return render_detail(lot.event_id, exc.status_code, exc.message)
+    if outcome.conflict:
+        return render_detail(lot.event_id, 409, changed)
+    if not outcome.ok:
+        return render_detail(lot.event_id, outcome.status, outcome.error)
     flash(_("Ligne « %(line)s » supprimée.", line=description), "success")
     return _back(lot)

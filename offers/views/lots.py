@@ -6,19 +6,18 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import coordination_required
-from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
 from app.models import Category
+from app.web import service_call
 from offers.forms.lots import LotActionForm, LotForm, LotMoveForm
 from offers.models import Event, Lot
 from offers.permissions import can_edit_event
 from offers.services.lots import cancel_lot, create_lot, move_lot, reopen_lot, update_lot
 from offers.views import bp
-from offers.views.events import attach_error, conflict_context, render_detail
+from offers.views.events import conflict_context, render_detail
 
 
 def _categories(current_id: int | None = None) -> list[Category]:
@@ -52,15 +51,12 @@ def lot_new(event_id: int):
     if request.method == "GET":
         form.response_deadline.data = event.response_deadline
     elif form.validate_on_submit():
-        try:
+        with service_call(form) as outcome:
             lot = create_lot(event, form.to_fields(), current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Lot « %(title)s » ajouté.", title=lot.title), "success")
             return _back(lot)
+        error, status = outcome.error, outcome.status
     else:
         status = 400
     return render_template("offers/lot_form.html", form=form, event=event, lot=None, error=error), status
@@ -77,23 +73,16 @@ def lot_edit(lot_id: int):
     if request.method == "GET":
         form.fill(lot)
     elif form.validate_on_submit():
-        try:
+        raced = _("Quelqu'un a enregistré ce lot au même instant : vérifiez et recommencez.")
+        with service_call(form, stale=raced) as outcome:
             check_version(lot, form.version_id.data)
             changes = update_lot(lot, form.to_fields(), current_user)
-            db.session.commit()
-        except (Conflict, StaleDataError) as exc:
-            db.session.rollback()
-            error = getattr(exc, "message", None) or _(
-                "Quelqu'un a enregistré ce lot au même instant : vérifiez et recommencez."
-            )
-            status = 409
-            extra = conflict_context(form, LotForm(formdata=None, categories=categories).fill(lot), lot)
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-        else:
+        if outcome.ok:
             flash(_("Lot enregistré.") if changes else _("Aucune modification."), "success")
             return _back(lot)
+        error, status = outcome.error, outcome.status
+        if outcome.conflict:
+            extra = conflict_context(form, LotForm(formdata=None, categories=categories).fill(lot), lot)
     else:
         status = 400
     return render_template(
@@ -108,12 +97,10 @@ def lot_move(lot_id: int):
     form = LotMoveForm()
     if not form.validate_on_submit():
         return render_detail(lot.event_id, 400, _("Sens de déplacement inconnu."))
-    try:
+    with service_call() as outcome:
         moved = move_lot(lot, form.direction.data, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return render_detail(lot.event_id, exc.status_code, exc.message)
-    db.session.commit()
+    if not outcome.ok:
+        return render_detail(lot.event_id, outcome.status, outcome.error)
     if not moved:
         flash(_("Le lot est déjà à cette extrémité de la liste."), "info")
     return _back(lot)
@@ -136,11 +123,9 @@ def _set_status(lot_id: int, service, message: str):
     form = LotActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with service_call() as outcome:
         service(lot, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return render_detail(lot.event_id, exc.status_code, exc.message)
-    db.session.commit()
+    if not outcome.ok:
+        return render_detail(lot.event_id, outcome.status, outcome.error)
     flash(message % {"title": lot.title}, "success")
     return _back(lot)

@@ -10,13 +10,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth import actor_required, is_actor_of
 from app.db import utcnow
-from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.locking import check_version
+from app.web import service_call
 from offers import pricing
 from offers.forms.portal import AnswerForm, PortalLineDeleteForm, PortalLineForm
 from offers.models import Assignment, AssignmentStatus, Line
@@ -37,7 +36,7 @@ from offers.services.portal import (
     portal_list,
 )
 from offers.views import bp, pricing_context
-from offers.views.events import attach_error, conflict_context
+from offers.views.events import conflict_context
 
 # --- loading with the portal's permissions -------------------------------------------------------
 
@@ -137,12 +136,10 @@ def portal_answer(assignment_id: int):
     if form.accept.data == form.decline.data:
         return _detail(assignment, 400, _("Choisissez « J'accepte » ou « Je décline »."), form)
     accept = bool(form.accept.data)
-    try:
+    with service_call() as outcome:
         answer_assignment(assignment, current_user, accept=accept, comment=form.comment.data or "")
-    except DomainError as exc:
-        db.session.rollback()
-        return _detail(assignment, exc.status_code, exc.message, form)
-    db.session.commit()
+    if not outcome.ok:
+        return _detail(assignment, outcome.status, outcome.error, form)
     if accept:
         flash(_("Merci : vous avez accepté ce lot. Indiquez maintenant vos lignes chiffrées."), "success")
         return _back(assignment)
@@ -190,15 +187,12 @@ def portal_line_new(assignment_id: int):
     status, error = 200, None
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
+            with service_call(form) as outcome:
                 line = create_line(assignment.lot, form.to_fields(), current_user)
-            except DomainError as exc:
-                db.session.rollback()
-                error, status = attach_error(form, exc), exc.status_code
-            else:
-                db.session.commit()
+            if outcome.ok:
                 flash(_("Ligne « %(line)s » ajoutée.", line=line.description), "success")
                 return _back(assignment)
+            error, status = outcome.error, outcome.status
         else:
             status = 400
     elif lines_locked(assignment.lot.event):
@@ -217,26 +211,19 @@ def portal_line_edit(line_id: int):
         if lines_locked(assignment.lot.event):
             status = 409
     elif form.validate_on_submit():
-        try:
+        raced = _("Quelqu'un a enregistré cette ligne au même instant : vérifiez et recommencez.")
+        with service_call(form, stale=raced) as outcome:
             check_version(line, form.version_id.data)
             changes = update_line(line, form.to_fields(), current_user)
-            db.session.commit()
-        except (Conflict, StaleDataError) as exc:
-            db.session.rollback()
-            error = getattr(exc, "message", None) or _(
-                "Quelqu'un a enregistré cette ligne au même instant : vérifiez et recommencez."
-            )
-            status = 409
+        if outcome.ok:
+            flash(_("Ligne enregistrée.") if changes else _("Aucune modification."), "success")
+            return _back(assignment)
+        error, status = outcome.error, outcome.status
+        if outcome.conflict:
             current = _line_form(assignment, formdata=None)
             extra = conflict_context(
                 form, current.fill(line, pricing_context().line(assignment.lot.event, line).rate), line
             )
-        except DomainError as exc:
-            db.session.rollback()
-            error, status = attach_error(form, exc), exc.status_code
-        else:
-            flash(_("Ligne enregistrée.") if changes else _("Aucune modification."), "success")
-            return _back(assignment)
     else:
         status = 400
     return _line_page(assignment, form, line, status, error, **extra)
@@ -250,21 +237,15 @@ def portal_line_delete(line_id: int):
     if not form.validate_on_submit():
         return _detail(assignment, 400, _("Formulaire incomplet : rechargez la page."))
     description = line.description
-    try:
+    changed = _(
+        "Cette ligne a été modifiée entre-temps : vérifiez ses nouvelles valeurs avant de la supprimer."
+    )
+    with service_call(stale=changed) as outcome:
         check_version(line, form.version_id.data)
         delete_line(line, current_user)
-        db.session.commit()
-    except (Conflict, StaleDataError):
-        db.session.rollback()
-        return _detail(
-            assignment,
-            409,
-            _(
-                "Cette ligne a été modifiée entre-temps : vérifiez ses nouvelles valeurs avant de la supprimer."
-            ),
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        return _detail(assignment, exc.status_code, exc.message)
+    if outcome.conflict:
+        return _detail(assignment, 409, changed)
+    if not outcome.ok:
+        return _detail(assignment, outcome.status, outcome.error)
     flash(_("Ligne « %(line)s » supprimée.", line=description), "success")
     return _back(assignment)

@@ -16,6 +16,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.labels import label
 from app.models import Client
+from app.web import service_call
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
 from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus
 from offers.permissions import can_view_quote
@@ -99,7 +100,7 @@ def quote_issue(event_id: int):
     missing = service.missing_for_quote(event)
     previous = service.current_version(event)
     if form.validate_on_submit():
-        try:
+        with service_call() as outcome:
             quote = service.issue_quote(
                 event,
                 current_user,
@@ -107,18 +108,19 @@ def quote_issue(event_id: int):
                 show_actor_cards=form.show_actor_cards.data,
                 show_breakdown=form.show_breakdown.data,
             )
-        except service.QuoteNotReady as exc:
-            db.session.rollback()
+        if isinstance(outcome.exception, service.QuoteNotReady):
             return render_template(
-                "offers/quote_issue.html", event=event, form=form, missing=exc.missing, previous=previous
+                "offers/quote_issue.html",
+                event=event,
+                form=form,
+                missing=outcome.exception.missing,
+                previous=previous,
             ), 400
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
+        if not outcome.ok:
+            flash(outcome.error, "danger")
             return render_template(
                 "offers/quote_issue.html", event=event, form=form, missing=missing, previous=previous
-            ), exc.status_code
-        db.session.commit()
+            ), outcome.status
         flash(
             _(
                 "Devis %(number)s version %(version)s émis. Relisez le PDF avant de l'envoyer.",
@@ -169,13 +171,11 @@ def quote_pdf(quote_id: int):
 def quote_send(quote_id: int):
     quote = db.get_or_404(Quote, quote_id)
     # CSRF is checked for every POST by CSRFProtect (app/extensions.py).
-    try:
+    with service_call() as outcome:
         recipients = service.send_quote(quote, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not outcome.ok:
+        flash(outcome.error, "danger")
         return redirect(url_for("offers.quote_detail", quote_id=quote.id))
-    db.session.commit()
     flash(_("Devis envoyé à %(to)s.", to=", ".join(recipients)), "success")
     return redirect(url_for("offers.quote_detail", quote_id=quote.id))
 
@@ -189,7 +189,7 @@ def _answer(quote: Quote, template: str, **context):
     today = utcnow().date()
     status = 200
     if request.method == "POST":
-        try:
+        with service_call() as outcome:
             if "a-accept" in request.form:
                 if not accept_form.validate_on_submit():
                     raise DomainError(_("Indiquez votre nom et cochez « Bon pour accord »."))
@@ -216,14 +216,11 @@ def _answer(quote: Quote, template: str, **context):
                 message = _("Votre refus est enregistré. La coordination est prévenue.")
             else:
                 raise DomainError(_("Action inconnue."))
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-            status = exc.status_code
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(message, "success")
             return redirect(request.path)
+        flash(outcome.error, "danger")
+        status = outcome.status
     sections, fees = service.quote_sections(quote)
     return render_template(
         template,

@@ -738,15 +738,6 @@ def test_xlsx_export_writes_every_value_as_text_never_as_a_formula(app, varied_c
     assert link_row[header.index("siret")].number_format == "@"
 
 
-@pytest.mark.parametrize(
-    "value", ["=1+1", "+33", "-x", "@a", "\tx", "'", "''", "'=x", "'hello", "plain", "a'=b", ""]
-)
-def test_the_csv_escape_is_exactly_reversible(value):
-    assert exchange.unescape_csv_cell(exchange.escape_csv_cell(value)) == value
-    escaped = exchange.escape_csv_cell(value)
-    assert not escaped.startswith(("=", "+", "-", "@", "\t", "\r"))
-
-
 def test_export_follows_the_list_filters(auth, client, make_user, categories):
     add_card(categories, 1, name="Traiteur du Breil", legal_form=LegalForm.SCOP, cats=["restauration"])
     add_card(categories, 2, name="Librairie Vent d'Ouest", cats=["librairie"], active=False)

@@ -1,4 +1,5 @@
-"""Money rules (DESIGN.md, "Money") and exact storage of decimals on SQLite and PostgreSQL.
+"""Money rules (README, "Comment l'argent est calculé") and exact storage of decimals on SQLite and
+PostgreSQL.
 
 - Line net = round(quantity × unit price, 2).
 - VAT per rate = round(sum of line nets at that rate × rate, 2) (EN 16931), totals are sums of those.
