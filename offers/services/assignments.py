@@ -1,8 +1,9 @@
 """Assignments from the coordination's side: put actors on a lot, invite them, remind them, withdraw
 an actor who accepted, remove one never invited; tell the coordination when an actor declines.
 
-The statuses move only through :data:`offers.models.ASSIGNMENT_TRANSITIONS`
-(proposed → invited → accepted | declined; accepted → withdrawn). Invitations and reminders are
+The statuses move only through :data:`offers.models.ASSIGNMENT_STATES`
+(proposed → invited → accepted | declined; accepted → withdrawn); the first invitation of a draft
+event opens its consultation. Invitations and reminders are
 one-shot conditional updates (``… WHERE status = 'proposed'``, ``… WHERE last_reminded_at`` is old
 enough) so that two clicks never send two e-mails. Every change gets an audit entry with its event.
 
@@ -29,13 +30,14 @@ from sqlalchemy.orm import contains_eager
 
 from app.audit import record
 from app.db import utcnow
-from app.errors import Conflict, DomainError, InvalidTransition, transition
+from app.errors import Conflict, DomainError, InvalidTransition
 from app.extensions import db
 from app.labels import label
 from app.mail import queue_message
 from app.models import Organisation, OutboxMessage, Role, User
 from offers.models import (
-    ASSIGNMENT_TRANSITIONS,
+    ASSIGNMENT_STATES,
+    EVENT_STATES,
     Assignment,
     AssignmentRole,
     AssignmentStatus,
@@ -327,7 +329,7 @@ def invite(
     require_editor(user, lot.event)
     now = now or utcnow()
     organisation = assignment.organisation
-    if assignment.status != AssignmentStatus.PROPOSED:
+    if not assignment.can_be_invited:
         raise InvalidTransition(
             _(
                 "« %(actor)s » est « %(status)s » sur ce lot : on n'invite qu'un acteur proposé.",
@@ -335,7 +337,6 @@ def invite(
                 status=label(assignment.status),
             )
         )
-    transition(ASSIGNMENT_TRANSITIONS, assignment.status, AssignmentStatus.INVITED, _("l'affectation"))
     _require_answerable(lot, now)
     users = actor_users(organisation.id)
     created = None
@@ -351,36 +352,33 @@ def invite(
             )
         created = _create_account(organisation, user)
         users = [created]
-    result = db.session.execute(
-        sa.update(Assignment)
-        .where(Assignment.id == assignment.id, Assignment.status == AssignmentStatus.PROPOSED)
-        .values(status=AssignmentStatus.INVITED, invited_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(assignment)
-    if result.rowcount != 1:
-        raise InvalidTransition(
+    ASSIGNMENT_STATES.move(
+        assignment,
+        AssignmentStatus.INVITED,
+        user=user,
+        values={"invited_at": now},
+        changes={"invited_at": (None, now)},
+        one_shot=True,
+        stale=lambda fresh: InvalidTransition(
             _(
                 "« %(actor)s » vient d'être invité (ou retiré) par quelqu'un d'autre : rechargez la page.",
                 actor=organisation.name,
             )
-        )
-    subject = _("Invitation : lot « %(lot)s » — %(event)s", lot=lot.title, event=lot.event.title)
-    recipients = _send(assignment, users, "email/invitation.txt", subject)
-    record(
-        "assignment.invited",
-        assignment,
-        user=user,
+        ),
         summary=ngettext(
             "%(actor)s invité sur le lot « %(lot)s » (%(num)d destinataire)",
             "%(actor)s invité sur le lot « %(lot)s » (%(num)d destinataires)",
-            len(recipients),
+            len(users),
             actor=organisation.name,
             lot=lot.title,
         ),
-        changes={"status": (AssignmentStatus.PROPOSED, AssignmentStatus.INVITED), "invited_at": (None, now)},
-        event_id=lot.event_id,
     )
+    event = lot.event
+    if event.status == EventStatus.DRAFT:
+        # The first invitation opens the consultation.
+        EVENT_STATES.move(event, EventStatus.CONSULTING, user=user)
+    subject = _("Invitation : lot « %(lot)s » — %(event)s", lot=lot.title, event=event.title)
+    recipients = _send(assignment, users, "email/invitation.txt", subject)
     return Invitation(assignment, recipients, created)
 
 
@@ -399,7 +397,7 @@ def invite_all(assignments, user, *, now: datetime | None = None) -> InviteAll:
     is nobody to invite.
     """
     now = now or utcnow()
-    proposed = [a for a in assignments if a.status == AssignmentStatus.PROPOSED]
+    proposed = [a for a in assignments if a.can_be_invited]
     if not proposed:
         raise DomainError(_("Aucun acteur proposé à inviter."))
     result = InviteAll()
@@ -499,30 +497,22 @@ def withdraw(assignment: Assignment, user, *, now: datetime | None = None) -> As
     lot = assignment.lot
     require_editor(user, lot.event)
     require_not_frozen(lot.event)
-    before = assignment.status
-    try:
-        transition(ASSIGNMENT_TRANSITIONS, before, AssignmentStatus.WITHDRAWN, _("l'affectation"))
-    except InvalidTransition as exc:
+    if not assignment.can_be_withdrawn:
         raise InvalidTransition(
             _(
                 "« %(actor)s » est « %(status)s » : seul un acteur qui a accepté peut être retiré.",
                 actor=assignment.organisation.name,
-                status=label(before),
+                status=label(assignment.status),
             )
-        ) from exc
+        )
     now = now or utcnow()
-    assignment.status = AssignmentStatus.WITHDRAWN
-    assignment.withdrawn_at = now
-    db.session.flush()
-    record(
-        "assignment.withdrawn",
+    return ASSIGNMENT_STATES.move(
         assignment,
+        AssignmentStatus.WITHDRAWN,
         user=user,
+        values={"withdrawn_at": now},
         summary=_("%(actor)s retiré du lot « %(lot)s »", actor=assignment.organisation.name, lot=lot.title),
-        changes={"status": (before, AssignmentStatus.WITHDRAWN)},
-        event_id=lot.event_id,
     )
-    return assignment
 
 
 def remove(assignment: Assignment, user) -> None:
@@ -535,7 +525,7 @@ def remove(assignment: Assignment, user) -> None:
     require_editor(user, lot.event)
     require_not_frozen(lot.event)
     organisation = assignment.organisation
-    if assignment.status != AssignmentStatus.PROPOSED or assignment.invited_at is not None:
+    if not assignment.can_be_removed:
         raise InvalidTransition(
             _(
                 "« %(actor)s » est « %(status)s » : seul un acteur proposé, jamais invité, "
