@@ -91,9 +91,14 @@ class Assignment(db.Model):
         return self.can_be_invited and self.invited_at is None
 
     @property
-    def can_answer(self) -> bool:
-        """Invited and not answered yet (the deadline and the quote are checked by the portal)."""
+    def awaiting_answer(self) -> bool:
+        """Invited and not answered yet: the coordination may remind it, the actor may answer."""
         return ASSIGNMENT_STATES.allows(self.status, AssignmentStatus.ACCEPTED)
+
+    @property
+    def can_answer(self) -> bool:
+        """The actor may answer (the deadline, the lot and the quote are checked by the portal)."""
+        return self.awaiting_answer
 
     @property
     def is_accepted(self) -> bool:

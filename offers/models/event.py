@@ -159,6 +159,8 @@ class Event(db.Model):
 
     client = relationship("Client", lazy="joined")
     lots = relationship("Lot", back_populates="event", order_by="Lot.position", cascade="all, delete-orphan")
+    #: The quote versions, newest first, as loaded (for pages; services ask :attr:`current_quote`).
+    quotes = relationship("Quote", viewonly=True, order_by="[Quote.version.desc(), Quote.id.desc()]")
 
     __mapper_args__ = {"version_id_col": version_id}
 
@@ -178,6 +180,11 @@ class Event(db.Model):
         return self.status in FROZEN_EVENT_STATUSES
 
     @property
+    def consultation_started(self) -> bool:
+        """Past the draft: moving back to consultation resumes it rather than starting it."""
+        return self.status != EventStatus.DRAFT
+
+    @property
     def current_quote(self):
         """The latest version of the event's quote, or ``None`` (one query)."""
         from offers.models.quote import Quote
@@ -193,8 +200,8 @@ class Event(db.Model):
 
     @property
     def can_issue_quote(self) -> bool:
-        """A quote, or a new version, may be issued: the status allows it and no version was accepted."""
+        """A quote, or a new version, may be issued: the status allows it and the latest version
+        (of :attr:`quotes`, as loaded for the page) was not accepted."""
         if not self.accepts_quotes:
             return False
-        current = self.current_quote
-        return current is None or current.can_be_superseded
+        return not self.quotes or self.quotes[0].can_be_superseded

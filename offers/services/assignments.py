@@ -38,6 +38,7 @@ from app.models import Organisation, OutboxMessage, Role, User
 from offers.models import (
     ASSIGNMENT_STATES,
     EVENT_STATES,
+    FROZEN_EVENT_STATUSES,
     Assignment,
     AssignmentRole,
     AssignmentStatus,
@@ -47,7 +48,6 @@ from offers.models import (
     LotStatus,
 )
 from offers.services.events import (
-    FROZEN_STATUSES,
     LOCAL_TZ,
     answer_deadline,
     require_editor,
@@ -60,7 +60,7 @@ logger = logging.getLogger(__name__)
 #: A second reminder waits this long after the previous one.
 REMINDER_INTERVAL = timedelta(hours=24)
 #: Events whose invitations no longer wait for an answer.
-CLOSED_EVENT_STATUSES = FROZEN_STATUSES | {EventStatus.LOST}
+CLOSED_EVENT_STATUSES = FROZEN_EVENT_STATUSES | {EventStatus.LOST}
 
 
 class DuplicateAssignment(Conflict):
@@ -98,7 +98,7 @@ def _short(value: datetime) -> str:
 
 def _require_lot_open(lot: Lot) -> None:
     require_not_frozen(lot.event)
-    if lot.status != LotStatus.OPEN:
+    if not lot.is_open:
         raise LotClosed(_("Le lot « %(lot)s » est annulé : rouvrez-le d'abord.", lot=lot.title))
 
 

@@ -23,7 +23,6 @@ from app.labels import label
 from app.models import AuditEntry, Client
 from offers.models import (
     EVENT_STATES,
-    FROZEN_EVENT_STATUSES,
     AssignmentStatus,
     BillingMode,
     Event,
@@ -42,9 +41,6 @@ LOCAL_TZ = ZoneInfo("Europe/Paris")
 MAX_EVENT_DURATION = timedelta(days=366)
 MAX_HEADCOUNT = 1_000_000
 MAX_FEE_AMOUNT = Decimal("1000000.00")
-
-#: Statuses in which an event and its lots no longer change (defined beside the event's machine).
-FROZEN_STATUSES = FROZEN_EVENT_STATUSES
 
 #: Fields whose before/after the audit log keeps on edits.
 AUDITED_FIELDS = (
@@ -123,10 +119,6 @@ def require_not_frozen(event: Event) -> None:
                 status=label(event.status),
             )
         )
-
-
-def is_frozen(event: Event) -> bool:
-    return event.is_frozen
 
 
 # --- local time ----------------------------------------------------------------------------------
@@ -350,11 +342,6 @@ def update_event(event: Event, fields: EventFields, user) -> dict:
 
 
 # --- the status machine --------------------------------------------------------------------------
-
-
-def allowed_moves(event: Event) -> list[EventStatus]:
-    """The statuses the event may move to now, in the machine's order (for the buttons)."""
-    return event.allowed_moves
 
 
 def change_status(event: Event, target: EventStatus | str, user) -> Event:

@@ -34,7 +34,7 @@ from offers.models import (
     LotStatus,
 )
 from offers.permissions import can_answer_assignment
-from offers.services.events import FROZEN_STATUSES, answer_deadline
+from offers.services.events import answer_deadline
 from offers.services.lines import lines_locked, locked_event_ids
 
 #: What an actor sees of its organisation's assignments (``proposed`` is not an invitation yet).
@@ -160,7 +160,7 @@ def answer_refusal(assignment: Assignment, now: datetime) -> str | None:
         return _("Vous n'êtes pas encore invité sur ce lot.")
     if lot.status == LotStatus.CANCELLED:
         return _("Ce lot a été annulé par la coordination : il n'attend plus de réponse.")
-    if event.status in FROZEN_STATUSES:
+    if event.is_frozen:
         return _("L'événement est « %(status)s » : il n'attend plus de réponse.", status=label(event.status))
     if lines_locked(event):
         return _(
