@@ -29,7 +29,7 @@ class InvalidValue(DomainError):
 
 
 class InvalidTransition(DomainError):
-    """A state machine refused a move (e.g. accepting a declined assignment)."""
+    """A state machine (:mod:`app.states`) refused a move (e.g. accepting a declined assignment)."""
 
     status_code = 409
 
@@ -44,23 +44,6 @@ class Conflict(DomainError):
     """Someone else changed the object meanwhile (stale form, already answered)."""
 
     status_code = 409
-
-
-def transition(machine: dict, current, target, what: str):
-    """Check ``current -> target`` against ``machine`` (a dict state -> set of allowed states).
-
-    Returns ``target``; raises :class:`InvalidTransition` with a French message otherwise.
-    """
-    if target not in machine.get(current, ()):
-        raise InvalidTransition(
-            _(
-                "Changement impossible pour %(what)s : de « %(current)s » à « %(target)s ».",
-                what=what,
-                current=current,
-                target=target,
-            )
-        )
-    return target
 
 
 def _wants_json() -> bool:

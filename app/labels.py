@@ -29,7 +29,8 @@ LABELS: dict[str, object] = {
     "lead": _l("Chef de file"),
     "partner": _l("Partenaire"),
     "supplier": _l("Fournisseur"),
-    # quotes
+    # quotes (a quote's draft is already issued: it reads "quote_draft", see offers.models.quote)
+    "quote_draft": _l("Émis, à envoyer"),
     "sent": _l("Envoyé"),
     "expired": _l("Expiré"),
     "superseded": _l("Remplacé"),
@@ -81,6 +82,7 @@ STATUS_STYLES = {
     "consulting": "info",
     "quoted": "info",
     "sent": "info",
+    "quote_draft": "warning",
     "declined": "danger",
     "lost": "danger",
     "withdrawn": "secondary",

@@ -10,7 +10,6 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.formatting import money
-from app.labels import label
 from offers.models import Quote
 
 quotes_cli = AppGroup("quotes", help="Archive des devis.")
@@ -28,7 +27,7 @@ def list_quotes():
     with force_locale("fr"):
         for q in quotes:
             click.echo(
-                f"{q.number}\tv{q.version}\t{label(q.status)}\t{q.snapshot['client']['name']}\t{money(q.total_gross)}"
+                f"{q.number}\tv{q.version}\t{q.status_label}\t{q.snapshot['client']['name']}\t{money(q.total_gross)}"
             )
 
 

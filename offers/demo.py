@@ -501,15 +501,16 @@ def load_lots() -> None:
 
 
 def _audit_assignment(assignment, lot, organisation, event, coordinator) -> None:
-    """The invitation and the answer, dated as they happened."""
+    """The invitation and the answer, dated as they happened (as the machine would record them)."""
     from app.models import User
-    from offers.models import AssignmentStatus
+    from offers.models import ASSIGNMENT_STATES, AssignmentStatus
 
     invited = record(
-        "assignment.invited",
+        ASSIGNMENT_STATES.action,
         assignment,
         user=coordinator,
         summary=f"{organisation.name} invité sur le lot « {lot.title} »",
+        changes={"status": (AssignmentStatus.PROPOSED, AssignmentStatus.INVITED)},
         event_id=event.id,
     )
     invited.at = assignment.invited_at
@@ -519,10 +520,11 @@ def _audit_assignment(assignment, lot, organisation, event, coordinator) -> None
             sa.select(User).where(User.organisation_id == organisation.id).order_by(User.id).limit(1)
         )
         answered = record(
-            f"assignment.{assignment.status.value}",
+            ASSIGNMENT_STATES.action,
             assignment,
             user=actor_user,
             summary=f"{organisation.name} a {verb} le lot « {lot.title} »",
+            changes={"status": (AssignmentStatus.INVITED, assignment.status)},
             event_id=event.id,
         )
         answered.at = assignment.answered_at

@@ -7,10 +7,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Money, Quantity, Rate, UTCDateTime, enum_column, utcnow
 from app.extensions import db
+from app.states import StateMachine
 
 
 class InvoiceKind(enum.StrEnum):
@@ -27,10 +29,18 @@ class InvoiceStatus(enum.StrEnum):
     ISSUED = "issued"
 
 
-INVOICE_TRANSITIONS: dict[InvoiceStatus, set[InvoiceStatus]] = {
-    InvoiceStatus.DRAFT: {InvoiceStatus.ISSUED},
-    InvoiceStatus.ISSUED: set(),
-}
+#: The only place invoice moves are defined (a draft is issued once; an issued invoice never moves).
+INVOICE_STATES = StateMachine(
+    name="invoice",
+    states=InvoiceStatus,
+    transitions={
+        InvoiceStatus.DRAFT: {InvoiceStatus.ISSUED},
+        InvoiceStatus.ISSUED: set(),
+    },
+    refusal=_l("La facture ne peut pas passer de « %(before)s » à « %(after)s »."),
+    already=_l("La facture est déjà « %(status)s »."),
+    event_id=lambda invoice: invoice.event_id,
+)
 
 
 class Invoice(db.Model):

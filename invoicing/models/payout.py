@@ -7,10 +7,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Money, Rate, UTCDateTime, enum_column, utcnow
 from app.extensions import db
+from app.states import StateMachine
 
 
 class PayoutStatus(enum.StrEnum):
@@ -18,10 +20,18 @@ class PayoutStatus(enum.StrEnum):
     PAID = "paid"
 
 
-PAYOUT_TRANSITIONS: dict[PayoutStatus, set[PayoutStatus]] = {
-    PayoutStatus.DUE: {PayoutStatus.PAID},
-    PayoutStatus.PAID: set(),
-}
+#: The only place payout moves are defined.
+PAYOUT_STATES = StateMachine(
+    name="payout",
+    states=PayoutStatus,
+    transitions={
+        PayoutStatus.DUE: {PayoutStatus.PAID},
+        PayoutStatus.PAID: set(),
+    },
+    refusal=_l("Le reversement ne peut pas passer de « %(before)s » à « %(after)s »."),
+    already=_l("Le reversement est déjà « %(status)s »."),
+    event_id=lambda payout: payout.event_id,
+)
 
 
 class Payout(db.Model):

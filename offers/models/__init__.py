@@ -1,15 +1,33 @@
-"""The offers package's models."""
+"""The offers package's models, and the state machine of each aggregate (``*_STATES``)."""
 
-from offers.models.assignment import ASSIGNMENT_TRANSITIONS, Assignment, AssignmentRole, AssignmentStatus
-from offers.models.event import EVENT_TRANSITIONS, BillingMode, Event, EventStatus, FeeKind
+from offers.models.assignment import ASSIGNMENT_STATES, Assignment, AssignmentRole, AssignmentStatus
+from offers.models.event import (
+    EVENT_STATES,
+    FROZEN_EVENT_STATUSES,
+    QUOTABLE_EVENT_STATUSES,
+    BillingMode,
+    Event,
+    EventStatus,
+    FeeKind,
+)
 from offers.models.line import UNITS, Line
-from offers.models.lot import Lot, LotStatus
-from offers.models.quote import QUOTE_TRANSITIONS, Quote, QuoteLine, QuoteStatus
+from offers.models.lot import LOT_STATES, Lot, LotStatus
+from offers.models.quote import (
+    QUOTE_STATES,
+    Quote,
+    QuoteLine,
+    QuoteStatus,
+    quote_status_code,
+    quote_status_label,
+)
 
 __all__ = [
-    "ASSIGNMENT_TRANSITIONS",
-    "EVENT_TRANSITIONS",
-    "QUOTE_TRANSITIONS",
+    "ASSIGNMENT_STATES",
+    "EVENT_STATES",
+    "FROZEN_EVENT_STATUSES",
+    "LOT_STATES",
+    "QUOTABLE_EVENT_STATUSES",
+    "QUOTE_STATES",
     "UNITS",
     "Assignment",
     "AssignmentRole",
@@ -24,4 +42,6 @@ __all__ = [
     "Quote",
     "QuoteLine",
     "QuoteStatus",
+    "quote_status_code",
+    "quote_status_label",
 ]

@@ -6,10 +6,12 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import UTCDateTime, enum_column, utcnow
 from app.extensions import db
+from app.states import StateMachine
 
 
 class AssignmentRole(enum.StrEnum):
@@ -26,14 +28,21 @@ class AssignmentStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-#: The only place assignment moves are defined.
-ASSIGNMENT_TRANSITIONS: dict[AssignmentStatus, set[AssignmentStatus]] = {
-    AssignmentStatus.PROPOSED: {AssignmentStatus.INVITED},
-    AssignmentStatus.INVITED: {AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED},
-    AssignmentStatus.ACCEPTED: {AssignmentStatus.WITHDRAWN},
-    AssignmentStatus.DECLINED: set(),
-    AssignmentStatus.WITHDRAWN: set(),
-}
+#: The only place assignment moves are defined; :meth:`StateMachine.move` is the only way to make them.
+ASSIGNMENT_STATES = StateMachine(
+    name="assignment",
+    states=AssignmentStatus,
+    transitions={
+        AssignmentStatus.PROPOSED: {AssignmentStatus.INVITED},
+        AssignmentStatus.INVITED: {AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED},
+        AssignmentStatus.ACCEPTED: {AssignmentStatus.WITHDRAWN},
+        AssignmentStatus.DECLINED: set(),
+        AssignmentStatus.WITHDRAWN: set(),
+    },
+    refusal=_l("L'affectation ne peut pas passer de « %(before)s » à « %(after)s »."),
+    already=_l("L'affectation est déjà « %(status)s »."),
+    event_id=lambda assignment: assignment.lot.event_id,
+)
 
 
 class Assignment(db.Model):
@@ -68,3 +77,41 @@ class Assignment(db.Model):
 
     lot = relationship("Lot", back_populates="assignments")
     organisation = relationship("Organisation", lazy="joined")
+
+    # --- what the status allows (templates and views ask these, never the status itself) -------
+
+    @property
+    def can_be_invited(self) -> bool:
+        """Proposed: the coordination may invite it (or remove it, if never invited)."""
+        return ASSIGNMENT_STATES.allows(self.status, AssignmentStatus.INVITED)
+
+    @property
+    def can_be_removed(self) -> bool:
+        """Proposed and never invited: the coordination changed its mind, nothing to keep."""
+        return self.can_be_invited and self.invited_at is None
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """Invited and not answered yet: the coordination may remind it, the actor may answer."""
+        return ASSIGNMENT_STATES.allows(self.status, AssignmentStatus.ACCEPTED)
+
+    @property
+    def can_answer(self) -> bool:
+        """The actor may answer (the deadline, the lot and the quote are checked by the portal)."""
+        return self.awaiting_answer
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.status == AssignmentStatus.ACCEPTED
+
+    @property
+    def is_declined(self) -> bool:
+        return self.status == AssignmentStatus.DECLINED
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.status == AssignmentStatus.WITHDRAWN
+
+    @property
+    def can_be_withdrawn(self) -> bool:
+        return ASSIGNMENT_STATES.allows(self.status, AssignmentStatus.WITHDRAWN)

@@ -1,4 +1,4 @@
-"""Events: a client's request, and its state machine."""
+"""Events: a client's request, and its state machine :data:`EVENT_STATES`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Money, Rate, UTCDateTime, enum_column, utcnow
+from app.errors import DomainError
 from app.extensions import db
+from app.labels import label
+from app.states import Guard, StateMachine
 
 
 class EventStatus(enum.StrEnum):
@@ -24,17 +29,72 @@ class EventStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-#: The only place event moves are defined (docs/architecture.md, "State machines").
-EVENT_TRANSITIONS: dict[EventStatus, set[EventStatus]] = {
-    EventStatus.DRAFT: {EventStatus.CONSULTING, EventStatus.CANCELLED},
-    EventStatus.CONSULTING: {EventStatus.QUOTED, EventStatus.CANCELLED},
-    EventStatus.QUOTED: {EventStatus.WON, EventStatus.LOST, EventStatus.CONSULTING, EventStatus.CANCELLED},
-    EventStatus.WON: {EventStatus.DELIVERED, EventStatus.CANCELLED},
-    EventStatus.LOST: {EventStatus.CLOSED, EventStatus.CONSULTING},
-    EventStatus.DELIVERED: {EventStatus.CLOSED, EventStatus.CANCELLED},
-    EventStatus.CLOSED: set(),
-    EventStatus.CANCELLED: set(),
-}
+def _has_open_lot(event: Event) -> str | None:
+    from offers.models.lot import LotStatus
+
+    if not any(lot.status == LotStatus.OPEN for lot in event.lots):
+        return _("Ajoutez au moins un lot avant de lancer la consultation.")
+    return None
+
+
+def _current_quote_accepted(event: Event) -> str | None:
+    """An event is won only when the client accepted the latest version of its quote."""
+    from offers.models.quote import QuoteStatus
+
+    quote = event.current_quote
+    if quote is None:
+        return _(
+            "L'événement ne peut pas passer à « %(won)s » : aucun devis n'a été émis. "
+            "Il le devient quand le client accepte la dernière version du devis.",
+            won=label(EventStatus.WON),
+        )
+    if quote.status != QuoteStatus.ACCEPTED:
+        return _(
+            "L'événement ne peut pas passer à « %(won)s » : la dernière version du devis "
+            "(%(number)s v%(version)s) est « %(status)s ». Il le devient quand le client l'accepte.",
+            won=label(EventStatus.WON),
+            number=quote.number,
+            version=quote.version,
+            status=quote.status_label,
+        )
+    return None
+
+
+#: The only place event moves are defined (docs/architecture.md, "State machines");
+#: :meth:`StateMachine.move` is the only way to make them.
+EVENT_STATES = StateMachine(
+    name="event",
+    states=EventStatus,
+    transitions={
+        EventStatus.DRAFT: {EventStatus.CONSULTING, EventStatus.CANCELLED},
+        EventStatus.CONSULTING: {EventStatus.QUOTED, EventStatus.CANCELLED},
+        EventStatus.QUOTED: {
+            EventStatus.WON,
+            EventStatus.LOST,
+            EventStatus.CONSULTING,
+            EventStatus.CANCELLED,
+        },
+        EventStatus.WON: {EventStatus.DELIVERED, EventStatus.CANCELLED},
+        EventStatus.LOST: {EventStatus.CLOSED, EventStatus.CONSULTING},
+        EventStatus.DELIVERED: {EventStatus.CLOSED, EventStatus.CANCELLED},
+        EventStatus.CLOSED: set(),
+        EventStatus.CANCELLED: set(),
+    },
+    refusal=_l("L'événement ne peut pas passer de « %(before)s » à « %(after)s »."),
+    already=_l("L'événement est déjà « %(status)s »."),
+    guards={
+        EventStatus.CONSULTING: (Guard(_has_open_lot, error=DomainError),),
+        EventStatus.WON: (Guard(_current_quote_accepted),),
+    },
+    event_id=lambda event: event.id,
+)
+
+#: Statuses in which an event and its lots no longer change.
+FROZEN_EVENT_STATUSES = frozenset({EventStatus.CLOSED, EventStatus.CANCELLED})
+#: Statuses in which a quote may be issued for the event (a new one, or a new version).
+QUOTABLE_EVENT_STATUSES = frozenset(
+    {EventStatus.DRAFT, EventStatus.CONSULTING, EventStatus.QUOTED, EventStatus.LOST}
+)
 
 
 class BillingMode(enum.StrEnum):
@@ -100,8 +160,49 @@ class Event(db.Model):
 
     client = relationship("Client", lazy="joined")
     lots = relationship("Lot", back_populates="event", order_by="Lot.position", cascade="all, delete-orphan")
+    #: The quote versions, newest first, as loaded (for pages; services ask :attr:`current_quote`).
+    quotes = relationship("Quote", viewonly=True, order_by="[Quote.version.desc(), Quote.id.desc()]")
 
     __mapper_args__ = {"version_id_col": version_id}
 
     def __repr__(self) -> str:
         return f"<Event {self.id} {self.title!r}>"
+
+    # --- what the status allows (templates and views ask these, never the status itself) -------
+
+    @property
+    def allowed_moves(self) -> list[EventStatus]:
+        """The statuses the event may move to now (table and guards), in the enum's order."""
+        return EVENT_STATES.moves(self)
+
+    @property
+    def is_frozen(self) -> bool:
+        """Closed or cancelled: the event, its lots and lines no longer change."""
+        return self.status in FROZEN_EVENT_STATUSES
+
+    @property
+    def consultation_started(self) -> bool:
+        """Past the draft: moving back to consultation resumes it rather than starting it."""
+        return self.status != EventStatus.DRAFT
+
+    @property
+    def current_quote(self):
+        """The latest version of the event's quote, or ``None`` (one query)."""
+        from offers.models.quote import Quote
+
+        return db.session.scalar(
+            sa.select(Quote).where(Quote.event_id == self.id).order_by(Quote.version.desc()).limit(1)
+        )
+
+    @property
+    def accepts_quotes(self) -> bool:
+        """The event's status allows issuing a quote (whatever its current version)."""
+        return self.status in QUOTABLE_EVENT_STATUSES
+
+    @property
+    def can_issue_quote(self) -> bool:
+        """A quote, or a new version, may be issued: the status allows it and the latest version
+        (of :attr:`quotes`, as loaded for the page) was not accepted."""
+        if not self.accepts_quotes:
+            return False
+        return not self.quotes or self.quotes[0].can_be_superseded

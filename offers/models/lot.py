@@ -6,15 +6,31 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import UTCDateTime, enum_column, utcnow
 from app.extensions import db
+from app.states import StateMachine
 
 
 class LotStatus(enum.StrEnum):
     OPEN = "open"
     CANCELLED = "cancelled"
+
+
+#: The only place lot moves are defined: a lot is open or cancelled; a cancelled lot can be reopened.
+LOT_STATES = StateMachine(
+    name="lot",
+    states=LotStatus,
+    transitions={
+        LotStatus.OPEN: {LotStatus.CANCELLED},
+        LotStatus.CANCELLED: {LotStatus.OPEN},
+    },
+    refusal=_l("Le lot ne peut pas passer de « %(before)s » à « %(after)s »."),
+    already=_l("Le lot est déjà « %(status)s »."),
+    event_id=lambda lot: lot.event_id,
+)
 
 
 class Lot(db.Model):
@@ -60,3 +76,19 @@ class Lot(db.Model):
 
     def __repr__(self) -> str:
         return f"<Lot {self.id} {self.title!r}>"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == LotStatus.OPEN
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == LotStatus.CANCELLED
+
+    @property
+    def can_cancel(self) -> bool:
+        return LOT_STATES.allows(self.status, LotStatus.CANCELLED)
+
+    @property
+    def can_reopen(self) -> bool:
+        return LOT_STATES.allows(self.status, LotStatus.OPEN)

@@ -7,10 +7,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Money, Quantity, Rate, UTCDateTime, enum_column, utcnow
 from app.extensions import db
+from app.labels import label
+from app.states import StateMachine
 
 
 class QuoteStatus(enum.StrEnum):
@@ -22,20 +25,43 @@ class QuoteStatus(enum.StrEnum):
     SUPERSEDED = "superseded"
 
 
-#: The only place quote moves are defined.
-QUOTE_TRANSITIONS: dict[QuoteStatus, set[QuoteStatus]] = {
-    QuoteStatus.DRAFT: {QuoteStatus.SENT, QuoteStatus.SUPERSEDED},
-    QuoteStatus.SENT: {
-        QuoteStatus.ACCEPTED,
-        QuoteStatus.DECLINED,
-        QuoteStatus.EXPIRED,
-        QuoteStatus.SUPERSEDED,
+#: How a quote's status reads where it differs from the shared label: a draft is already issued
+#: (numbered, its PDF frozen), only not sent yet.
+QUOTE_STATUS_CODES = {QuoteStatus.DRAFT: "quote_draft"}
+
+
+def quote_status_code(status) -> str:
+    """The :mod:`app.labels` code of a quote status (``quote_draft`` for a draft)."""
+    status = QuoteStatus(getattr(status, "value", status))
+    return QUOTE_STATUS_CODES.get(status, status.value)
+
+
+def quote_status_label(status) -> str:
+    return label(quote_status_code(status))
+
+
+#: The only place quote moves are defined; :meth:`StateMachine.move` is the only way to make them.
+QUOTE_STATES = StateMachine(
+    name="quote",
+    states=QuoteStatus,
+    transitions={
+        QuoteStatus.DRAFT: {QuoteStatus.SENT, QuoteStatus.SUPERSEDED},
+        QuoteStatus.SENT: {
+            QuoteStatus.ACCEPTED,
+            QuoteStatus.DECLINED,
+            QuoteStatus.EXPIRED,
+            QuoteStatus.SUPERSEDED,
+        },
+        QuoteStatus.ACCEPTED: set(),
+        QuoteStatus.DECLINED: {QuoteStatus.SUPERSEDED},
+        QuoteStatus.EXPIRED: {QuoteStatus.SUPERSEDED},
+        QuoteStatus.SUPERSEDED: set(),
     },
-    QuoteStatus.ACCEPTED: set(),
-    QuoteStatus.DECLINED: {QuoteStatus.SUPERSEDED},
-    QuoteStatus.EXPIRED: {QuoteStatus.SUPERSEDED},
-    QuoteStatus.SUPERSEDED: set(),
-}
+    refusal=_l("Le devis ne peut pas passer de « %(before)s » à « %(after)s »."),
+    already=_l("Le devis est déjà « %(status)s »."),
+    event_id=lambda quote: quote.event_id,
+    labeller=quote_status_label,
+)
 
 
 class Quote(db.Model):
@@ -85,6 +111,55 @@ class Quote(db.Model):
 
     event = relationship("Event")
     lines = relationship("QuoteLine", back_populates="quote", order_by="QuoteLine.position", cascade="all")
+
+    # --- what the status allows (templates and views ask these, never the status itself) -------
+
+    @property
+    def status_code(self) -> str:
+        """The label code of the status, for ``label()`` and ``status_style()`` in templates."""
+        return quote_status_code(self.status)
+
+    @property
+    def status_label(self) -> str:
+        """How the status reads: a draft reads "issued, not sent yet", never "draft"."""
+        return quote_status_label(self.status)
+
+    @property
+    def is_unsent(self) -> bool:
+        """Issued but not sent yet: sending it is its first dispatch."""
+        return self.status == QuoteStatus.DRAFT
+
+    @property
+    def is_sent(self) -> bool:
+        return self.status == QuoteStatus.SENT
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.status == QuoteStatus.ACCEPTED
+
+    @property
+    def is_declined(self) -> bool:
+        return self.status == QuoteStatus.DECLINED
+
+    @property
+    def is_past_validity(self) -> bool:
+        return self.valid_until < utcnow().date()
+
+    @property
+    def can_send(self) -> bool:
+        """It may be e-mailed to the client: issued (first sending) or sent (again), and still valid."""
+        sendable = self.is_sent or QUOTE_STATES.allows(self.status, QuoteStatus.SENT)
+        return sendable and not self.is_past_validity
+
+    @property
+    def can_be_superseded(self) -> bool:
+        """A new version may replace this one (every status but accepted)."""
+        return QUOTE_STATES.allows(self.status, QuoteStatus.SUPERSEDED)
+
+    @property
+    def can_be_replaced(self) -> bool:
+        """A new version of this one may be issued now: it is the latest, and the event allows it."""
+        return self.event.can_issue_quote and self.event.current_quote is self
 
 
 class QuoteLine(db.Model):

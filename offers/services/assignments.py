@@ -1,8 +1,9 @@
 """Assignments from the coordination's side: put actors on a lot, invite them, remind them, withdraw
 an actor who accepted, remove one never invited; tell the coordination when an actor declines.
 
-The statuses move only through :data:`offers.models.ASSIGNMENT_TRANSITIONS`
-(proposed → invited → accepted | declined; accepted → withdrawn). Invitations and reminders are
+The statuses move only through :data:`offers.models.ASSIGNMENT_STATES`
+(proposed → invited → accepted | declined; accepted → withdrawn); the first invitation of a draft
+event opens its consultation. Invitations and reminders are
 one-shot conditional updates (``… WHERE status = 'proposed'``, ``… WHERE last_reminded_at`` is old
 enough) so that two clicks never send two e-mails. Every change gets an audit entry with its event.
 
@@ -30,13 +31,15 @@ from sqlalchemy.orm import contains_eager
 from app.audit import record
 from app.dates import short_local
 from app.db import utcnow
-from app.errors import Conflict, DomainError, InvalidTransition, transition
+from app.errors import Conflict, DomainError, InvalidTransition
 from app.extensions import db
 from app.labels import label
 from app.mail import queue_message
 from app.models import Organisation, OutboxMessage, Role, User
 from offers.models import (
-    ASSIGNMENT_TRANSITIONS,
+    ASSIGNMENT_STATES,
+    EVENT_STATES,
+    FROZEN_EVENT_STATUSES,
     Assignment,
     AssignmentRole,
     AssignmentStatus,
@@ -46,7 +49,6 @@ from offers.models import (
     LotStatus,
 )
 from offers.services.events import (
-    FROZEN_STATUSES,
     answer_deadline,
     require_editor,
     require_not_frozen,
@@ -58,7 +60,7 @@ logger = logging.getLogger(__name__)
 #: A second reminder waits this long after the previous one.
 REMINDER_INTERVAL = timedelta(hours=24)
 #: Events whose invitations no longer wait for an answer.
-CLOSED_EVENT_STATUSES = FROZEN_STATUSES | {EventStatus.LOST}
+CLOSED_EVENT_STATUSES = FROZEN_EVENT_STATUSES | {EventStatus.LOST}
 
 
 class DuplicateAssignment(Conflict):
@@ -92,7 +94,7 @@ class LotClosed(DomainError):
 
 def _require_lot_open(lot: Lot) -> None:
     require_not_frozen(lot.event)
-    if lot.status != LotStatus.OPEN:
+    if not lot.is_open:
         raise LotClosed(_("Le lot « %(lot)s » est annulé : rouvrez-le d'abord.", lot=lot.title))
 
 
@@ -323,7 +325,7 @@ def invite(
     require_editor(user, lot.event)
     now = now or utcnow()
     organisation = assignment.organisation
-    if assignment.status != AssignmentStatus.PROPOSED:
+    if not assignment.can_be_invited:
         raise InvalidTransition(
             _(
                 "« %(actor)s » est « %(status)s » sur ce lot : on n'invite qu'un acteur proposé.",
@@ -331,7 +333,6 @@ def invite(
                 status=label(assignment.status),
             )
         )
-    transition(ASSIGNMENT_TRANSITIONS, assignment.status, AssignmentStatus.INVITED, _("l'affectation"))
     _require_answerable(lot, now)
     users = actor_users(organisation.id)
     created = None
@@ -347,36 +348,33 @@ def invite(
             )
         created = _create_account(organisation, user)
         users = [created]
-    result = db.session.execute(
-        sa.update(Assignment)
-        .where(Assignment.id == assignment.id, Assignment.status == AssignmentStatus.PROPOSED)
-        .values(status=AssignmentStatus.INVITED, invited_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(assignment)
-    if result.rowcount != 1:
-        raise InvalidTransition(
+    ASSIGNMENT_STATES.move(
+        assignment,
+        AssignmentStatus.INVITED,
+        user=user,
+        values={"invited_at": now},
+        changes={"invited_at": (None, now)},
+        one_shot=True,
+        stale=lambda fresh: InvalidTransition(
             _(
                 "« %(actor)s » vient d'être invité (ou retiré) par quelqu'un d'autre : rechargez la page.",
                 actor=organisation.name,
             )
-        )
-    subject = _("Invitation : lot « %(lot)s » — %(event)s", lot=lot.title, event=lot.event.title)
-    recipients = _send(assignment, users, "email/invitation.txt", subject)
-    record(
-        "assignment.invited",
-        assignment,
-        user=user,
+        ),
         summary=ngettext(
             "%(actor)s invité sur le lot « %(lot)s » (%(num)d destinataire)",
             "%(actor)s invité sur le lot « %(lot)s » (%(num)d destinataires)",
-            len(recipients),
+            len(users),
             actor=organisation.name,
             lot=lot.title,
         ),
-        changes={"status": (AssignmentStatus.PROPOSED, AssignmentStatus.INVITED), "invited_at": (None, now)},
-        event_id=lot.event_id,
     )
+    event = lot.event
+    if event.status == EventStatus.DRAFT:
+        # The first invitation opens the consultation.
+        EVENT_STATES.move(event, EventStatus.CONSULTING, user=user)
+    subject = _("Invitation : lot « %(lot)s » — %(event)s", lot=lot.title, event=event.title)
+    recipients = _send(assignment, users, "email/invitation.txt", subject)
     return Invitation(assignment, recipients, created)
 
 
@@ -395,7 +393,7 @@ def invite_all(assignments, user, *, now: datetime | None = None) -> InviteAll:
     is nobody to invite.
     """
     now = now or utcnow()
-    proposed = [a for a in assignments if a.status == AssignmentStatus.PROPOSED]
+    proposed = [a for a in assignments if a.can_be_invited]
     if not proposed:
         raise DomainError(_("Aucun acteur proposé à inviter."))
     result = InviteAll()
@@ -495,30 +493,22 @@ def withdraw(assignment: Assignment, user, *, now: datetime | None = None) -> As
     lot = assignment.lot
     require_editor(user, lot.event)
     require_not_frozen(lot.event)
-    before = assignment.status
-    try:
-        transition(ASSIGNMENT_TRANSITIONS, before, AssignmentStatus.WITHDRAWN, _("l'affectation"))
-    except InvalidTransition as exc:
+    if not assignment.can_be_withdrawn:
         raise InvalidTransition(
             _(
                 "« %(actor)s » est « %(status)s » : seul un acteur qui a accepté peut être retiré.",
                 actor=assignment.organisation.name,
-                status=label(before),
+                status=label(assignment.status),
             )
-        ) from exc
+        )
     now = now or utcnow()
-    assignment.status = AssignmentStatus.WITHDRAWN
-    assignment.withdrawn_at = now
-    db.session.flush()
-    record(
-        "assignment.withdrawn",
+    return ASSIGNMENT_STATES.move(
         assignment,
+        AssignmentStatus.WITHDRAWN,
         user=user,
+        values={"withdrawn_at": now},
         summary=_("%(actor)s retiré du lot « %(lot)s »", actor=assignment.organisation.name, lot=lot.title),
-        changes={"status": (before, AssignmentStatus.WITHDRAWN)},
-        event_id=lot.event_id,
     )
-    return assignment
 
 
 def remove(assignment: Assignment, user) -> None:
@@ -531,7 +521,7 @@ def remove(assignment: Assignment, user) -> None:
     require_editor(user, lot.event)
     require_not_frozen(lot.event)
     organisation = assignment.organisation
-    if assignment.status != AssignmentStatus.PROPOSED or assignment.invited_at is not None:
+    if not assignment.can_be_removed:
         raise InvalidTransition(
             _(
                 "« %(actor)s » est « %(status)s » : seul un acteur proposé, jamais invité, "

@@ -2,7 +2,7 @@
 
 Every function takes explicit arguments, flushes but never commits, and raises
 :class:`app.errors.DomainError` subclasses with French messages. The status machine is
-:data:`offers.models.EVENT_TRANSITIONS`; :func:`change_status` is the only place that moves an event.
+:data:`offers.models.EVENT_STATES`, whose ``move`` is the only way an event changes status.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from sqlalchemy.orm import selectinload
 
 from app.audit import record
 from app.dates import local_offset, shift_local, short_local
-from app.errors import DomainError, Forbidden, InvalidTransition, InvalidValue, transition
+from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from app.labels import label
 from app.models import AuditEntry, Client
 from offers.models import (
-    EVENT_TRANSITIONS,
+    EVENT_STATES,
     AssignmentStatus,
     BillingMode,
     Event,
@@ -39,9 +39,6 @@ from offers.pricing import rederive_rates
 MAX_EVENT_DURATION = timedelta(days=366)
 MAX_HEADCOUNT = 1_000_000
 MAX_FEE_AMOUNT = Decimal("1000000.00")
-
-#: Statuses in which an event and its lots no longer change.
-FROZEN_STATUSES = frozenset({EventStatus.CLOSED, EventStatus.CANCELLED})
 
 #: Fields whose before/after the audit log keeps on edits.
 AUDITED_FIELDS = (
@@ -103,17 +100,13 @@ def require_editor(user, event: Event | None = None) -> None:
 
 def require_not_frozen(event: Event) -> None:
     """Raise :class:`EventFrozen` when the event is closed or cancelled."""
-    if event.status in FROZEN_STATUSES:
+    if event.is_frozen:
         raise EventFrozen(
             _(
                 "L'événement est « %(status)s » : il ne se modifie plus. Dupliquez-le pour repartir de lui.",
                 status=label(event.status),
             )
         )
-
-
-def is_frozen(event: Event) -> bool:
-    return event.status in FROZEN_STATUSES
 
 
 # --- checks --------------------------------------------------------------------------------------
@@ -320,47 +313,15 @@ def update_event(event: Event, fields: EventFields, user) -> dict:
 # --- the status machine --------------------------------------------------------------------------
 
 
-def allowed_moves(event: Event) -> list[EventStatus]:
-    """The statuses the event may move to now, in the machine's order (for the buttons)."""
-    targets = EVENT_TRANSITIONS.get(event.status, set())
-    return [status for status in EventStatus if status in targets]
-
-
 def change_status(event: Event, target: EventStatus | str, user) -> Event:
-    """Move the event to ``target`` through :data:`EVENT_TRANSITIONS`, with an audit entry.
+    """The coordination moves the event by hand to ``target`` through :data:`EVENT_STATES`.
 
     Raises :class:`Forbidden` (not coordination), :class:`InvalidTransition` (a move the machine does
-    not allow, an unknown status) and :class:`InvalidValue` (consultation without any open lot).
+    not allow, an unknown status, "won" without an accepted current quote) and :class:`DomainError`
+    (consultation without any open lot).
     """
     require_editor(user, event)
-    try:
-        target = EventStatus(target)
-    except ValueError as exc:
-        raise InvalidTransition(_("Statut inconnu : %(status)s.", status=target)) from exc
-    before = event.status
-    try:
-        transition(EVENT_TRANSITIONS, before, target, _("l'événement"))
-    except InvalidTransition as exc:
-        raise InvalidTransition(
-            _(
-                "L'événement ne peut pas passer de « %(before)s » à « %(after)s ».",
-                before=label(before),
-                after=label(target),
-            )
-        ) from exc
-    if target == EventStatus.CONSULTING and not any(lot.status == LotStatus.OPEN for lot in event.lots):
-        raise InvalidValue(_("Ajoutez au moins un lot avant de lancer la consultation."))
-    event.status = target
-    db.session.flush()
-    record(
-        "event.status_changed",
-        event,
-        user=user,
-        summary=_("Statut : %(before)s → %(after)s", before=label(before), after=label(target)),
-        changes={"status": (before, target)},
-        event_id=event.id,
-    )
-    return event
+    return EVENT_STATES.move(event, target, user=user)
 
 
 # --- duplication ---------------------------------------------------------------------------------

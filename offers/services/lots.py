@@ -11,23 +11,15 @@ from datetime import datetime
 from flask_babel import gettext as _
 
 from app.audit import record
-from app.errors import InvalidTransition, InvalidValue, transition
+from app.errors import InvalidValue
 from app.extensions import db
-from app.labels import label
 from app.models import Category
-from offers.models import Event, Lot, LotStatus
+from offers.models import LOT_STATES, Event, Lot, LotStatus
 from offers.services.events import (
     check_lot_schedule,
     require_editor,
     require_not_frozen,
 )
-
-#: A lot is open or cancelled; a cancelled lot can be reopened.
-#: (Kept here until ``offers/models/lot.py`` holds it beside ``LotStatus``.)
-LOT_TRANSITIONS: dict[LotStatus, set[LotStatus]] = {
-    LotStatus.OPEN: {LotStatus.CANCELLED},
-    LotStatus.CANCELLED: {LotStatus.OPEN},
-}
 
 #: Fields whose before/after the audit log keeps on edits.
 AUDITED_FIELDS = (
@@ -181,24 +173,11 @@ def move_lot(lot: Lot, direction: str, user) -> bool:
     return True
 
 
-def _set_status(lot: Lot, target: LotStatus, user, action: str, summary: str) -> Lot:
+def _set_status(lot: Lot, target: LotStatus, user, summary: str) -> Lot:
     event = lot.event
     require_editor(user, event)
     require_not_frozen(event)
-    before = lot.status
-    try:
-        transition(LOT_TRANSITIONS, before, target, _("le lot"))
-    except InvalidTransition as exc:
-        raise InvalidTransition(
-            _(
-                "Le lot est déjà « %(status)s ».",
-                status=label(before),
-            )
-        ) from exc
-    lot.status = target
-    db.session.flush()
-    record(action, lot, user=user, summary=summary, changes={"status": (before, target)}, event_id=event.id)
-    return lot
+    return LOT_STATES.move(lot, target, user=user, summary=summary)
 
 
 def cancel_lot(lot: Lot, user) -> Lot:
@@ -206,9 +185,7 @@ def cancel_lot(lot: Lot, user) -> Lot:
 
     Raises :class:`Forbidden`, :class:`EventFrozen` and :class:`InvalidTransition` (already cancelled).
     """
-    return _set_status(
-        lot, LotStatus.CANCELLED, user, "lot.cancelled", _("Lot « %(title)s » annulé", title=lot.title)
-    )
+    return _set_status(lot, LotStatus.CANCELLED, user, _("Lot « %(title)s » annulé", title=lot.title))
 
 
 def reopen_lot(lot: Lot, user) -> Lot:
@@ -223,6 +200,4 @@ def reopen_lot(lot: Lot, user) -> Lot:
     check_lot_schedule(
         event.starts_at, event.ends_at, lot.starts_at, lot.ends_at, lot.response_deadline, lot.title
     )
-    return _set_status(
-        lot, LotStatus.OPEN, user, "lot.reopened", _("Lot « %(title)s » rouvert", title=lot.title)
-    )
+    return _set_status(lot, LotStatus.OPEN, user, _("Lot « %(title)s » rouvert", title=lot.title))

@@ -18,16 +18,15 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from app.audit import record
 from app.dates import short_local
 from app.db import utcnow
-from app.errors import Conflict, DomainError, Forbidden, InvalidTransition, transition
+from app.errors import Conflict, DomainError, Forbidden, InvalidTransition
 from app.extensions import db
 from app.labels import label
 from app.models import User
 from app.money import ZERO, line_net
 from offers.models import (
-    ASSIGNMENT_TRANSITIONS,
+    ASSIGNMENT_STATES,
     Assignment,
     AssignmentStatus,
     Event,
@@ -36,7 +35,7 @@ from offers.models import (
     LotStatus,
 )
 from offers.permissions import VISIBLE_STATUSES, can_answer_assignment
-from offers.services.events import FROZEN_STATUSES, answer_deadline
+from offers.services.events import answer_deadline
 from offers.services.lines import lines_locked, locked_event_ids
 
 MAX_COMMENT = 2000
@@ -143,7 +142,7 @@ def answer_refusal(assignment: Assignment, now: datetime) -> str | None:
         return _("Vous n'êtes pas encore invité sur ce lot.")
     if lot.status == LotStatus.CANCELLED:
         return _("Ce lot a été annulé par la coordination : il n'attend plus de réponse.")
-    if event.status in FROZEN_STATUSES:
+    if event.is_frozen:
         return _("L'événement est « %(status)s » : il n'attend plus de réponse.", status=label(event.status))
     if lines_locked(event):
         return _(
@@ -167,7 +166,7 @@ def answer_assignment(
 ) -> Assignment:
     """Accept or decline an invitation, once.
 
-    The status moves through :data:`ASSIGNMENT_TRANSITIONS` with a conditional update on
+    The status moves through :data:`ASSIGNMENT_STATES` with a conditional update on
     ``status = 'invited'``; on a decline the coordination is told
     (``offers.services.assignments.notify_decline``).
 
@@ -190,35 +189,26 @@ def answer_assignment(
             raise AlreadyAnswered(refusal)
         raise AnswerClosed(refusal)
     target = AssignmentStatus.ACCEPTED if accept else AssignmentStatus.DECLINED
-    transition(ASSIGNMENT_TRANSITIONS, AssignmentStatus.INVITED, target, _("l'invitation"))
-    result = db.session.execute(
-        sa.update(Assignment)
-        .where(Assignment.id == assignment.id, Assignment.status == AssignmentStatus.INVITED)
-        .values(status=target, answered_at=now, comment=comment)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(assignment)
-    if result.rowcount != 1:
-        raise AlreadyAnswered(
-            _(
-                "Vous avez déjà répondu à cette invitation (%(status)s) : votre réponse n'a pas été modifiée.",
-                status=label(assignment.status).lower(),
-            )
-        )
     lot = assignment.lot
     organisation = assignment.organisation
-    record(
-        "assignment.accepted" if accept else "assignment.declined",
+    ASSIGNMENT_STATES.move(
         assignment,
+        target,
         user=user,
+        values={"answered_at": now, "comment": comment},
+        one_shot=True,
+        stale=lambda fresh: AlreadyAnswered(
+            _(
+                "Vous avez déjà répondu à cette invitation (%(status)s) : votre réponse n'a pas été modifiée.",
+                status=label(fresh.status).lower(),
+            )
+        ),
         summary=(
             _("%(actor)s accepte le lot « %(lot)s »", actor=organisation.name, lot=lot.title)
             if accept
             else _("%(actor)s décline le lot « %(lot)s »", actor=organisation.name, lot=lot.title)
         )
         + (f" — « {comment[:300]} »" if comment else ""),
-        changes={"status": (AssignmentStatus.INVITED, target)},
-        event_id=lot.event_id,
     )
     if not accept:
         from offers.services.assignments import notify_decline

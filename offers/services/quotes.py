@@ -30,8 +30,8 @@ from app.pdf import render_pdf, sha256
 from app.settings_store import get_setting
 from offers import pricing
 from offers.models import (
-    EVENT_TRANSITIONS,
-    QUOTE_TRANSITIONS,
+    EVENT_STATES,
+    QUOTE_STATES,
     AssignmentStatus,
     BillingMode,
     Event,
@@ -224,7 +224,7 @@ def issue_quote(
     if not can_issue_quote(user, event):
         raise Forbidden(_("Seule la coordination émet les devis."))
     event = _load_event(event.id)
-    if event.status in (EventStatus.WON, EventStatus.DELIVERED, EventStatus.CLOSED, EventStatus.CANCELLED):
+    if not event.accepts_quotes:
         raise InvalidTransition(
             _("Impossible d'émettre un devis pour un événement « %(status)s ».", status=label(event.status))
         )
@@ -242,7 +242,7 @@ def issue_quote(
 
     previous = current_version(event)
     if previous is not None:
-        if previous.status == QuoteStatus.ACCEPTED:
+        if not previous.can_be_superseded:
             raise InvalidTransition(_("Ce devis a été accepté : il ne peut plus être remplacé."))
         number, version = previous.number, previous.version + 1
     else:
@@ -320,12 +320,21 @@ def issue_quote(
     quote.pdf = render_quote_pdf(quote)
     quote.pdf_sha256 = sha256(quote.pdf)
 
-    if previous is not None and previous.status != QuoteStatus.SUPERSEDED:
-        _move(previous, QuoteStatus.SUPERSEDED)
-    if event.status == EventStatus.DRAFT:
-        _move_event(event, EventStatus.CONSULTING, user)
-    if event.status == EventStatus.LOST:
-        _move_event(event, EventStatus.CONSULTING, user)
+    if previous is not None:
+        QUOTE_STATES.move(
+            previous,
+            QuoteStatus.SUPERSEDED,
+            user=user,
+            summary=_(
+                "Devis %(number)s v%(version)s remplacé par la version %(new)s",
+                number=number,
+                version=previous.version,
+                new=version,
+            ),
+        )
+    if event.status in (EventStatus.DRAFT, EventStatus.LOST):
+        # Issuing (again) opens the consultation of a draft event, reopens that of a lost one.
+        EVENT_STATES.move(event, EventStatus.CONSULTING, user=user)
     db.session.flush()
     record(
         "quote.issued",
@@ -361,29 +370,6 @@ def label_rate(rate: Decimal) -> str:
     from app.formatting import rate as fmt_rate
 
     return fmt_rate(rate)
-
-
-def _move(quote: Quote, target: QuoteStatus) -> None:
-    if target not in QUOTE_TRANSITIONS.get(quote.status, ()):
-        raise InvalidTransition(
-            _("Ce devis est « %(status)s » : cette action n'est plus possible.", status=label(quote.status))
-        )
-    quote.status = target
-
-
-def _move_event(event: Event, target: EventStatus, user: User | None) -> None:
-    if target not in EVENT_TRANSITIONS.get(event.status, ()):
-        return
-    before = event.status
-    event.status = target
-    record(
-        "event.status",
-        event,
-        user=user,
-        event_id=event.id,
-        summary=_("Statut : %(before)s → %(after)s", before=label(before), after=label(target)),
-        changes={"status": (before.value, target.value)},
-    )
 
 
 # --- PDF -----------------------------------------------------------------------------------------
@@ -566,13 +552,13 @@ def _recipients(quote: Quote) -> list[str]:
     return emails
 
 
-def mark_sent(quote: Quote, user: User | None) -> None:
-    """Record that a draft went out (by e-mail through :func:`send_quote`, or by hand)."""
-    if quote.status == QuoteStatus.DRAFT:
-        _move(quote, QuoteStatus.SENT)
-        quote.sent_at = utcnow()
+def mark_sent(quote: Quote, user: User | None, *, summary: str | None = None) -> None:
+    """Record that a quote went out (by e-mail through :func:`send_quote`, or by hand): an unsent
+    quote becomes sent; an event in consultation becomes quoted."""
+    if quote.is_unsent:
+        QUOTE_STATES.move(quote, QuoteStatus.SENT, user=user, values={"sent_at": utcnow()}, summary=summary)
     if quote.event.status == EventStatus.CONSULTING:
-        _move_event(quote.event, EventStatus.QUOTED, user)
+        EVENT_STATES.move(quote.event, EventStatus.QUOTED, user=user)
     db.session.flush()
 
 
@@ -589,7 +575,7 @@ def send_quote(quote: Quote, user: User, *, today: date | None = None) -> list[s
     if not can_send_quote(user, quote):
         raise Forbidden(_("Seule la coordination émet les devis."))
     today = today or utcnow().date()
-    if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):
+    if not (quote.is_unsent or quote.is_sent):
         raise InvalidTransition(answer_refusal(quote, today) or _("Ce devis ne peut plus être envoyé."))
     if quote.valid_until < today:
         raise InvalidTransition(_("Ce devis a expiré : émettez une nouvelle version."))
@@ -610,36 +596,36 @@ def send_quote(quote: Quote, user: User, *, today: date | None = None) -> list[s
         body_text=body,
         attachments=[(f"{quote.number}-v{quote.version}.pdf", "application/pdf", quote.pdf)],
     )
-    mark_sent(quote, user)
-    record(
-        "quote.sent",
-        quote,
-        user=user,
-        event_id=quote.event_id,
-        summary=_(
-            "Devis %(number)s v%(version)s envoyé à %(to)s",
-            number=quote.number,
-            version=quote.version,
-            to=", ".join(recipients),
-        ),
+    summary = _(
+        "Devis %(number)s v%(version)s envoyé à %(to)s",
+        number=quote.number,
+        version=quote.version,
+        to=", ".join(recipients),
     )
+    if quote.is_unsent:
+        mark_sent(quote, user, summary=summary)
+    else:
+        # Sent again: the same version, no move; the e-mail is recorded.
+        mark_sent(quote, user)
+        record("quote.sent", quote, user=user, event_id=quote.event_id, summary=summary)
     return recipients
 
 
-def _one_shot(quote: Quote, values: dict) -> None:
+def _answer(quote: Quote, target: QuoteStatus, values: dict, *, user, summary: str, ip, changes=None) -> None:
     """Answer once: the row changes only if it is still 'sent' (two clicks cannot both count)."""
-    result = db.session.execute(
-        sa.update(Quote)
-        .where(Quote.id == quote.id, Quote.status == QuoteStatus.SENT.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    QUOTE_STATES.move(
+        quote,
+        target,
+        user=user,
+        values=values,
+        changes=changes,
+        summary=summary,
+        ip=ip,
+        one_shot=True,
+        stale=lambda fresh: InvalidTransition(
+            answer_refusal(fresh, utcnow().date()) or _("Ce devis a déjà reçu une réponse.")
+        ),
     )
-    if result.rowcount != 1:
-        db.session.refresh(quote)
-        raise InvalidTransition(
-            answer_refusal(quote, utcnow().date()) or _("Ce devis a déjà reçu une réponse.")
-        )
-    db.session.refresh(quote)
 
 
 def accept_quote(
@@ -669,26 +655,26 @@ def accept_quote(
     refusal = answer_refusal(quote, today)
     if refusal:
         raise InvalidTransition(refusal)
-    _one_shot(
+    event = quote.event
+    if not EVENT_STATES.allows(event.status, EventStatus.WON):
+        raise InvalidTransition(
+            _(
+                "Ce devis ne peut pas être accepté pour l'instant : l'événement est « %(status)s ». "
+                "Contactez la coordination.",
+                status=label(event.status),
+            )
+        )
+    _answer(
         quote,
+        QuoteStatus.ACCEPTED,
         {
-            "status": QuoteStatus.ACCEPTED.value,
             "accepted_by_name": name[:200],
             "accepted_ip": (ip or "")[:45] or None,
             "answered_at": now,
             "accepted_pdf_sha256": quote.pdf_sha256,
             "client_purchase_order": (purchase_order or "").strip()[:50] or None,
         },
-    )
-    event = quote.event
-    _move_event(event, EventStatus.WON, user)
-    if quote.client_purchase_order and not event.purchase_order_number:
-        event.purchase_order_number = quote.client_purchase_order
-    record(
-        "quote.accepted",
-        quote,
         user=user,
-        event_id=quote.event_id,
         ip=ip,
         summary=_(
             "Devis %(number)s v%(version)s accepté par %(name)s",
@@ -698,6 +684,10 @@ def accept_quote(
         ),
         changes={"pdf_sha256": (None, quote.pdf_sha256)},
     )
+    EVENT_STATES.move(event, EventStatus.WON, user=user, ip=ip)
+    if quote.client_purchase_order and not event.purchase_order_number:
+        event.purchase_order_number = quote.client_purchase_order
+        db.session.flush()
     if notify:
         _notify_coordinators(quote, accepted=True)
 
@@ -713,16 +703,11 @@ def decline_quote(
     refusal = answer_refusal(quote, today)
     if refusal:
         raise InvalidTransition(refusal)
-    _one_shot(
+    _answer(
         quote,
-        {"status": QuoteStatus.DECLINED.value, "declined_reason": reason[:2000], "answered_at": utcnow()},
-    )
-    _move_event(quote.event, EventStatus.LOST, user)
-    record(
-        "quote.declined",
-        quote,
+        QuoteStatus.DECLINED,
+        {"declined_reason": reason[:2000], "answered_at": utcnow()},
         user=user,
-        event_id=quote.event_id,
         ip=ip,
         summary=_(
             "Devis %(number)s v%(version)s refusé : %(reason)s",
@@ -731,6 +716,10 @@ def decline_quote(
             reason=reason[:300],
         ),
     )
+    event = quote.event
+    if event.status == EventStatus.QUOTED:
+        # The event waited for this answer (a cancelled event, or one back in consultation, stays).
+        EVENT_STATES.move(event, EventStatus.LOST, user=user, ip=ip)
     _notify_coordinators(quote, accepted=False)
 
 
@@ -764,11 +753,10 @@ def expire_quotes(today: date | None = None) -> int:
         sa.select(Quote).where(Quote.status == QuoteStatus.SENT, Quote.valid_until < today)
     ).all()
     for quote in quotes:
-        _move(quote, QuoteStatus.EXPIRED)
-        record(
-            "quote.expired",
+        QUOTE_STATES.move(
             quote,
-            event_id=quote.event_id,
+            QuoteStatus.EXPIRED,
+            user=None,
             summary=_("Devis %(number)s v%(version)s expiré", number=quote.number, version=quote.version),
         )
     db.session.flush()

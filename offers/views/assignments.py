@@ -44,7 +44,6 @@ from offers.services.assignments import (
     remove,
     withdraw,
 )
-from offers.services.events import is_frozen
 from offers.services.matching import (
     WEIGHTS_SETTING,
     matching_weights,
@@ -77,7 +76,7 @@ def lot_suggestions(lot: Lot) -> list:
     event = lot.event
     cache = _cache()["suggestions"]
     if event.id not in cache:
-        if is_frozen(event):
+        if event.is_frozen:
             cache[event.id] = {}
         else:
             lots = [each for each in event.lots if needs_someone(each)]
@@ -214,7 +213,7 @@ def _matching_page(lot: Lot, status: int = 200, error: str | None = None, weight
             weights=weights,
             weights_form=weights_form,
             weights_key=WEIGHTS_SETTING,
-            can_edit=can_edit and not is_frozen(event) and lot.status == LotStatus.OPEN,
+            can_edit=can_edit and not event.is_frozen and lot.is_open,
             roles=ROLE_CHOICES,
             error=error,
         ),

@@ -24,14 +24,12 @@ from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, 
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import event_totals, rate_issues
 from offers.services.events import (
-    allowed_moves,
     change_status,
     create_event,
     dashboard_query,
     duplicate_event,
     event_checklist,
     event_history,
-    is_frozen,
     update_event,
 )
 from offers.views import bp, pricing_context
@@ -55,11 +53,7 @@ def all_clients() -> list[Client]:
 
 def event_quotes(event: Event) -> list[Quote]:
     """The event's quote versions, newest first (for the quotes partial; one query, PDFs deferred)."""
-    return list(
-        db.session.scalars(
-            sa.select(Quote).where(Quote.event_id == event.id).order_by(Quote.version.desc(), Quote.id.desc())
-        )
-    )
+    return list(event.quotes)
 
 
 # --- list ----------------------------------------------------------------------------------------
@@ -142,9 +136,9 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
             checklist=event_checklist(event, now),
             history=event_history(event),
             quotes=event_quotes(event),
-            moves=allowed_moves(event) if can_edit else [],
+            moves=event.allowed_moves if can_edit else [],
             can_edit=can_edit,
-            frozen=is_frozen(event),
+            frozen=event.is_frozen,
             status_form=StatusForm(),
             move_form=LotMoveForm(),
             action_form=LotActionForm(),

@@ -14,11 +14,10 @@ from app.auth import client_required, coordination_required, staff_required
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
-from app.labels import label
 from app.models import Client
 from app.web import service_call
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
-from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus
+from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus, quote_status_label
 from offers.permissions import can_view_quote
 from offers.services import quotes as service
 from offers.views import bp
@@ -39,7 +38,7 @@ def _pdf_response(quote: Quote, *, download: bool = False) -> Response:
 @staff_required
 def quote_list():
     form = QuoteFilterForm(request.args)
-    form.status.choices = [("", _("Tous"))] + [(s.value, label(s)) for s in QuoteStatus]
+    form.status.choices = [("", _("Tous"))] + [(s.value, quote_status_label(s)) for s in QuoteStatus]
     clients = db.session.execute(sa.select(Client.id, Client.name).order_by(Client.name)).all()
     form.client.choices = [("", _("Tous"))] + [(str(c.id), c.name) for c in clients]
     form.validate()

@@ -233,12 +233,16 @@ def test_cancel_a_lot_strikes_it_out_and_leaves_the_totals(
     db.session.expire_all()
     assert db.session.get(Lot, dropped.id).status == LotStatus.OPEN
     assert plain(total()).strip() == "510,00 €"
-    actions = db.session.scalars(
-        sa.select(AuditEntry.action).where(
-            AuditEntry.object_id == dropped.id, AuditEntry.object_type == "lots"
-        )
+    entries = db.session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.object_id == dropped.id, AuditEntry.object_type == "lots")
+        .order_by(AuditEntry.id)
     ).all()
-    assert sorted(actions) == ["lot.cancelled", "lot.reopened"]
+    # One action for every move of a lot, with the statuses before and after.
+    assert [(e.action, e.changes) for e in entries] == [
+        ("lot.status_changed", {"status": ["open", "cancelled"]}),
+        ("lot.status_changed", {"status": ["cancelled", "open"]}),
+    ]
 
 
 def test_reopening_a_lot_outside_the_new_dates_is_refused(client, coordinator, make_event, make_category):

@@ -121,6 +121,17 @@ def reload(obj):
     return db.session.get(type(obj), obj.id)
 
 
+def audit_changes(object_type: str, object_id: int) -> list[tuple[str, dict]]:
+    return [
+        (entry.action, entry.changes)
+        for entry in db.session.scalars(
+            sa.select(AuditEntry)
+            .where(AuditEntry.object_type == object_type, AuditEntry.object_id == object_id)
+            .order_by(AuditEntry.id)
+        )
+    ]
+
+
 def audit_actions(object_type: str, object_id: int) -> list[str]:
     return list(
         db.session.scalars(
@@ -266,7 +277,7 @@ def test_accept_then_price_the_lot(client, auth, site):
     assert assignment.answered_at is not None
     entry = db.session.scalar(
         sa.select(AuditEntry).where(
-            AuditEntry.action == "assignment.accepted", AuditEntry.object_id == assignment.id
+            AuditEntry.action == "assignment.status_changed", AuditEntry.object_id == assignment.id
         )
     )
     assert entry.changes == {"status": ["invited", "accepted"]}
@@ -304,7 +315,7 @@ def test_accept_then_price_the_lot(client, auth, site):
     assert "7,5 × 12,50 € HT / repas · TVA 20%" in page
     assert "14,50" not in page  # still not the crew's price
     # The coordinator's event page shows the new total: 5 800,00 + 93,75.
-    assert audit_actions("assignments", site.invitation.id) == ["assignment.accepted"]
+    assert audit_actions("assignments", site.invitation.id) == ["assignment.status_changed"]
 
 
 def test_answering_twice_changes_nothing(client, auth, site):
@@ -315,7 +326,7 @@ def test_answering_twice_changes_nothing(client, auth, site):
     assert f"{ALREADY} (accepté) : votre réponse n'a pas été modifiée." in text(response)
     assignment = reload(site.invitation)
     assert (assignment.status, assignment.comment) == (AssignmentStatus.ACCEPTED, "Avec plaisir.")
-    assert audit_actions("assignments", site.invitation.id) == ["assignment.accepted"]
+    assert audit_actions("assignments", site.invitation.id) == ["assignment.status_changed"]
 
 
 def test_the_one_shot_update_catches_a_concurrent_answer(app, site):
@@ -406,7 +417,10 @@ def test_declining_tells_the_coordination(client, auth, site):
         AssignmentStatus.DECLINED,
         "Pas disponibles ce jour-là.",
     )
-    assert audit_actions("assignments", site.invitation.id)[0] == "assignment.declined"
+    assert audit_changes("assignments", site.invitation.id)[0] == (
+        "assignment.status_changed",
+        {"status": ["invited", "declined"]},
+    )
     page = plain(text(client.get("/portail/lots")))
     assert "Réponses passées" in page and "Décliné" in page
     assert client.get(f"/portail/affectations/{site.invitation.id}/lignes/nouvelle").status_code == 403

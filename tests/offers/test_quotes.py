@@ -413,7 +413,7 @@ def test_cli_lists_every_version(runner, client, coordinator, ready):
     lines = result.output.strip().splitlines()
     number = latest(event).number
     assert lines[0].startswith(f"{number}\tv1\tRemplacé\tNantes Métropole\t")
-    assert lines[1].startswith(f"{number}\tv2\tBrouillon\tNantes Métropole\t")
+    assert lines[1].startswith(f"{number}\tv2\tÉmis, à envoyer\tNantes Métropole\t")
     # v2: 400 × 15,00 → food 6 243,75 (VAT 624,38), books 19,25, 20 % on 650 + fee 579,50 → 245,90.
     assert lines[1].replace("\u202f", " ").replace("\xa0", " ").endswith("\t8 712,78 €")
 
