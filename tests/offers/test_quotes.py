@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from app.db import utcnow
 from app.extensions import db
 from app.models import OutboxMessage
-from offers.models import Event, EventStatus, Line, Quote, QuoteStatus
+from offers.models import Event, EventStatus, Line, Quote, QuoteLine, QuoteStatus
 from offers.services import quotes as service
 from tests.conftest import csrf_token
 from tests.offers.quote_fixtures import build_ready_event
@@ -453,7 +453,7 @@ def annex_quote(mode: str, lines: list[tuple[str, str, str]]) -> Quote:
     for position, (actor, net, rate) in enumerate(lines):
         fee = actor == "fee"
         quote.lines.append(
-            service.QuoteLine(
+            QuoteLine(
                 position=position,
                 kind="fee" if fee else "line",
                 organisation_id=None if fee else ord(actor[0]),  # one id per actor

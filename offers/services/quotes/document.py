@@ -1,0 +1,144 @@
+"""A quote as a document: its figures (by :mod:`offers.pricing` on the frozen lines), its sections,
+the annex that follows the billing mode, and the PDF rendered from frozen values only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from flask import render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from app.money import ZERO, Totals
+from app.pdf import render_pdf
+from offers import pricing
+from offers.models import (
+    BillingMode,
+    Quote,
+    QuoteLine,
+)
+
+
+def quote_billing_mode(quote: Quote) -> BillingMode:
+    return BillingMode(
+        quote.snapshot.get("event", {}).get("billing_mode", BillingMode.SINGLE_CONTRACTOR.value)
+    )
+
+
+def priced_lines(quote: Quote) -> list[pricing.Priced]:
+    """The quote's frozen lines as :mod:`offers.pricing` adds them up (the fee has no actor)."""
+    return [
+        pricing.Priced(ql.net, ql.vat_rate, ql.organisation_id if ql.kind == "line" else None)
+        for ql in quote.lines
+    ]
+
+
+def quote_totals(quote: Quote) -> Totals:
+    """The quote's totals, by :func:`offers.pricing.totals` on its frozen lines."""
+    return pricing.totals(priced_lines(quote), quote_billing_mode(quote))
+
+
+def label_rate(rate: Decimal) -> str:
+    from app.formatting import rate as fmt_rate
+
+    return fmt_rate(rate)
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LotSection:
+    title: str
+    category: str
+    place: str
+    starts_at: str | None
+    ends_at: str | None
+    actors: list[dict]
+    lines: list[QuoteLine] = field(default_factory=list)
+    subtotal: Decimal = ZERO
+
+
+def quote_sections(quote: Quote) -> tuple[list[LotSection], list[QuoteLine]]:
+    """Lines grouped by lot, in order, and the fee lines."""
+    snap = quote.snapshot
+    sections: dict[int, LotSection] = {}
+    for lot in snap.get("lots", []):
+        sections[lot["position"]] = LotSection(
+            title=lot["title"],
+            category=lot["category"],
+            place=lot.get("place") or "",
+            starts_at=lot.get("starts_at"),
+            ends_at=lot.get("ends_at"),
+            actors=[snap["actors"][a] for a in lot.get("actors", []) if a in snap.get("actors", {})],
+        )
+    fees = []
+    for ql in sorted(quote.lines, key=lambda q: q.position):
+        if ql.kind == "fee":
+            fees.append(ql)
+            continue
+        section = sections.get(ql.lot_position)
+        if section is not None:
+            section.lines.append(ql)
+            section.subtotal += ql.net
+    return [sections[k] for k in sorted(sections)], fees
+
+
+def breakdown(quote: Quote) -> list[dict]:
+    """The per-actor annex, which follows the billing mode.
+
+    Joint consortium: one row per member (its SIRET, VAT number or exemption mention, address, and
+    its net, VAT and gross as it will invoice them: VAT rounded per member by
+    :func:`offers.pricing.totals_by_seller`), then the coordinator's fee; the rows add up exactly to
+    the quote. Single contractor: an internal breakdown of the nets only (the coordinator sells
+    everything, so no actor charges VAT to the client), then the fee; the nets add up to the quote's
+    net."""
+    mode = quote_billing_mode(quote)
+    joint = mode == BillingMode.JOINT_CONSORTIUM
+    actors = quote.snapshot.get("actors", {})
+    per_seller = pricing.totals_by_seller(priced_lines(quote), mode) if joint else {}
+    rows: dict[object, dict] = {}
+    for ql in quote.lines:
+        key = ql.organisation_id if ql.kind == "line" else None
+        if key not in rows:
+            card = actors.get(str(key), {}) if key is not None else quote.snapshot.get("coordinator", {})
+            address = " ".join(
+                part for part in (card.get("address"), card.get("postal_code"), card.get("commune")) if part
+            )
+            rows[key] = {
+                "name": ql.organisation_name
+                if key is not None
+                else _("Coordination (%(name)s)", name=ql.organisation_name),
+                "is_fee": key is None,
+                "siret": card.get("siret"),
+                "vat_number": card.get("vat_number"),
+                "vat_mention": card.get("vat_mention"),
+                "address": address,
+                "net": ZERO,
+            }
+        rows[key]["net"] += ql.net
+    for key, row in rows.items():
+        if joint:
+            seller_totals = per_seller[pricing.seller_key(mode, key)]
+            row["vat"], row["gross"] = seller_totals.vat, seller_totals.gross
+    return sorted(rows.values(), key=lambda r: (r["is_fee"], r["name"].lower()))
+
+
+def render_quote_pdf(quote: Quote) -> bytes:
+    """Render the quote's PDF from its frozen values (never from live objects), in French."""
+    sections, fees = quote_sections(quote)
+    totals = quote_totals(quote)
+    mentions = sorted({ql.vat_mention for ql in quote.lines if ql.vat_mention})
+    with force_locale("fr"):
+        html = render_template(
+            "pdf/quote.html",
+            quote=quote,
+            snap=quote.snapshot,
+            sections=sections,
+            fees=fees,
+            totals=totals,
+            vat_mentions=mentions,
+            breakdown=breakdown(quote) if quote.show_breakdown else None,
+        )
+    return render_pdf(html)

@@ -1,0 +1,290 @@
+"""Issuing a quote: check the event is ready, freeze its offer as a numbered, versioned snapshot
+(parties, lines and totals from :mod:`offers.pricing`), render its PDF once and supersede the
+previous version."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from app import snapshots
+from app.audit import record
+from app.db import utcnow
+from app.errors import DomainError, Forbidden, InvalidTransition
+from app.extensions import db
+from app.labels import label
+from app.models import CoordinatorIdentity, User
+from app.money import ZERO, line_net
+from app.numbering import next_number
+from app.pdf import sha256
+from app.settings_store import get_setting
+from offers import pricing
+from offers.models import (
+    EVENT_STATES,
+    QUOTE_STATES,
+    AssignmentStatus,
+    Event,
+    EventStatus,
+    Lot,
+    LotStatus,
+    Quote,
+    QuoteLine,
+    QuoteStatus,
+)
+from offers.permissions import can_issue_quote
+from offers.services.quotes.document import quote_totals, render_quote_pdf
+
+DEFAULT_VALIDITY_DAYS = 30
+
+
+class QuoteNotReady(DomainError):
+    """The event cannot be quoted yet; ``missing`` lists why, in French."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(_("Le devis ne peut pas être émis : ") + " ; ".join(missing))
+        self.missing = missing
+
+
+# --- readiness -----------------------------------------------------------------------------------
+
+
+def missing_for_quote(event: Event, context: pricing.PricingContext | None = None) -> list[str]:
+    """What prevents quoting: lots without an accepted actor or without priced lines, lines of
+    actors not (or no longer) accepted on their lot, hand-chosen VAT rates that no longer fit their
+    seller (:func:`offers.pricing.rate_issues`)."""
+    missing: list[str] = []
+    open_lots = [lot for lot in event.lots if lot.status == LotStatus.OPEN]
+    if not open_lots:
+        missing.append(_("l'événement n'a aucun lot"))
+    for lot in open_lots:
+        accepted = {a.organisation_id for a in lot.assignments if a.status == AssignmentStatus.ACCEPTED}
+        if not accepted:
+            missing.append(_("lot « %(lot)s » : aucun acteur n'a accepté", lot=lot.title))
+        if not lot.lines:
+            missing.append(_("lot « %(lot)s » : aucune ligne chiffrée", lot=lot.title))
+        for line in lot.lines:
+            if line.organisation_id not in accepted:
+                missing.append(
+                    _(
+                        "lot « %(lot)s » : la ligne « %(line)s » est portée par %(actor)s, qui n'a pas accepté ce lot",
+                        lot=lot.title,
+                        line=line.description,
+                        actor=line.organisation.name,
+                    )
+                )
+    missing.extend(str(issue) for issue in pricing.rate_issues(event, context))
+    return missing
+
+
+def _snapshot(
+    event: Event, identity: CoordinatorIdentity, lots: list[Lot], context: pricing.PricingContext
+) -> dict:
+    actors = {}
+    for lot in lots:
+        for line in lot.lines:
+            org = line.organisation
+            actors[str(org.id)] = snapshots.organisation(
+                org, pricing.regime_mention(org.vat_regime, context.mentions)
+            )
+    return {
+        "coordinator": snapshots.coordinator(
+            identity, pricing.regime_mention(identity.vat_regime, context.mentions)
+        ),
+        "client": snapshots.client(event.client),
+        "event": {
+            "id": event.id,
+            "title": event.title,
+            "venue": event.venue,
+            "venue_address": event.venue_address,
+            "starts_at": event.starts_at.isoformat(),
+            "ends_at": event.ends_at.isoformat(),
+            "headcount": event.headcount,
+            "description": event.description,
+            "purchase_order_number": event.purchase_order_number,
+            "billing_mode": event.billing_mode.value,
+        },
+        "lots": [
+            {
+                "id": lot.id,
+                "position": index,
+                "title": lot.title,
+                "category": lot.category.name,
+                "place": lot.place,
+                "starts_at": lot.starts_at.isoformat() if lot.starts_at else None,
+                "ends_at": lot.ends_at.isoformat() if lot.ends_at else None,
+                "actors": sorted(
+                    {str(a.organisation_id) for a in lot.assignments if a.status == AssignmentStatus.ACCEPTED}
+                ),
+            }
+            for index, lot in enumerate(lots)
+        ],
+        "actors": actors,
+        "fee": {"kind": event.fee_kind.value, "rate": str(event.fee_rate), "amount": str(event.fee_amount)},
+    }
+
+
+def _load_event(event_id: int) -> Event:
+    return db.session.scalars(
+        sa.select(Event)
+        .where(Event.id == event_id)
+        .options(
+            selectinload(Event.lots).selectinload(Lot.assignments),
+            selectinload(Event.lots).selectinload(Lot.lines),
+        )
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def default_validity_days() -> int:
+    """The validity offered when issuing a quote: the ``quotes.validity_days`` setting, else 30."""
+    return int(get_setting("quotes.validity_days", DEFAULT_VALIDITY_DAYS))
+
+
+def current_version(event: Event) -> Quote | None:
+    return db.session.scalar(
+        sa.select(Quote).where(Quote.event_id == event.id).order_by(Quote.version.desc()).limit(1)
+    )
+
+
+def issue_quote(
+    event: Event,
+    user: User,
+    *,
+    today: date | None = None,
+    validity_days: int | None = None,
+    show_actor_cards: bool = False,
+    show_breakdown: bool = False,
+) -> Quote:
+    """Freeze the event's offer as a new quote version, with its PDF.
+
+    Raises :class:`Forbidden` (not coordinator/admin), :class:`QuoteNotReady` (unstaffed or unpriced
+    lots), :class:`InvalidTransition` (a version was accepted, or the event is closed/cancelled).
+    """
+    if not can_issue_quote(user, event):
+        raise Forbidden(_("Seule la coordination émet les devis."))
+    event = _load_event(event.id)
+    if not event.accepts_quotes:
+        raise InvalidTransition(
+            _("Impossible d'émettre un devis pour un événement « %(status)s ».", status=label(event.status))
+        )
+    identity = snapshots.require_coordinator_identity()
+    context = pricing.PricingContext(identity)
+    pricing.rederive_rates(event, user, context)
+    missing = missing_for_quote(event, context)
+    if missing:
+        raise QuoteNotReady(missing)
+    today = today or utcnow().date()
+    if validity_days is None:
+        validity_days = default_validity_days()
+    if not 1 <= validity_days <= 365:
+        raise DomainError(_("La durée de validité doit être comprise entre 1 et 365 jours."))
+
+    previous = current_version(event)
+    if previous is not None:
+        if not previous.can_be_superseded:
+            raise InvalidTransition(_("Ce devis a été accepté : il ne peut plus être remplacé."))
+        number, version = previous.number, previous.version + 1
+    else:
+        number, version = next_number("coordinator", identity.quote_prefix, today.year), 1
+
+    lots = pricing.open_lots(event)
+    quote = Quote(
+        event_id=event.id,
+        number=number,
+        version=version,
+        status=QuoteStatus.DRAFT,
+        issue_date=today,
+        valid_until=today + timedelta(days=validity_days),
+        snapshot=_snapshot(event, identity, lots, context),
+        show_actor_cards=show_actor_cards,
+        show_breakdown=show_breakdown,
+        total_net=ZERO,
+        total_vat=ZERO,
+        total_gross=ZERO,
+        created_by_id=user.id,
+    )
+    position = 0
+    lots_net = ZERO
+    for index, lot in enumerate(lots):
+        for line in lot.lines:
+            net = line_net(line.quantity, line.unit_price)
+            lots_net += net
+            priced = context.line(event, line, lot)
+            quote.lines.append(
+                QuoteLine(
+                    position=position,
+                    kind="line",
+                    source_line_id=line.id,
+                    lot_id=lot.id,
+                    lot_title=lot.title,
+                    lot_position=index,
+                    category_name=lot.category.name,
+                    organisation_id=line.organisation_id,
+                    organisation_name=line.organisation.name,
+                    description=line.description,
+                    quantity=line.quantity,
+                    unit=line.unit,
+                    unit_price=line.unit_price,
+                    vat_rate=priced.rate,
+                    net=net,
+                    vat_mention=priced.mention,
+                )
+            )
+            position += 1
+    fee = pricing.fee_line(event, lots_net, context)
+    if fee is not None:
+        quote.lines.append(
+            QuoteLine(
+                position=position,
+                kind="fee",
+                lot_title=_("Coordination"),
+                lot_position=len(lots),
+                category_name="",
+                organisation_id=None,
+                organisation_name=identity.name,
+                description=fee.description,
+                quantity=Decimal("1"),
+                unit="forfait",
+                unit_price=fee.net,
+                vat_rate=fee.vat_rate,
+                net=fee.net,
+                vat_mention=fee.mention,
+            )
+        )
+    totals = quote_totals(quote)
+    quote.total_net, quote.total_vat, quote.total_gross = totals.net, totals.vat, totals.gross
+    db.session.add(quote)
+    db.session.flush()
+
+    quote.pdf = render_quote_pdf(quote)
+    quote.pdf_sha256 = sha256(quote.pdf)
+
+    if previous is not None:
+        QUOTE_STATES.move(
+            previous,
+            QuoteStatus.SUPERSEDED,
+            user=user,
+            summary=_(
+                "Devis %(number)s v%(version)s remplacé par la version %(new)s",
+                number=number,
+                version=previous.version,
+                new=version,
+            ),
+        )
+    if event.status in (EventStatus.DRAFT, EventStatus.LOST):
+        # Issuing (again) opens the consultation of a draft event, reopens that of a lost one.
+        EVENT_STATES.move(event, EventStatus.CONSULTING, user=user)
+    db.session.flush()
+    record(
+        "quote.issued",
+        quote,
+        user=user,
+        event_id=event.id,
+        summary=_("Devis %(number)s v%(version)s émis", number=number, version=version),
+        changes={"total_gross": (previous.total_gross if previous else None, quote.total_gross)},
+    )
+    return quote
