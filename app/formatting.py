@@ -61,6 +61,18 @@ def from_iso(value):
     return datetime.fromisoformat(value)
 
 
+def date_short(value) -> str:
+    """``15/04/2011``: a date in a reference (an invoice's number and date)."""
+    if value is None:
+        return ""
+    return format_date(value.date() if isinstance(value, datetime) else value, "short")
+
+
+def to_decimal(value) -> Decimal:
+    """Amounts frozen in snapshots as strings back to ``Decimal``."""
+    return Decimal(str(value)) if value not in (None, "") else Decimal("0")
+
+
 def round_cents(value) -> Decimal:
     from app.money import round_money
 
@@ -77,4 +89,6 @@ def register_filters(app) -> None:
         date_long=date_long,
         datetime_short=datetime_short,
         time_short=time_short,
+        date_short=date_short,
+        decimal=to_decimal,
     )

@@ -11,6 +11,7 @@ NAVIGATION: dict[Role, list[tuple[str, object]]] = {
         ("main.dashboard", _l("Tableau de bord")),
         ("offers.event_list", _l("Événements")),
         ("directory.organisation_list", _l("Acteurs")),
+        ("invoicing.invoice_list", _l("Factures")),
         ("main.user_list", _l("Utilisateurs")),
         ("main.settings", _l("Paramètres")),
     ],
@@ -28,6 +29,7 @@ NAVIGATION: dict[Role, list[tuple[str, object]]] = {
         ("offers.quote_list", _l("Devis")),
         ("directory.organisation_list", _l("Acteurs")),
         ("invoicing.invoice_list", _l("Factures")),
+        ("invoicing.payment_list", _l("Paiements")),
     ],
     Role.ACTOR: [
         ("main.dashboard", _l("Accueil")),

@@ -1,21 +1,304 @@
-"""Invoicing: invoices, payments, payouts, exports."""
+"""Invoicing pages: the treasurer's invoices, an invoice with its payments and credit notes, an event's
+money page (quoted, invoiced, credited, collected) where deposits and the final invoice are issued,
+and the payments list. Views load, check the rule, validate, call one service, commit."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import Blueprint, render_template
+from datetime import datetime
 
-from app.auth import treasury_required
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from app.auth import permission_required
+from app.dates import LOCAL_TZ
 from app.extensions import db
-from invoicing.models import Invoice
+from app.models import Client
+from app.web import service_call
+from invoicing.forms import (
+    PAYMENT_METHODS,
+    STATES,
+    CreditNoteForm,
+    DepositForm,
+    FinalInvoiceForm,
+    InvoiceFilterForm,
+    PaymentForm,
+)
+from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
+from invoicing.permissions import can_issue_invoice, can_record_payment, can_view_invoices
+from invoicing.services import invoices as service
+from invoicing.services.payments import record_payment
+from offers.models import Event, Quote, QuoteStatus
 
 bp = Blueprint("invoicing", __name__)
 
+PER_PAGE = 25
+MAX_PAGE = 100_000
+
+
+@bp.app_context_processor
+def _labels():
+    return {
+        "payment_methods": PAYMENT_METHODS,
+        "invoice_states": STATES,
+        "event_money_link": _event_money_link,
+    }
+
+
+def _event_money_link(event) -> str | None:
+    """The event page links to its money page for those who may read invoices (offers does not know
+    invoicing: the page asks this hook, present only when invoicing is installed)."""
+    if not can_view_invoices(current_user):
+        return None
+    return url_for("invoicing.event_money", event_id=event.id)
+
+
+def _page() -> int:
+    page = request.args.get("page", 1, type=int)
+    return page if 1 <= page <= MAX_PAGE else 1
+
+
+# --- the list ------------------------------------------------------------------------------------
+
 
 @bp.route("/factures")
-@treasury_required
+@permission_required(can_view_invoices)
 def invoice_list():
-    invoices = db.session.scalars(
-        sa.select(Invoice).order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-    ).all()
-    return render_template("invoicing/invoice_list.html", invoices=invoices)
+    clients = list(db.session.scalars(sa.select(Client).order_by(Client.name)))
+    filters = InvoiceFilterForm(formdata=request.args, clients=clients)
+    filters.validate()
+    query = (
+        sa.select(Invoice)
+        .where(Invoice.status == InvoiceStatus.ISSUED)
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+    )
+    if filters.date_from.data and not filters.date_from.errors:
+        query = query.where(Invoice.issue_date >= filters.date_from.data)
+    if filters.date_to.data and not filters.date_to.errors:
+        query = query.where(Invoice.issue_date <= filters.date_to.data)
+    if filters.client.data and not filters.client.errors:
+        query = query.where(Invoice.client_id == int(filters.client.data))
+    wanted = filters.state.data if not filters.state.errors else ""
+    today = datetime.now(LOCAL_TZ).date()
+    if wanted:
+        # States are derived (payments, credit notes, due date): filter after computing them.
+        rows = [(i, service.figures(i)) for i in db.session.scalars(query)]
+        rows = [(i, f) for i, f in rows if service.state(i, today, f) == wanted]
+        total = len(rows)
+        page_number = _page()
+        rows = rows[(page_number - 1) * PER_PAGE : page_number * PER_PAGE]
+        pages = max(1, -(-total // PER_PAGE))
+    else:
+        page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
+        rows = [(i, service.figures(i)) for i in page.items]
+        total, page_number, pages = page.total, page.page, max(page.pages, 1)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "invoicing/invoice_list.html",
+        rows=[(i, f, service.state(i, today, f)) for i, f in rows],
+        filters=filters,
+        total=total,
+        page=page_number,
+        pages=pages,
+        args=args,
+    )
+
+
+# --- one invoice ---------------------------------------------------------------------------------
+
+
+def _invoice(invoice_id: int) -> Invoice:
+    invoice = db.get_or_404(Invoice, invoice_id)
+    if invoice.status != InvoiceStatus.ISSUED:
+        abort(404)
+    return invoice
+
+
+def _detail(invoice: Invoice, status: int = 200, payment_form=None, credit_form=None, error=None):
+    today = datetime.now(LOCAL_TZ).date()
+    numbers = service.figures(invoice)
+    return (
+        render_template(
+            "invoicing/invoice_detail.html",
+            invoice=invoice,
+            figures=numbers,
+            state=service.state(invoice, today, numbers),
+            payments=list(db.session.scalars(sa.select(Payment).where(Payment.invoice_id == invoice.id))),
+            credit_notes=service.credit_notes_of(invoice),
+            credited=db.session.get(Invoice, invoice.credit_of_id) if invoice.credit_of_id else None,
+            payment_form=payment_form or PaymentForm(formdata=None, received_on=today),
+            credit_form=credit_form or CreditNoteForm(formdata=None),
+            can_issue=can_issue_invoice(current_user),
+            can_pay=can_record_payment(current_user),
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.route("/factures/<int:invoice_id>")
+@permission_required(can_view_invoices)
+def invoice_detail(invoice_id: int):
+    return _detail(_invoice(invoice_id))
+
+
+@bp.route("/factures/<int:invoice_id>/pdf")
+@permission_required(can_view_invoices)
+def invoice_pdf(invoice_id: int):
+    invoice = _invoice(invoice_id)
+    return (
+        invoice.pdf,
+        200,
+        {
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f'inline; filename="{invoice.number}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/factures/<int:invoice_id>/paiements", methods=["POST"])
+@permission_required(can_record_payment)
+def invoice_payment(invoice_id: int):
+    invoice = _invoice(invoice_id)
+    form = PaymentForm()
+    if not form.validate_on_submit():
+        return _detail(invoice, 400, payment_form=form)
+    with service_call(form) as outcome:
+        record_payment(
+            invoice,
+            current_user,
+            received_on=form.received_on.data,
+            amount=form.amount.data,
+            method=form.method.data,
+            reference=form.reference.data or "",
+        )
+    if outcome.ok:
+        flash(_("Paiement enregistré."), "success")
+        return redirect(url_for("invoicing.invoice_detail", invoice_id=invoice.id))
+    return _detail(invoice, outcome.status, payment_form=form, error=outcome.error)
+
+
+@bp.route("/factures/<int:invoice_id>/avoir", methods=["POST"])
+@permission_required(can_issue_invoice)
+def invoice_credit(invoice_id: int):
+    invoice = _invoice(invoice_id)
+    form = CreditNoteForm()
+    if not form.validate_on_submit():
+        return _detail(invoice, 400, credit_form=form)
+    with service_call(form) as outcome:
+        note = service.issue_credit_note(
+            invoice, current_user, reason=form.reason.data, amount=form.amount.data
+        )
+    if outcome.ok:
+        flash(_("Avoir %(number)s émis.", number=note.number), "success")
+        return redirect(url_for("invoicing.invoice_detail", invoice_id=note.id))
+    return _detail(invoice, outcome.status, credit_form=form, error=outcome.error)
+
+
+# --- an event's money ----------------------------------------------------------------------------
+
+
+def _accepted_quote(event: Event) -> Quote | None:
+    return db.session.scalar(
+        sa.select(Quote).where(Quote.event_id == event.id, Quote.status == QuoteStatus.ACCEPTED).limit(1)
+    )
+
+
+def _money_page(event: Event, status=200, deposit_form=None, final_form=None, error=None):
+    quote = _accepted_quote(event)
+    invoices = list(
+        db.session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.event_id == event.id, Invoice.status == InvoiceStatus.ISSUED)
+            .order_by(Invoice.issue_date, Invoice.id)
+        )
+    )
+    today = datetime.now(LOCAL_TZ).date()
+    rows = [(i, service.figures(i)) for i in invoices]
+    rows = [(i, f, service.state(i, today, f)) for i, f in rows]
+    billed = [r for r in rows if r[0].kind != InvoiceKind.CREDIT_NOTE]
+    summary = {
+        "quoted": quote.total_gross if quote else None,
+        "invoiced": sum((i.total_gross for i, _f, _s in billed if i.kind == InvoiceKind.INVOICE), 0)
+        + sum((i.total_gross for i, _f, _s in billed if i.kind == InvoiceKind.DEPOSIT), 0)
+        - sum((i.prepaid for i, _f, _s in billed), 0),
+        "credited": sum((i.total_gross for i, _f, _s in rows if i.kind == InvoiceKind.CREDIT_NOTE), 0),
+        "collected": sum((f.paid for _i, f, _s in billed), 0),
+    }
+    summary["outstanding"] = summary["invoiced"] - summary["credited"] - summary["collected"]
+    return (
+        render_template(
+            "invoicing/event_money.html",
+            event=event,
+            quote=quote,
+            rows=rows,
+            summary=summary,
+            deposit_form=deposit_form or DepositForm(formdata=None),
+            final_form=final_form or FinalInvoiceForm(formdata=None),
+            can_issue=can_issue_invoice(current_user),
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.route("/evenements/<int:event_id>/facturation")
+@permission_required(can_view_invoices)
+def event_money(event_id: int):
+    return _money_page(db.get_or_404(Event, event_id))
+
+
+@bp.route("/evenements/<int:event_id>/facturation/acompte", methods=["POST"])
+@permission_required(can_issue_invoice)
+def event_deposit(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    form = DepositForm()
+    quote = _accepted_quote(event)
+    if not form.validate_on_submit():
+        return _money_page(event, 400, deposit_form=form)
+    if quote is None:
+        return _money_page(event, 409, deposit_form=form, error=_("Aucun devis accepté : rien à facturer."))
+    with service_call(form) as outcome:
+        invoice = service.issue_deposit(
+            quote, current_user, percent=form.percent.data, amount=form.amount.data
+        )
+    if outcome.ok:
+        flash(_("Facture d'acompte %(number)s émise.", number=invoice.number), "success")
+        return redirect(url_for("invoicing.invoice_detail", invoice_id=invoice.id))
+    return _money_page(event, outcome.status, deposit_form=form, error=outcome.error)
+
+
+@bp.route("/evenements/<int:event_id>/facturation/finale", methods=["POST"])
+@permission_required(can_issue_invoice)
+def event_final(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    form = FinalInvoiceForm()
+    quote = _accepted_quote(event)
+    if not form.validate_on_submit():
+        return _money_page(event, 400, final_form=form)
+    if quote is None:
+        return _money_page(event, 409, final_form=form, error=_("Aucun devis accepté : rien à facturer."))
+    with service_call(form) as outcome:
+        invoice = service.issue_final(quote, current_user, operation_category=form.operation_category.data)
+    if outcome.ok:
+        flash(_("Facture %(number)s émise.", number=invoice.number), "success")
+        return redirect(url_for("invoicing.invoice_detail", invoice_id=invoice.id))
+    return _money_page(event, outcome.status, final_form=form, error=outcome.error)
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+
+@bp.route("/paiements")
+@permission_required(can_view_invoices)
+def payment_list():
+    query = (
+        sa.select(Payment)
+        .options(joinedload(Payment.invoice))
+        .order_by(Payment.received_on.desc(), Payment.id.desc())
+    )
+    page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
+    return render_template("invoicing/payment_list.html", page=page, rows=page.items)

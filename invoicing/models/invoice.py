@@ -57,6 +57,10 @@ class Invoice(db.Model):
         sa.CheckConstraint(
             "(issuer = 'coordinator') = (issuer_organisation_id IS NULL)", name="issuer_matches_organisation"
         ),
+        sa.CheckConstraint("prepaid >= 0 AND prepaid <= total_gross", name="prepaid_within_gross"),
+        sa.CheckConstraint(
+            "operation_category IN ('services', 'goods', 'mixed')", name="operation_category_known"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,6 +101,21 @@ class Invoice(db.Model):
     total_net: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=Decimal("0"))
     total_vat: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=Decimal("0"))
     total_gross: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=Decimal("0"))
+    #: Deposits already invoiced and deducted on a final invoice (their gross); 0 otherwise.
+    prepaid: Mapped[Decimal] = mapped_column(
+        Money(), nullable=False, default=Decimal("0"), server_default="0"
+    )
+    #: Frozen totals per VAT rate: ``[{"rate", "net", "vat", "mention"}]`` (``offers.pricing.totals``).
+    vat_groups: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list, server_default="[]")
+    #: Frozen references printed on the document: the deposits deducted (number, date, gross), the
+    #: credited invoice (number, date), the quote (number, version), the reason of a credit note.
+    references: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict, server_default="{}")
+    #: ``services``, ``goods`` or ``mixed`` (the "catégorie de l'opération").
+    operation_category: Mapped[str] = mapped_column(
+        sa.String(10), nullable=False, default="services", server_default="services"
+    )
+    #: The embedded Factur-X (CII) XML, kept beside the PDF for the archive.
+    xml: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True, deferred=True)
     pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True, deferred=True)
     pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(
@@ -136,5 +155,7 @@ class InvoiceLine(db.Model):
     unit_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
     vat_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False)
     net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    #: The legal mention of a 0 % line (the seller's regime, or the reason given).
+    vat_mention: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
 
     invoice = relationship("Invoice", back_populates="lines")

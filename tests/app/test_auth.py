@@ -293,7 +293,9 @@ PAGES = {
     "/evenements": {Role.ADMIN, Role.COORDINATOR, Role.TREASURER},
     "/acteurs": {Role.ADMIN, Role.COORDINATOR, Role.TREASURER},
     "/clients": {Role.ADMIN, Role.COORDINATOR, Role.TREASURER},
-    "/factures": {Role.ADMIN, Role.TREASURER},
+    # Coordination reads the invoices of its events; only the treasury issues and records payments.
+    "/factures": {Role.ADMIN, Role.COORDINATOR, Role.TREASURER},
+    "/paiements": {Role.ADMIN, Role.COORDINATOR, Role.TREASURER},
     "/portail/lots": {Role.ACTOR},
     "/mes-devis": {Role.CLIENT},
     "/tableau-de-bord": set(Role),

@@ -1,0 +1,94 @@
+"""Invoicing forms: a deposit, the final invoice, a credit note, a payment, the invoice list's filters."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from invoicing.models import PaymentMethod
+from offers.forms.events import DecimalTextField
+
+PAYMENT_METHODS = {
+    PaymentMethod.TRANSFER: _l("Virement"),
+    PaymentMethod.CHEQUE: _l("Chèque"),
+    PaymentMethod.CARD: _l("Carte"),
+    PaymentMethod.CASH: _l("Espèces"),
+    PaymentMethod.OTHER: _l("Autre"),
+}
+
+#: Derived states an invoice can be filtered by.
+STATES = {
+    "open": _l("À payer"),
+    "overdue": _l("En retard"),
+    "partly_paid": _l("Partiellement payée"),
+    "paid": _l("Payée"),
+    "cancelled": _l("Annulée par avoir"),
+    "credit_note": _l("Avoir"),
+}
+
+
+class DepositForm(FlaskForm):
+    percent = DecimalTextField(_l("Pourcentage du devis (%)"), places=2)
+    amount = DecimalTextField(_l("ou montant HT (€)"), places=2)
+    submit = SubmitField(_l("Émettre la facture d'acompte"))
+
+
+class FinalInvoiceForm(FlaskForm):
+    operation_category = SelectField(
+        _l("Catégorie de l'opération"),
+        choices=[
+            SelectChoice("services", _l("Prestations de services")),
+            SelectChoice("goods", _l("Livraisons de biens")),
+            SelectChoice("mixed", _l("Livraisons de biens et prestations de services")),
+        ],
+        default="services",
+    )
+    submit = SubmitField(_l("Émettre la facture"))
+
+
+class CreditNoteForm(FlaskForm):
+    amount = DecimalTextField(_l("Montant HT à annuler (€) — vide : tout ce qui reste"), places=2)
+    reason = TextAreaField(
+        _l("Motif (imprimé sur l'avoir)"),
+        validators=[DataRequired(_l("Indiquez le motif.")), Length(max=500)],
+    )
+    submit = SubmitField(_l("Émettre l'avoir"))
+
+
+class PaymentForm(FlaskForm):
+    received_on = DateField(_l("Reçu le"), validators=[DataRequired(_l("Indiquez la date de réception."))])
+    amount = DecimalTextField(
+        _l("Montant TTC reçu (€)"), places=2, validators=[DataRequired(_l("Indiquez le montant."))]
+    )
+    method = SelectField(
+        _l("Moyen de paiement"),
+        choices=[SelectChoice(m.value, text) for m, text in PAYMENT_METHODS.items()],
+        default="transfer",
+    )
+    reference = StringField(_l("Référence (facultatif)"), validators=[Optional(), Length(max=120)])
+    submit = SubmitField(_l("Enregistrer le paiement"))
+
+
+class InvoiceFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    date_from = DateField(_l("Du"), validators=[Optional()])
+    date_to = DateField(_l("Au"), validators=[Optional()])
+    client = SelectField(_l("Client"), validators=[Optional()], validate_choice=True)
+    state = SelectField(
+        _l("État"),
+        choices=[SelectChoice("", _l("Tous")), *(SelectChoice(k, v) for k, v in STATES.items())],
+        validators=[Optional()],
+        default="",
+    )
+
+    def __init__(self, *args, clients=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.client.choices = [
+            SelectChoice("", _l("Tous")),
+            *(SelectChoice(str(c.id), c.name) for c in clients),
+        ]

@@ -1,0 +1,1 @@
+"""Invoicing services: invoices and credit notes, payments, payouts."""

@@ -1,0 +1,606 @@
+"""Invoices from an accepted quote (single-contractor mode): deposits, the final invoice (or one
+invoice for everything), credit notes; and what each invoice still awaits.
+
+- An invoice is built from the **accepted quote's frozen lines**, never from the live ones: the client
+  pays what it accepted. VAT and totals come from :mod:`offers.pricing` (the coordinator sells
+  everything in this mode), so the invoices add up to the quote exactly.
+- A **deposit** is a percentage or an amount excl. VAT of the quote; its net is spread over the
+  quote's VAT rates by largest remainder (``app.money.allocate``), one line per rate.
+- The **final invoice** carries every line of the quote and deducts the deposits already invoiced
+  (their gross, with their numbers and dates): ``prepaid``. Without deposits it is the one invoice for
+  everything.
+- A **credit note** (avoir) cancels all or part of what remains of an invoice, rate by rate, and
+  references the invoice's number and date. "Cancelled" and "partly credited" are derived from credit
+  notes, never stored.
+- **Numbers** are allocated in the transaction that inserts the issued invoice (``app.numbering``):
+  ``FAC-2026-0001``; credit notes in their own series (``AV-…``) unless the setting
+  ``invoicing.credit_notes_own_series`` is false.
+- An issued invoice is **frozen**: parties, lines, totals per rate, mentions, PDF and SHA-256 are written
+  once, in one INSERT; the database refuses any UPDATE or DELETE of it (migration 0006).
+
+Explicit arguments, ``flush()`` never commit, French :class:`app.errors.DomainError` messages; every
+refusal that targets an issued document is recorded in the audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from app import snapshots
+from app.audit import record
+from app.db import utcnow
+from app.errors import DomainError, Forbidden, InvalidValue
+from app.extensions import db
+from app.formatting import money as format_money
+from app.formatting import rate as format_rate
+from app.models import User
+from app.money import ZERO, allocate, round_money
+from app.numbering import next_number
+from app.settings_store import get_setting
+from invoicing import mentions as legal
+from invoicing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, Payment
+from invoicing.permissions import can_issue_invoice
+from offers import pricing
+from offers.models import BillingMode, Quote, QuoteStatus
+
+ISSUER = "coordinator"
+HUNDRED = Decimal("100")
+MAX_REASON = 500
+
+
+class InvoiceRefused(DomainError):
+    """An invoicing action the rules refuse (409: the documents are as they are)."""
+
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What an invoice amounts to and awaits, derived from its credit notes and payments."""
+
+    gross: Decimal
+    prepaid: Decimal
+    credited_net: Decimal
+    credited_gross: Decimal
+    paid: Decimal
+
+    @property
+    def due(self) -> Decimal:
+        """What the client owes on this document: its gross less deposits and credit notes."""
+        return self.gross - self.prepaid - self.credited_gross
+
+    @property
+    def balance(self) -> Decimal:
+        return self.due - self.paid
+
+
+# --- guards --------------------------------------------------------------------------------------
+
+
+def _require_issuer(user: User | None) -> None:
+    if not can_issue_invoice(user):
+        raise Forbidden(_("Seule la trésorerie émet les factures et les avoirs."))
+
+
+def _require_invoiceable(quote: Quote) -> None:
+    if quote.status != QuoteStatus.ACCEPTED:
+        raise InvoiceRefused(
+            _(
+                "Le devis %(number)s v%(version)s n'est pas accepté : on ne facture qu'un devis accepté.",
+                number=quote.number,
+                version=quote.version,
+            )
+        )
+    mode = quote.snapshot.get("event", {}).get("billing_mode")
+    if mode == BillingMode.JOINT_CONSORTIUM.value:
+        raise InvoiceRefused(
+            _(
+                "En groupement conjoint, chaque membre facture sa part sous son propre numéro : "
+                "cette facturation n'est pas encore disponible dans Maillage."
+            )
+        )
+
+
+def _refuse_on_document(invoice: Invoice, user, message: str, exc_type=InvoiceRefused):
+    """Refuse, and keep a trace in the audit: the attempt targeted an issued document."""
+    record(
+        "invoice.refused",
+        invoice,
+        user=user,
+        event_id=invoice.event_id,
+        summary=_("Refusé sur %(number)s : %(why)s", number=invoice.number, why=message),
+    )
+    return exc_type(message)
+
+
+# --- reading what exists ---------------------------------------------------------------------------
+
+
+def quote_invoices(quote: Quote) -> list[Invoice]:
+    """The invoices and credit notes issued for ``quote``'s event, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.event_id == quote.event_id, Invoice.status == InvoiceStatus.ISSUED)
+            .order_by(Invoice.issued_at, Invoice.id)
+        )
+    )
+
+
+def credit_notes_of(invoice: Invoice) -> list[Invoice]:
+    return list(
+        db.session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.credit_of_id == invoice.id, Invoice.status == InvoiceStatus.ISSUED)
+            .order_by(Invoice.id)
+        )
+    )
+
+
+def figures(invoice: Invoice) -> Figures:
+    """Gross, deposits deducted, credited and paid amounts of ``invoice`` (two queries)."""
+    credited_net, credited_gross = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Invoice.total_net), 0),
+            sa.func.coalesce(sa.func.sum(Invoice.total_gross), 0),
+        ).where(Invoice.credit_of_id == invoice.id, Invoice.status == InvoiceStatus.ISSUED)
+    ).one()
+    paid = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount), 0)).where(Payment.invoice_id == invoice.id)
+    )
+    # ``sum`` and ``coalesce`` keep the column's type, so the amounts come back as Decimal euros on
+    # SQLite (stored in cents) and PostgreSQL alike.
+    return Figures(
+        gross=invoice.total_gross,
+        prepaid=invoice.prepaid,
+        credited_net=credited_net,
+        credited_gross=credited_gross,
+        paid=paid,
+    )
+
+
+def state(invoice: Invoice, today: date, numbers: Figures | None = None) -> str:
+    """``cancelled``, ``paid``, ``partly_paid``, ``overdue`` or ``open`` (never stored); a credit note
+    is ``credit_note``."""
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        return "credit_note"
+    numbers = numbers or figures(invoice)
+    if numbers.credited_net >= invoice.total_net and invoice.total_net > 0:
+        return "cancelled"
+    if numbers.balance <= 0:
+        return "paid"
+    if numbers.paid > 0:
+        return "partly_paid"
+    if invoice.due_date is not None and invoice.due_date < today:
+        return "overdue"
+    return "open"
+
+
+# --- building ------------------------------------------------------------------------------------
+
+# The documents are French legal documents: what they print is written in French whatever the
+# language of the person issuing them.
+
+
+def _fr_rate(rate: Decimal) -> str:
+    with force_locale("fr"):
+        return format_rate(rate)
+
+
+def _fr_money(amount: Decimal) -> str:
+    with force_locale("fr"):
+        return format_money(amount)
+
+
+def _context() -> pricing.PricingContext:
+    return pricing.PricingContext(snapshots.require_coordinator_identity())
+
+
+def _seller_and_buyer(quote: Quote, context: pricing.PricingContext) -> tuple[dict, dict, str | None]:
+    identity = context.identity
+    regime_mention = pricing.regime_mention(identity.vat_regime, context.mentions)
+    seller = snapshots.coordinator(identity, regime_mention)
+    buyer = snapshots.client(quote.event.client)
+    return seller, buyer, regime_mention
+
+
+def _totals(lines: list[InvoiceLine]):
+    return pricing.totals(
+        (pricing.Priced(line.net, line.vat_rate, None) for line in lines), BillingMode.SINGLE_CONTRACTOR
+    )
+
+
+def _groups(lines: list[InvoiceLine], totals) -> list[dict]:
+    mentions = {}
+    for line in lines:
+        if line.vat_mention and line.vat_rate not in mentions:
+            mentions[Decimal(line.vat_rate).normalize()] = line.vat_mention
+    return [
+        {
+            "rate": str(group.rate),
+            "net": str(group.net),
+            "vat": str(group.vat),
+            "mention": mentions.get(group.rate.normalize()),
+        }
+        for group in totals.groups
+    ]
+
+
+def _issue(
+    *,
+    kind: InvoiceKind,
+    quote: Quote,
+    user: User,
+    lines: list[InvoiceLine],
+    issue_date: date,
+    prepaid: Decimal = ZERO,
+    references: dict,
+    credit_of: Invoice | None = None,
+    operation_category: str = "services",
+    context: pricing.PricingContext,
+) -> Invoice:
+    """Number, freeze, render and insert an issued document in one INSERT (then its lines)."""
+    from invoicing.documents import render_invoice
+
+    seller, buyer, regime_mention = _seller_and_buyer(quote, context)
+    identity = context.identity
+    totals = _totals(lines)
+    if prepaid > totals.gross:
+        raise InvoiceRefused(_("Les acomptes dépassent le total de la facture."))
+    credit = kind == InvoiceKind.CREDIT_NOTE
+    own_series = bool(get_setting("invoicing.credit_notes_own_series", True))
+    prefix = identity.credit_note_prefix if credit and own_series else identity.invoice_prefix
+    number = next_number(ISSUER, prefix, issue_date.year)
+    event = quote.event
+    invoice = Invoice(
+        issuer=ISSUER,
+        kind=kind,
+        status=InvoiceStatus.ISSUED,
+        number=number,
+        credit_of_id=credit_of.id if credit_of is not None else None,
+        event_id=event.id,
+        quote_id=quote.id,
+        client_id=event.client_id,
+        issue_date=issue_date,
+        due_date=None if credit else issue_date + timedelta(days=identity.payment_days or 30),
+        service_date=event.ends_at.date(),
+        purchase_order_number=quote.client_purchase_order or event.purchase_order_number,
+        seller=seller,
+        buyer=buyer,
+        mentions=legal.invoice_mentions(
+            public_buyer=bool(buyer.get("is_public_body")), regime_mention=regime_mention
+        ),
+        total_net=totals.net,
+        total_vat=totals.vat,
+        total_gross=totals.gross,
+        prepaid=prepaid,
+        vat_groups=_groups(lines, totals),
+        references=references,
+        operation_category=operation_category,
+        created_by_id=user.id,
+        issued_at=utcnow(),
+    )
+    for position, line in enumerate(lines):
+        line.position = position
+    invoice.pdf, invoice.xml = render_invoice(invoice, lines, event)
+    from app.pdf import sha256
+
+    invoice.pdf_sha256 = sha256(invoice.pdf)
+    invoice.lines = lines
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
+
+
+def _quote_groups(quote: Quote) -> tuple[list, dict]:
+    """The accepted quote's VAT groups (as the coordinator sells them) and each rate's mention."""
+    totals = pricing.totals(
+        (pricing.Priced(ql.net, ql.vat_rate, None) for ql in quote.lines), BillingMode.SINGLE_CONTRACTOR
+    )
+    mentions = {}
+    for ql in quote.lines:
+        if ql.vat_mention:
+            mentions.setdefault(Decimal(ql.vat_rate).normalize(), ql.vat_mention)
+    return list(totals.groups), mentions
+
+
+def _parse_share(quote: Quote, percent: Decimal | None, amount: Decimal | None) -> Decimal:
+    """The deposit's net: ``percent`` of the quote's net, or ``amount`` (excl. VAT)."""
+    if (percent is None) == (amount is None):
+        raise InvalidValue(_("Indiquez soit un pourcentage, soit un montant HT d'acompte."), "percent")
+    if percent is not None:
+        if not percent.is_finite() or percent <= 0:
+            raise InvalidValue(_("Le pourcentage d'acompte doit être supérieur à 0."), "percent")
+        if percent > HUNDRED:
+            raise InvalidValue(_("Un acompte ne peut pas dépasser %(max)s du devis.", max="100 %"), "percent")
+        if percent.as_tuple().exponent < -2:
+            raise InvalidValue(_("Le pourcentage a au plus deux décimales."), "percent")
+        return round_money(quote.total_net * percent / HUNDRED)
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidValue(_("Le montant de l'acompte doit être supérieur à 0."), "amount")
+    if amount.as_tuple().exponent < -2:
+        raise InvalidValue(_("Un montant a au plus deux décimales (centimes)."), "amount")
+    if amount > quote.total_net:
+        raise InvalidValue(
+            _("L'acompte dépasse le montant HT du devis (%(net)s).", net=format_money(quote.total_net)),
+            "amount",
+        )
+    return amount
+
+
+def _deposits(quote: Quote) -> list[Invoice]:
+    return [i for i in quote_invoices(quote) if i.kind == InvoiceKind.DEPOSIT and i.quote_id == quote.id]
+
+
+def _final_exists(quote: Quote) -> Invoice | None:
+    for invoice in quote_invoices(quote):
+        if invoice.kind == InvoiceKind.INVOICE and invoice.quote_id == quote.id:
+            if figures(invoice).credited_net < invoice.total_net:
+                return invoice
+    return None
+
+
+def _remaining_net(invoice: Invoice) -> Decimal:
+    return invoice.total_net - figures(invoice).credited_net
+
+
+def issue_deposit(
+    quote: Quote,
+    user: User,
+    *,
+    percent: Decimal | None = None,
+    amount: Decimal | None = None,
+    today: date | None = None,
+) -> Invoice:
+    """A deposit invoice (type 386) of ``percent`` % or ``amount`` excl. VAT of the accepted quote.
+
+    Raises :class:`Forbidden`, :class:`InvoiceRefused` (quote not accepted, final invoice issued,
+    deposits over the quote) and :class:`InvalidValue` (percent, amount).
+    """
+    _require_issuer(user)
+    _require_invoiceable(quote)
+    if _final_exists(quote) is not None:
+        raise InvoiceRefused(_("La facture finale de ce devis est émise : plus d'acompte possible."))
+    net = _parse_share(quote, percent, amount)
+    already = sum((_remaining_net(d) for d in _deposits(quote)), ZERO)
+    if already + net > quote.total_net:
+        raise InvalidValue(
+            _(
+                "Les acomptes dépasseraient le devis : %(already)s HT déjà facturés sur %(net)s HT.",
+                already=format_money(already),
+                net=format_money(quote.total_net),
+            ),
+            "percent" if percent is not None else "amount",
+        )
+    context = _context()
+    groups, mentions = _quote_groups(quote)
+    share = _fr_rate(percent / HUNDRED) if percent is not None else _fr_money(net) + " HT"
+    lines = []
+    for group, part in zip(groups, allocate(net, [g.net for g in groups]), strict=True):
+        if part == 0:
+            continue
+        lines.append(
+            InvoiceLine(
+                lot_title="Acompte",
+                description=(
+                    f"Acompte de {share} sur le devis {quote.number} v{quote.version} — prestations à "
+                    f"{_fr_rate(group.rate)}"
+                ),
+                quantity=Decimal("1"),
+                unit="forfait",
+                unit_price=part,
+                vat_rate=Decimal(group.rate).quantize(pricing.RATE_QUANTUM),
+                net=part,
+                vat_mention=mentions.get(group.rate.normalize()) if group.rate == 0 else None,
+            )
+        )
+    today = today or utcnow().date()
+    invoice = _issue(
+        kind=InvoiceKind.DEPOSIT,
+        quote=quote,
+        user=user,
+        lines=lines,
+        issue_date=today,
+        references={"quote": {"number": quote.number, "version": quote.version}, "share": share},
+        context=context,
+    )
+    record(
+        "invoice.issued",
+        invoice,
+        user=user,
+        event_id=invoice.event_id,
+        summary=_(
+            "Facture d'acompte %(number)s émise : %(gross)s TTC",
+            number=invoice.number,
+            gross=format_money(invoice.total_gross),
+        ),
+        changes={"total_gross": (None, invoice.total_gross)},
+    )
+    return invoice
+
+
+def issue_final(
+    quote: Quote, user: User, *, today: date | None = None, operation_category: str = "services"
+) -> Invoice:
+    """The final invoice (type 380): every line of the accepted quote, less the deposits already
+    invoiced (not credited), listed with their numbers and dates. Without deposits, the one invoice
+    for everything.
+
+    Raises :class:`Forbidden`, :class:`InvoiceRefused` (quote not accepted, already invoiced).
+    """
+    _require_issuer(user)
+    _require_invoiceable(quote)
+    if operation_category not in legal.OPERATION_CATEGORIES:
+        raise InvalidValue(_("Choisissez la catégorie de l'opération."), "operation_category")
+    existing = _final_exists(quote)
+    if existing is not None:
+        raise InvoiceRefused(
+            _(
+                "Ce devis est déjà facturé (%(number)s) : corrigez-le par un avoir avant de le refacturer.",
+                number=existing.number,
+            )
+        )
+    context = _context()
+    deposits = []
+    prepaid = ZERO
+    for deposit in _deposits(quote):
+        numbers = figures(deposit)
+        remaining = deposit.total_gross - numbers.credited_gross
+        if remaining <= 0:
+            continue
+        deposits.append(
+            {"number": deposit.number, "date": deposit.issue_date.isoformat(), "gross": str(remaining)}
+        )
+        prepaid += remaining
+    lines = [
+        InvoiceLine(
+            lot_title=ql.lot_title,
+            organisation_id=ql.organisation_id,
+            description=ql.description,
+            quantity=ql.quantity,
+            unit=ql.unit,
+            unit_price=ql.unit_price,
+            vat_rate=ql.vat_rate,
+            net=ql.net,
+            vat_mention=ql.vat_mention,
+        )
+        for ql in sorted(quote.lines, key=lambda q: q.position)
+    ]
+    today = today or utcnow().date()
+    invoice = _issue(
+        kind=InvoiceKind.INVOICE,
+        quote=quote,
+        user=user,
+        lines=lines,
+        issue_date=today,
+        prepaid=prepaid,
+        references={"quote": {"number": quote.number, "version": quote.version}, "deposits": deposits},
+        operation_category=operation_category,
+        context=context,
+    )
+    record(
+        "invoice.issued",
+        invoice,
+        user=user,
+        event_id=invoice.event_id,
+        summary=_(
+            "Facture %(number)s émise : %(gross)s TTC, dont %(prepaid)s d'acomptes déduits",
+            number=invoice.number,
+            gross=format_money(invoice.total_gross),
+            prepaid=format_money(prepaid),
+        ),
+        changes={"total_gross": (None, invoice.total_gross)},
+    )
+    return invoice
+
+
+def issue_credit_note(
+    invoice: Invoice,
+    user: User,
+    *,
+    reason: str,
+    amount: Decimal | None = None,
+    today: date | None = None,
+) -> Invoice:
+    """A credit note (type 381) on ``invoice``: everything that remains (``amount`` None), or
+    ``amount`` excl. VAT spread over the invoice's rates. Never more than what remains.
+
+    Raises :class:`Forbidden`, :class:`InvoiceRefused` and :class:`InvalidValue` (reason, amount).
+    """
+    _require_issuer(user)
+    if invoice.kind == InvoiceKind.CREDIT_NOTE or invoice.status != InvoiceStatus.ISSUED:
+        raise _refuse_on_document(invoice, user, _("On ne fait un avoir que sur une facture émise."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidValue(_("Indiquez le motif de l'avoir : il est imprimé sur le document."), "reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidValue(_("Le motif a au plus 500 caractères."), "reason")
+    credited = credit_notes_of(invoice)
+    # What remains, rate by rate: the invoice's groups less the credit notes' groups.
+    remaining: dict[Decimal, Decimal] = {}
+    for group in invoice.vat_groups:
+        rate = Decimal(group["rate"]).normalize()
+        remaining[rate] = remaining.get(rate, ZERO) + Decimal(group["net"])
+    for note in credited:
+        for group in note.vat_groups:
+            rate = Decimal(group["rate"]).normalize()
+            remaining[rate] = remaining.get(rate, ZERO) - Decimal(group["net"])
+    left = sum(remaining.values(), ZERO)
+    if left <= 0:
+        raise _refuse_on_document(
+            invoice, user, _("Cette facture est déjà entièrement annulée par des avoirs.")
+        )
+    if amount is None:
+        amount = left
+    elif not amount.is_finite() or amount <= 0:
+        raise InvalidValue(_("Le montant de l'avoir doit être supérieur à 0."), "amount")
+    elif amount.as_tuple().exponent < -2:
+        raise InvalidValue(_("Un montant a au plus deux décimales (centimes)."), "amount")
+    elif amount > left:
+        raise _refuse_on_document(
+            invoice,
+            user,
+            _(
+                "L'avoir (%(amount)s HT) dépasse ce qui reste de la facture (%(left)s HT).",
+                amount=format_money(amount),
+                left=format_money(left),
+            ),
+            InvalidValue,
+        )
+    rates = [rate for rate in remaining if remaining[rate] > 0]
+    parts = allocate(amount, [remaining[rate] for rate in rates])
+    mentions = {Decimal(g["rate"]).normalize(): g.get("mention") for g in invoice.vat_groups}
+    lines = [
+        InvoiceLine(
+            lot_title="Avoir",
+            description=(
+                f"Avoir sur la facture {invoice.number} du {invoice.issue_date:%d/%m/%Y} — {reason} "
+                f"(prestations à {_fr_rate(rate)})"
+            ),
+            quantity=Decimal("1"),
+            unit="forfait",
+            unit_price=part,
+            vat_rate=rate.quantize(pricing.RATE_QUANTUM),
+            net=part,
+            vat_mention=mentions.get(rate) if rate == 0 else None,
+        )
+        for rate, part in zip(rates, parts, strict=True)
+        if part > 0
+    ]
+    quote = db.session.get(Quote, invoice.quote_id)
+    today = today or utcnow().date()
+    note = _issue(
+        kind=InvoiceKind.CREDIT_NOTE,
+        quote=quote,
+        user=user,
+        lines=lines,
+        issue_date=today,
+        references={
+            "credited": {"number": invoice.number, "date": invoice.issue_date.isoformat()},
+            "reason": reason,
+        },
+        credit_of=invoice,
+        operation_category=invoice.operation_category,
+        context=_context(),
+    )
+    record(
+        "invoice.credited",
+        invoice,
+        user=user,
+        event_id=invoice.event_id,
+        summary=_(
+            "Avoir %(note)s sur la facture %(number)s : %(gross)s TTC (%(reason)s)",
+            note=note.number,
+            number=invoice.number,
+            gross=format_money(note.total_gross),
+            reason=reason,
+        ),
+        changes={"credited_gross": (None, note.total_gross)},
+    )
+    return note
