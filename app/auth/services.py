@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -150,10 +152,23 @@ def consume_magic_link(token: str, ip: str | None) -> MagicLink:
 
 
 def _safe_path(path: str | None) -> str | None:
-    """Only paths inside this site: no scheme, no host, no protocol-relative ``//``."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+    """Only paths inside this site: no scheme, no host, no protocol-relative ``//``.
+
+    Browsers drop tabs and line breaks from a URL and read ``\\`` as ``/`` (``/\t/evil.example`` goes
+    to ``//evil.example``), and a CR or LF in a ``Location`` header is a 500: the value is normalised
+    first (control characters removed, backslashes made slashes), then only a path that stays on this
+    site is kept; anything else gives None (the caller's default page).
+    """
+    if not path:
         return None
-    return path[:300]
+    normalised = "".join(c for c in path if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
+    normalised = normalised.replace("\\", "/").strip()
+    if normalised != path or not normalised.startswith("/") or normalised.startswith("//"):
+        return None
+    parts = urlsplit(normalised)
+    if parts.scheme or parts.netloc or len(normalised) > 300:
+        return None
+    return normalised
 
 
 safe_next_path = _safe_path
