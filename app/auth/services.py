@@ -20,7 +20,7 @@ from app.auth.roles import EXTERNAL, is_external
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Client, MagicLink, Organisation, Role, User
+from app.models import Client, LoginLinkRequest, MagicLink, Organisation, Role, User
 
 
 class LoginRefused(DomainError):
@@ -47,14 +47,13 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
     The caller commits in both cases, so that failures are counted.
     """
     email = normalise_email(email)
-    if throttle.is_blocked(email, ip):
+    if throttle.login_attempt(email, ip):  # counted before the check, atomically
         raise TooManyAttempts(_("Trop de tentatives de connexion échouées. Réessayez dans quelques minutes."))
     user = db.session.scalar(sa.select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
-        throttle.record_failure(email, ip)
         raise LoginRefused(_("Adresse e-mail ou mot de passe incorrect."))
-    throttle.clear_account(email)
+    throttle.login_succeeded(email, ip)
     user.last_login_at = utcnow()
     record("user.login", user, user=user, summary=_("Connexion par mot de passe"), ip=ip)
     return user
@@ -149,6 +148,41 @@ def consume_magic_link(token: str, ip: str | None) -> MagicLink:
     link.user.last_login_at = now
     record("user.login", link.user, user=link.user, summary=_("Connexion par lien e-mail"), ip=ip)
     return link
+
+
+def request_login_link(email: str, ip: str | None) -> None:
+    """Store a request for a login link; the outbox worker answers it (:func:`pending_link_requests`).
+
+    The same work whether or not an account exists for ``email`` (one counter per key, one row), so
+    that neither the answer nor its time tells which addresses are accounts. Raises
+    :class:`TooManyAttempts` past ``LOGIN_LINK_MAX_PER_ACCOUNT`` / ``LOGIN_LINK_MAX_PER_ADDRESS``.
+    """
+    email = normalise_email(email)[:320]
+    if throttle.link_request(email, ip):
+        raise TooManyAttempts(_("Trop de demandes de lien de connexion. Réessayez dans quelques minutes."))
+    db.session.add(LoginLinkRequest(email=email, ip=ip, requested_at=utcnow()))
+    db.session.flush()
+
+
+def pending_link_requests(limit: int = 200) -> list[tuple[LoginLinkRequest, User | None]]:
+    """Take the requests not answered yet (marked answered now), each with the account it may reach:
+    an active actor or client, else None. Rows locked by another worker are skipped."""
+    requests = db.session.scalars(
+        sa.select(LoginLinkRequest)
+        .where(LoginLinkRequest.processed_at.is_(None))
+        .order_by(LoginLinkRequest.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    now, answered = utcnow(), []
+    for link_request in requests:
+        link_request.processed_at = now
+        user = db.session.scalar(sa.select(User).where(User.email == link_request.email))
+        answered.append(
+            (link_request, user if user is not None and user.active and is_external(user) else None)
+        )
+    db.session.flush()
+    return answered
 
 
 def _safe_path(path: str | None) -> str | None:
