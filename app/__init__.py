@@ -46,6 +46,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     db.init_app(app)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies < 0:
+        raise RuntimeError("TRUSTED_PROXIES must be a count of proxies (0 or more).")
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only X-Forwarded-For and -Proto, and only as many hops as there are proxies: a client
+        # cannot forge its address by sending the header itself.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0, x_prefix=0)
     migrate.init_app(
         app, db, directory=app.config.get("MIGRATIONS_DIR", _migrations_dir()), compare_type=True
     )
@@ -117,6 +126,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     def inject_layout():
         from flask_login import current_user
 
+        if g.get("database_failed"):  # the error page: nothing from the database (app.errors)
+            return {"navigation": [], "current_locale": select_locale(), "demo_banner": False}
         return {
             "navigation": navigation_for(current_user),
             "current_locale": select_locale(),
@@ -129,6 +140,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.after_request
     def _security_headers(response):
+        _cache_and_transport_headers(app, response)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -140,6 +152,24 @@ def create_app(test_config: dict | None = None) -> Flask:
         return response
 
     return app
+
+
+def _cache_and_transport_headers(app: Flask, response) -> None:
+    """HSTS outside debug; ``Cache-Control: no-store`` on what a shared or back-button cache must not
+    keep: pages of a logged-in user, PDFs, and pages reached by a token in the URL (login links,
+    the client's quote portal). A view that chose its own caching (a logo, static files) keeps it,
+    except for PDFs, never stored."""
+    if not app.debug and app.config.get("HSTS"):
+        response.headers.setdefault("Strict-Transport-Security", app.config["HSTS"])
+    user = g.get("_login_user")  # only what this request loaded: no query for the header
+    private = (
+        response.mimetype == "application/pdf"
+        or (request.view_args or {}).get("token") is not None
+        or bool(getattr(user, "is_authenticated", False))
+    )
+    if private and (response.mimetype == "application/pdf" or "Cache-Control" not in response.headers):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Pragma", "no-cache")
 
 
 def _demo_loaded() -> bool:

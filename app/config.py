@@ -44,6 +44,9 @@ class Config:
     LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
     REDIS_URL: str | None = None
+    # Login links asked for (per address typed, per client address), over the same window.
+    LOGIN_LINK_MAX_PER_ACCOUNT = 3
+    LOGIN_LINK_MAX_PER_ADDRESS = 10
 
     # Magic links (actors and clients).
     MAGIC_LINK_MAX_AGE = timedelta(hours=48)
@@ -65,6 +68,16 @@ class Config:
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
     DEMO_BANNER = True
+
+    # Behind a reverse proxy: how many proxies in front of the app set X-Forwarded-For and
+    # X-Forwarded-Proto (werkzeug's ProxyFix trusts that many hops, no more). 0: none, the
+    # address seen is the client's. Env: TRUSTED_PROXIES=1 behind one HTTPS proxy.
+    TRUSTED_PROXIES = 0
+
+    # HTTP Strict Transport Security, sent on every response outside debug mode.
+    HSTS = "max-age=31536000; includeSubDomains"
+    # Seconds a client is asked to wait (Retry-After) when the database is locked or unreachable.
+    RETRY_AFTER_SECONDS = 30
 
 
 def _env(name: str) -> str | None:
@@ -94,6 +107,8 @@ def load_config(app, test_config: dict | None = None) -> None:
             app.config[flag] = os.environ[flag].lower() in ("1", "true", "yes", "on")
     if _env("TRUSTED_HOSTS"):
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in os.environ["TRUSTED_HOSTS"].split(",") if h.strip()]
+    if _env("TRUSTED_PROXIES"):
+        app.config["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
     if _env("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
     if test_config:

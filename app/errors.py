@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+import logging
+
+from flask import jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+
+logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -62,6 +70,7 @@ _TITLES = {
     409: ("Conflit", "L'objet a changé entre-temps ; rechargez la page."),
     413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
     429: ("Trop de tentatives", "Trop de tentatives : réessayez dans quelques minutes."),
+    503: ("Service indisponible", "Le service est momentanément indisponible."),
     500: ("Erreur interne", "Une erreur inattendue s'est produite ; elle a été consignée."),
 }
 
@@ -93,6 +102,38 @@ def register_error_handlers(app) -> None:
             return render_error(exc.code, custom)
         return exc
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(SQLAlchemyTimeoutError)
+    def database_unavailable(exc):
+        """A locked or unreachable database (or an exhausted pool): 503, try again shortly."""
+        logger.warning("Database unavailable: %s", exc)
+        forget_database()
+        response, code = render_error(
+            503, _("Le service est momentanément indisponible. Réessayez dans quelques instants.")
+        )
+        response = make_response(response, code)
+        response.headers["Retry-After"] = str(app.config.get("RETRY_AFTER_SECONDS", 30))
+        return response
+
     @app.errorhandler(500)
     def internal_error(exc):
+        forget_database()
         return render_error(500)
+
+
+def forget_database() -> None:
+    """Before an error page: roll back, and let the layout touch nothing in the database.
+
+    The failed transaction is rolled back (a second error there is ignored: the connection may be
+    gone), the user this request loaded is replaced by an anonymous one (its attributes expired with
+    the rollback, and reading them would query again), and ``g.database_failed`` tells the layout
+    to skip the navigation and the demo banner.
+    """
+    from flask import current_app, g
+
+    try:
+        db.session.rollback()
+    except Exception:
+        logger.warning("Rollback failed before the error page.", exc_info=True)
+    g._login_user = current_app.login_manager.anonymous_user()
+    g.database_failed = True

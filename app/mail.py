@@ -403,6 +403,9 @@ outbox_cli = AppGroup("outbox", help="File d'envoi des e-mails.")
 )
 def send_command(include_failed: bool) -> None:
     """Envoyer les messages en attente dont l'heure est venue."""
+    from app.auth.views import answer_login_link_requests
+
+    answer_login_link_requests()
     sent, failed = deliver_pending(include_failed=include_failed, after_each=db.session.commit)
     db.session.commit()
     click.echo(_("%(sent)d message(s) envoyé(s), %(failed)d en échec.", sent=sent, failed=failed))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from app.forms import Form
 from invoicing.models import PaymentMethod
 from offers.forms.events import DecimalTextField
 
@@ -30,13 +30,13 @@ STATES = {
 }
 
 
-class DepositForm(FlaskForm):
+class DepositForm(Form):
     percent = DecimalTextField(_l("Pourcentage du devis (%)"), places=2)
     amount = DecimalTextField(_l("ou montant HT (€)"), places=2)
     submit = SubmitField(_l("Émettre la facture d'acompte"))
 
 
-class FinalInvoiceForm(FlaskForm):
+class FinalInvoiceForm(Form):
     operation_category = SelectField(
         _l("Catégorie de l'opération"),
         choices=[
@@ -49,7 +49,7 @@ class FinalInvoiceForm(FlaskForm):
     submit = SubmitField(_l("Émettre la facture"))
 
 
-class CreditNoteForm(FlaskForm):
+class CreditNoteForm(Form):
     amount = DecimalTextField(_l("Montant HT à annuler (€) — vide : tout ce qui reste"), places=2)
     reason = TextAreaField(
         _l("Motif (imprimé sur l'avoir)"),
@@ -58,7 +58,7 @@ class CreditNoteForm(FlaskForm):
     submit = SubmitField(_l("Émettre l'avoir"))
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(Form):
     received_on = DateField(_l("Reçu le"), validators=[DataRequired(_l("Indiquez la date de réception."))])
     amount = DecimalTextField(
         _l("Montant TTC reçu (€)"), places=2, validators=[DataRequired(_l("Indiquez le montant."))]
@@ -72,7 +72,7 @@ class PaymentForm(FlaskForm):
     submit = SubmitField(_l("Enregistrer le paiement"))
 
 
-class InvoiceFilterForm(FlaskForm):
+class InvoiceFilterForm(Form):
     class Meta:
         csrf = False
 

@@ -16,6 +16,7 @@ from app.auth import permission_required
 from app.dates import LOCAL_TZ
 from app.extensions import db
 from app.models import Client
+from app.parsing import bad_filter, page_number
 from app.web import service_call
 from invoicing.forms import (
     PAYMENT_METHODS,
@@ -35,7 +36,6 @@ from offers.models import Event, Quote, QuoteStatus
 bp = Blueprint("invoicing", __name__)
 
 PER_PAGE = 25
-MAX_PAGE = 100_000
 
 
 @bp.app_context_processor
@@ -56,8 +56,7 @@ def _event_money_link(event) -> str | None:
 
 
 def _page() -> int:
-    page = request.args.get("page", 1, type=int)
-    return page if 1 <= page <= MAX_PAGE else 1
+    return page_number(request.args)
 
 
 # --- the list ------------------------------------------------------------------------------------
@@ -68,7 +67,8 @@ def _page() -> int:
 def invoice_list():
     clients = list(db.session.scalars(sa.select(Client).order_by(Client.name)))
     filters = InvoiceFilterForm(formdata=request.args, clients=clients)
-    filters.validate()
+    if not filters.validate():
+        bad_filter()
     query = (
         sa.select(Invoice)
         .where(Invoice.status == InvoiceStatus.ISSUED)

@@ -1,14 +1,15 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
+
+from app.forms import Form
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(
         _l("Adresse e-mail"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip]
     )
@@ -16,14 +17,14 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Se connecter"))
 
 
-class MagicLinkRequestForm(FlaskForm):
+class MagicLinkRequestForm(Form):
     email = EmailField(
         _l("Adresse e-mail"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip]
     )
     submit = SubmitField(_l("Recevoir un lien de connexion"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """An empty form: a CSRF-protected POST button."""
 
     submit = SubmitField(_l("Continuer"))

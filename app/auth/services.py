@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -18,7 +20,7 @@ from app.auth.roles import EXTERNAL, is_external
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Client, MagicLink, Organisation, Role, User
+from app.models import Client, LoginLinkRequest, MagicLink, Organisation, Role, User
 
 
 class LoginRefused(DomainError):
@@ -45,14 +47,13 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
     The caller commits in both cases, so that failures are counted.
     """
     email = normalise_email(email)
-    if throttle.is_blocked(email, ip):
+    if throttle.login_attempt(email, ip):  # counted before the check, atomically
         raise TooManyAttempts(_("Trop de tentatives de connexion échouées. Réessayez dans quelques minutes."))
     user = db.session.scalar(sa.select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
-        throttle.record_failure(email, ip)
         raise LoginRefused(_("Adresse e-mail ou mot de passe incorrect."))
-    throttle.clear_account(email)
+    throttle.login_succeeded(email, ip)
     user.last_login_at = utcnow()
     record("user.login", user, user=user, summary=_("Connexion par mot de passe"), ip=ip)
     return user
@@ -149,11 +150,59 @@ def consume_magic_link(token: str, ip: str | None) -> MagicLink:
     return link
 
 
+def request_login_link(email: str, ip: str | None) -> None:
+    """Store a request for a login link; the outbox worker answers it (:func:`pending_link_requests`).
+
+    The same work whether or not an account exists for ``email`` (one counter per key, one row), so
+    that neither the answer nor its time tells which addresses are accounts. Raises
+    :class:`TooManyAttempts` past ``LOGIN_LINK_MAX_PER_ACCOUNT`` / ``LOGIN_LINK_MAX_PER_ADDRESS``.
+    """
+    email = normalise_email(email)[:320]
+    if throttle.link_request(email, ip):
+        raise TooManyAttempts(_("Trop de demandes de lien de connexion. Réessayez dans quelques minutes."))
+    db.session.add(LoginLinkRequest(email=email, ip=ip, requested_at=utcnow()))
+    db.session.flush()
+
+
+def pending_link_requests(limit: int = 200) -> list[tuple[LoginLinkRequest, User | None]]:
+    """Take the requests not answered yet (marked answered now), each with the account it may reach:
+    an active actor or client, else None. Rows locked by another worker are skipped."""
+    requests = db.session.scalars(
+        sa.select(LoginLinkRequest)
+        .where(LoginLinkRequest.processed_at.is_(None))
+        .order_by(LoginLinkRequest.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    now, answered = utcnow(), []
+    for link_request in requests:
+        link_request.processed_at = now
+        user = db.session.scalar(sa.select(User).where(User.email == link_request.email))
+        answered.append(
+            (link_request, user if user is not None and user.active and is_external(user) else None)
+        )
+    db.session.flush()
+    return answered
+
+
 def _safe_path(path: str | None) -> str | None:
-    """Only paths inside this site: no scheme, no host, no protocol-relative ``//``."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+    """Only paths inside this site: no scheme, no host, no protocol-relative ``//``.
+
+    Browsers drop tabs and line breaks from a URL and read ``\\`` as ``/`` (``/\t/evil.example`` goes
+    to ``//evil.example``), and a CR or LF in a ``Location`` header is a 500: the value is normalised
+    first (control characters removed, backslashes made slashes), then only a path that stays on this
+    site is kept; anything else gives None (the caller's default page).
+    """
+    if not path:
         return None
-    return path[:300]
+    normalised = "".join(c for c in path if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
+    normalised = normalised.replace("\\", "/").strip()
+    if normalised != path or not normalised.startswith("/") or normalised.startswith("//"):
+        return None
+    parts = urlsplit(normalised)
+    if parts.scheme or parts.netloc or len(normalised) > 300:
+        return None
+    return normalised
 
 
 safe_next_path = _safe_path

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask import flash as _flash
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.auth.forms import ConfirmForm, LoginForm, MagicLinkRequestForm
-from app.auth.roles import is_external
 from app.auth.services import (
     InvalidLink,
     LoginRefused,
@@ -18,8 +16,9 @@ from app.auth.services import (
     consume_magic_link,
     end_sessions,
     issue_magic_link,
-    normalise_email,
     peek_magic_link,
+    pending_link_requests,
+    request_login_link,
     safe_next_path,
 )
 from app.extensions import db
@@ -81,23 +80,45 @@ def logout():
 
 @bp.route("/connexion/lien", methods=["GET", "POST"])
 def magic_link_request():
-    """Actors and clients ask for a login link; the answer never reveals whether the email exists."""
+    """Actors and clients ask for a login link; the answer never reveals whether the email exists.
+
+    The request is only stored (:func:`request_login_link`): ``flask outbox send`` looks the account
+    up and queues the e-mail (:func:`answer_login_link_requests`), outside the request, so that the
+    answer takes the same time for every address and no SMTP server holds the worker.
+    """
     form = MagicLinkRequestForm()
+    status = 200
     if form.validate_on_submit():
-        email = normalise_email(form.email.data)
-        user = db.session.scalar(sa.select(User).where(User.email == email))
-        if user is not None and user.active and is_external(user):
-            send_login_link(user)
-        db.session.commit()
-        _flash(
-            _(
-                "Si un compte acteur ou client existe pour cette adresse, un lien de connexion vient d'y être envoyé."
-            ),
-            "info",
-        )
-        return redirect(url_for("auth.login"))
-    status = 400 if request.method == "POST" else 200
+        try:
+            request_login_link(form.email.data, g.client_ip)
+        except TooManyAttempts as exc:
+            db.session.commit()  # the request counts
+            form.email.errors = [exc.message]
+            status = exc.status_code
+        else:
+            db.session.commit()
+            _flash(
+                _(
+                    "Si un compte acteur ou client existe pour cette adresse, "
+                    "un lien de connexion vient d'y être envoyé."
+                ),
+                "info",
+            )
+            return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        status = 400
     return render_template("app/auth/magic_request.html", form=form), status
+
+
+def answer_login_link_requests() -> int:
+    """Queue a login link for each stored request that reaches an account; commits. Returns how many
+    requests were answered (with or without an e-mail). Run by ``flask outbox send``."""
+    answered = pending_link_requests()
+    for _request, user in answered:
+        if user is not None:
+            send_login_link(user)
+    db.session.commit()
+    return len(answered)
 
 
 def send_login_link(user: User, next_path: str | None = None, subject: str | None = None, intro: str = ""):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
 
 from app.directory.chains import SLUG_MAX, SLUG_PATTERN, ChainFields
+from app.forms import Form
 
 
 def strip(value):
@@ -21,7 +21,7 @@ def lower_or_none(value):
     return value.lower() if value else None
 
 
-class ChainForm(FlaskForm):
+class ChainForm(Form):
     name = StringField(_l("Nom de la chaîne"), validators=[DataRequired(), Length(max=200)], filters=[strip])
     slug = StringField(
         _l("Adresse publique"),
@@ -61,7 +61,7 @@ class ChainForm(FlaskForm):
         )
 
 
-class ChainLinkAddForm(FlaskForm):
+class ChainLinkAddForm(Form):
     organisation_id = SelectField(_l("Acteur à ajouter"), coerce=int, validators=[InputRequired()])
     note = StringField(
         _l("Ce qu'il transmet au suivant"), validators=[Optional(), Length(max=200)], filters=[strip]
@@ -78,18 +78,18 @@ class ChainLinkAddForm(FlaskForm):
         ]
 
 
-class ChainLinkNoteForm(FlaskForm):
+class ChainLinkNoteForm(Form):
     note = StringField(
         _l("Ce qu'il transmet au suivant"), validators=[Optional(), Length(max=200)], filters=[strip]
     )
     submit = SubmitField(_l("Enregistrer la note"))
 
 
-class MoveForm(FlaskForm):
+class MoveForm(Form):
     direction = HiddenField(validators=[AnyOf(("up", "down"))])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A CSRF-protected confirmation button (remove an actor, delete a chain)."""
 
     submit = SubmitField(_l("Confirmer"))

@@ -11,13 +11,11 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -48,6 +46,7 @@ from app.directory.validation import (
     qpv_names,
 )
 from app.errors import DomainError
+from app.forms import Form, PlainIntegerField
 from app.labels import LABELS
 from app.models import LegalForm, VatRegime
 
@@ -104,7 +103,7 @@ def _qpv_choices():
     return [("", _l("— Hors quartier prioritaire —"))] + [(name, name) for name, _c in qpv_names()]
 
 
-class CardForm(FlaskForm):
+class CardForm(Form):
     """The descriptive part of a card: what an actor edits on its own card."""
 
     description = TextAreaField(
@@ -253,7 +252,7 @@ def parse_percent(text: str) -> Decimal:
     Raises :class:`ValueError` with a French message.
     """
     cleaned = (text or "").strip().replace("\u00a0", "").replace(" ", "").rstrip("%").replace(",", ".")
-    if not re.fullmatch(r"\d{1,3}(?:\.\d+)?", cleaned):
+    if not re.fullmatch(r"[0-9]{1,3}(?:\.[0-9]+)?", cleaned):
         raise ValueError(_("Indiquez un taux en pourcentage, par exemple 20, 10 ou 5,5."))
     if "." in cleaned and len(cleaned.split(".")[1]) > 2:
         raise ValueError(_("Le taux s'écrit avec au plus deux décimales (ex. 5,5)."))
@@ -293,7 +292,7 @@ class PercentField(StringField):
         return format_percent_input(self.data)
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(Form):
     name = StringField(_l("Nom"), validators=[DataRequired(), Length(max=120)], filters=[strip])
     code = StringField(
         _l("Code (laissé vide : tiré du nom)"),
@@ -301,7 +300,7 @@ class CategoryForm(FlaskForm):
         filters=[none_if_empty],
     )
     default_vat_rate = PercentField(_l("Taux de TVA par défaut (%)"), validators=[InputRequired()])
-    position = IntegerField(
+    position = PlainIntegerField(
         _l("Ordre d'affichage"), validators=[Optional(), NumberRange(min=0, max=10000)], default=0
     )
     active = BooleanField(_l("Active (proposée pour les lots et les fiches)"), default=True)
@@ -328,7 +327,7 @@ class CategoryForm(FlaskForm):
 # --- stale forms ---------------------------------------------------------------------------------
 
 
-def changed_fields(form: FlaskForm, current: FlaskForm) -> list[tuple[str, str]]:
+def changed_fields(form: Form, current: Form) -> list[tuple[str, str]]:
     """(label, stored value) of every field where the posted form differs from what is stored now.
 
     Shown beside a form re-rendered after a conflict: the user's input stays in the fields, the values

@@ -14,6 +14,7 @@ from sqlalchemy.orm import defer, selectinload
 from app.directory.validation import qpv_names
 from app.extensions import db
 from app.models import Category, LegalForm, Organisation, VatRegime
+from app.parsing import page_number
 
 PER_PAGE_CHOICES = (25, 50, 100)
 PER_PAGE = 50
@@ -63,7 +64,7 @@ class DirectoryQuery:
             active=args.get("active") or ACTIVE_YES,
             sort=args.get("sort") or DEFAULT_SORT,
             order=args.get("order") or "asc",
-            page=max(args.get("page", 1, type=int) or 1, 1),
+            page=page_number(args),
             per_page=args.get("per_page", PER_PAGE, type=int) or PER_PAGE,
         )
         if query.legal_form not in {f.value for f in LegalForm}:

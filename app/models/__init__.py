@@ -13,7 +13,7 @@ from app.models.parties import (
     VatRegime,
     organisation_categories,
 )
-from app.models.security import LoginFailure, MagicLink
+from app.models.security import LoginLinkRequest, MagicLink, ThrottleCounter
 from app.models.settings import Setting
 from app.models.user import Role, User
 
@@ -25,7 +25,7 @@ __all__ = [
     "Client",
     "CoordinatorIdentity",
     "LegalForm",
-    "LoginFailure",
+    "LoginLinkRequest",
     "MagicLink",
     "NumberSeries",
     "Organisation",
@@ -34,6 +34,7 @@ __all__ = [
     "OutboxStatus",
     "Role",
     "Setting",
+    "ThrottleCounter",
     "User",
     "VatRegime",
     "organisation_categories",

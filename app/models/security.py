@@ -11,16 +11,36 @@ from app.db import UTCDateTime, utcnow
 from app.extensions import db
 
 
-class LoginFailure(db.Model):
-    """One failed login, counted per account and per address over a sliding window."""
+class ThrottleCounter(db.Model):
+    """A fixed-window counter (failed logins, login-link requests), per account or per address.
 
-    __tablename__ = "login_failures"
-    __table_args__ = (sa.Index("ix_login_failures_key_at", "key", "at"),)
+    Incremented atomically by one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (see
+    :mod:`app.auth.throttle`): two workers never read the same count.
+    """
+
+    __tablename__ = "throttle_counters"
+
+    #: ``login-account:<email>``, ``login-ip:<address>``, ``link-account:<email>``, ``link-ip:<address>``.
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    #: The window ends here; the next hit after it starts a new window at 1.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class LoginLinkRequest(db.Model):
+    """Someone asked for a login link for ``email``; the outbox worker answers it, outside the request.
+
+    The request itself stores this row whether or not an account exists, so that its time and its
+    queries reveal nothing (``flask outbox send`` looks the account up and queues the e-mail).
+    """
+
+    __tablename__ = "login_link_requests"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: ``account:<email>`` or ``ip:<address>``.
-    key: Mapped[str] = mapped_column(sa.String(300), nullable=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    email: Mapped[str] = mapped_column(sa.String(320), nullable=False)
+    ip: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
 
 class MagicLink(db.Model):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import load_only, selectinload
 
 from app.extensions import db
 from app.models import Category, Chain, ChainLink, Organisation, organisation_categories
+from app.parsing import page_number
 
 bp = Blueprint("public", __name__)
 
@@ -182,7 +183,7 @@ def directory():
     if commune:
         query = query.where(Organisation.commune == commune)
     query = query.order_by(Organisation.name, Organisation.id)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     logos = _with_logo([o.id for o in page.items])
     actors = [public_actor(o, o.id in logos) for o in page.items]
 

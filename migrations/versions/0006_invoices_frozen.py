@@ -2,7 +2,7 @@
 and their lines refuse UPDATE and DELETE at the database level
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 04:00:00
 
 """
@@ -14,7 +14,7 @@ import app.db
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
+from app.forms import Form
 from offers.forms.events import DecimalTextField
 from offers.models import AssignmentRole
 
@@ -23,7 +23,7 @@ ROLE_CHOICES = [
 DEFAULT_ROLE = AssignmentRole.PARTNER.value
 
 
-class AssignmentAddForm(FlaskForm):
+class AssignmentAddForm(Form):
     """One or several organisations, each with its role.
 
     ``organisation_id`` may be repeated (checked suggestions, or the search field); the role of
@@ -62,7 +62,7 @@ class AssignmentAddForm(FlaskForm):
         return result
 
 
-class AssignmentActionForm(FlaskForm):
+class AssignmentActionForm(Form):
     """A CSRF-protected button (invite, remind, withdraw, remove)."""
 
     #: Invite: create an actor account for the organisation's e-mail when it has none.
@@ -70,7 +70,7 @@ class AssignmentActionForm(FlaskForm):
     submit = SubmitField(_l("Confirmer"))
 
 
-class MatchingWeightsForm(FlaskForm):
+class MatchingWeightsForm(Form):
     """The weights of the ``matching.weights`` setting (admin): comma or dot, between -100 and 100."""
 
     qpv = DecimalTextField(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -16,6 +15,7 @@ from app.directory.validation import (
     check_siret,
     check_vat_number,
 )
+from app.forms import Form
 from offers.forms.events import none_if_empty, strip
 from offers.services.clients import ClientFields
 
@@ -38,7 +38,7 @@ def _checked(check):
     return validator
 
 
-class ClientForm(FlaskForm):
+class ClientForm(Form):
     name = StringField(_l("Nom"), validators=[DataRequired(), Length(max=200)], filters=[strip])
     siret = StringField(_l("SIRET"), validators=[Optional(), _checked(check_siret)], filters=[_digits])
     siren = StringField(
@@ -137,7 +137,7 @@ class ClientForm(FlaskForm):
         )
 
 
-class ClientSearchForm(FlaskForm):
+class ClientSearchForm(Form):
     class Meta:
         csrf = False
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DateTimeLocalField,
     HiddenField,
-    IntegerField,
     SelectField,
     StringField,
     SubmitField,
@@ -21,6 +19,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app.dates import LOCAL_TZ, local_to_utc, short_local
+from app.forms import Form, PlainIntegerField
+from app.parsing import parse_plain_decimal
 from offers.models import BillingMode, EventStatus, FeeKind
 from offers.services.events import EventFields
 
@@ -51,6 +51,7 @@ class LocalDateTimeField(DateTimeLocalField):
     def process_formdata(self, valuelist):
         if not valuelist or not " ".join(valuelist).strip():
             self.data = None
+            self.raw_data = []  # blank is absent: InputRequired says so, instead of a None going on
             return
         super().process_formdata(valuelist)
         naive, self.data = self.data, None  # never left naive: other fields compare with it
@@ -89,12 +90,7 @@ class DecimalTextField(StringField):
             return
         if text.count(",") + text.count(".") > 1:
             raise ValueError(_("Un seul séparateur décimal, virgule ou point (ex. 1234,56)."))
-        try:
-            value = Decimal(text.replace(",", "."))
-        except InvalidOperation as exc:
-            raise ValueError(_("Nombre attendu (ex. 12,50).")) from exc
-        if not value.is_finite():
-            raise ValueError(_("Nombre attendu (ex. 12,50)."))
+        value = parse_plain_decimal(text)  # ASCII digits only: no 1E2, 1_000, ١٢ nor Infinity
         if value.as_tuple().exponent < -self.places:
             raise ValueError(_("Au plus %(n)s décimales.", n=self.places))
         if self.minimum is not None and value < self.minimum:
@@ -117,7 +113,7 @@ def _plain(value: Decimal) -> str:
     return text.replace(".", ",")
 
 
-def changed_fields(form: FlaskForm, current: FlaskForm) -> list[tuple[str, str]]:
+def changed_fields(form: Form, current: Form) -> list[tuple[str, str]]:
     """(label, current value) of every field where the posted form differs from the stored values.
 
     Shown beside a form re-rendered after a conflict (optimistic locking): the user's input stays in
@@ -168,7 +164,7 @@ def fee_kind_choices():
     ]
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     title = StringField(_l("Titre"), validators=[DataRequired(), Length(max=250)], filters=[strip])
     client_id = SelectField(_l("Client"), coerce=int, validators=[InputRequired()])
     venue = StringField(_l("Lieu"), validators=[Optional(), Length(max=250)], filters=[strip])
@@ -177,7 +173,7 @@ class EventForm(FlaskForm):
     )
     starts_at = LocalDateTimeField(_l("Début (heure de Paris)"), validators=[InputRequired()])
     ends_at = LocalDateTimeField(_l("Fin (heure de Paris)"), validators=[InputRequired()])
-    headcount = IntegerField(
+    headcount = PlainIntegerField(
         _l("Nombre de participants"),
         validators=[Optional(), NumberRange(min=0, max=1_000_000)],
     )
@@ -278,7 +274,7 @@ class EventForm(FlaskForm):
         )
 
 
-class DuplicateEventForm(FlaskForm):
+class DuplicateEventForm(Form):
     title = StringField(
         _l("Titre du nouvel événement"), validators=[DataRequired(), Length(max=250)], filters=[strip]
     )
@@ -296,7 +292,7 @@ class DuplicateEventForm(FlaskForm):
             raise ValidationError(_("La fin doit être après le début de l'événement."))
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     """One button per allowed move; ``target`` is the status to move to."""
 
     target = HiddenField(validators=[DataRequired()])
@@ -314,7 +310,7 @@ def _l_status(status: EventStatus):
     return LABELS.get(status.value, status.value)
 
 
-class EventFilterForm(FlaskForm):
+class EventFilterForm(Form):
     """The list's filters, read from the query string (GET: no CSRF token)."""
 
     class Meta:

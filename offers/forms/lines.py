@@ -3,17 +3,18 @@ that also chooses the delivering actor and may choose the VAT rate."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.formatting import rate as format_rate
+from app.forms import Form
 from app.labels import label
+from app.parsing import parse_plain_decimal
 from offers.forms.events import DecimalTextField, strip
 from offers.models import UNITS
 from offers.services.lines import LineFields, price_error, quantity_error
@@ -40,7 +41,7 @@ def unit_choices() -> list[SelectChoice]:
     return [SelectChoice(code, label(code)) for code in UNITS]
 
 
-class LineValuesForm(FlaskForm):
+class LineValuesForm(Form):
     """Description, quantity, unit, unit price: what both the coordination and the actor type."""
 
     description = StringField(
@@ -127,10 +128,10 @@ class LineForm(LineValuesForm):
         if field.data in (None, ""):
             return
         try:
-            value = Decimal(str(field.data))
-        except InvalidOperation as exc:
+            value = parse_plain_decimal(str(field.data))
+        except ValueError as exc:
             raise ValidationError(_("Taux de TVA inconnu.")) from exc
-        if not value.is_finite():
+        if "," in str(field.data) or not 0 <= value <= 1 or value.as_tuple().exponent < -4:
             raise ValidationError(_("Taux de TVA inconnu."))
 
     def fill(self, line):
@@ -153,7 +154,7 @@ class LineForm(LineValuesForm):
         return fields
 
 
-class LineDeleteForm(FlaskForm):
+class LineDeleteForm(Form):
     """The delete button: CSRF and the version the user saw."""
 
     version_id = HiddenField(validators=[DataRequired()])

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
+from app.forms import Form
 from offers.forms.events import LocalDateTimeField, strip
 from offers.services.lots import LotFields
 
 
-class LotForm(FlaskForm):
+class LotForm(Form):
     category_id = SelectField(_l("Catégorie"), coerce=int, validators=[InputRequired()])
     title = StringField(_l("Titre du lot"), validators=[DataRequired(), Length(max=250)], filters=[strip])
     specification = TextAreaField(_l("Cahier des charges"), validators=[Optional(), Length(max=20000)])
@@ -60,11 +60,11 @@ class LotForm(FlaskForm):
         )
 
 
-class LotMoveForm(FlaskForm):
+class LotMoveForm(Form):
     direction = HiddenField(validators=[AnyOf(("up", "down"))])
 
 
-class LotActionForm(FlaskForm):
+class LotActionForm(Form):
     """A CSRF-protected button (cancel, reopen)."""
 
     submit = SubmitField(_l("Confirmer"))

@@ -6,16 +6,16 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.formatting import rate as format_rate
+from app.forms import Form
 from offers.forms.lines import LineValuesForm
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     """Accept or decline, with an optional comment for the coordination."""
 
     comment = TextAreaField(
@@ -66,5 +66,5 @@ class PortalLineForm(LineValuesForm):
         return fields
 
 
-class PortalLineDeleteForm(FlaskForm):
+class PortalLineDeleteForm(Form):
     version_id = HiddenField(validators=[DataRequired()])

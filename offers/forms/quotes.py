@@ -1,9 +1,7 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     SelectField,
     StringField,
     SubmitField,
@@ -11,9 +9,11 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app.forms import Form, PlainIntegerField
 
-class IssueQuoteForm(FlaskForm):
-    validity_days = IntegerField(
+
+class IssueQuoteForm(Form):
+    validity_days = PlainIntegerField(
         _l("Durée de validité (jours)"), default=30, validators=[DataRequired(), NumberRange(min=1, max=365)]
     )
     show_actor_cards = BooleanField(_l("Présenter chaque acteur à côté de son lot"), default=True)
@@ -29,7 +29,7 @@ class IssueQuoteForm(FlaskForm):
             )
 
 
-class AcceptQuoteForm(FlaskForm):
+class AcceptQuoteForm(Form):
     name = StringField(_l("Votre nom et votre qualité"), validators=[DataRequired(), Length(max=200)])
     agreed = BooleanField(_l("Bon pour accord"), validators=[DataRequired()])
     purchase_order = StringField(
@@ -38,12 +38,12 @@ class AcceptQuoteForm(FlaskForm):
     accept = SubmitField(_l("Accepter le devis"))
 
 
-class DeclineQuoteForm(FlaskForm):
+class DeclineQuoteForm(Form):
     reason = TextAreaField(_l("Raison du refus"), validators=[DataRequired(), Length(max=2000)])
     decline = SubmitField(_l("Refuser le devis"))
 
 
-class QuoteFilterForm(FlaskForm):
+class QuoteFilterForm(Form):
     class Meta:
         csrf = False
 

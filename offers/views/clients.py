@@ -11,6 +11,7 @@ from app.auth import permission_required
 from app.extensions import db
 from app.locking import check_version
 from app.models import Client
+from app.parsing import page_number
 from app.web import service_call
 from offers.forms.clients import ClientForm, ClientSearchForm
 from offers.models import Event
@@ -34,7 +35,7 @@ def client_list():
     search = ClientSearchForm(formdata=request.args)
     search.validate()
     query = search_clients(search.q.data if not search.q.errors else None)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     return render_template(
         "offers/client_list.html",
         page=page,

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.labels import label
 from app.locking import check_version
 from app.models import Client
+from app.parsing import bad_filter, page_number
 from app.web import service_call
 from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
 from offers.forms.lots import LotActionForm, LotMoveForm
@@ -64,7 +65,8 @@ def event_quotes(event: Event) -> list[Quote]:
 def event_list():
     clients = all_clients()
     filters = EventFilterForm(formdata=request.args, clients=clients)
-    filters.validate()
+    if not filters.validate():
+        bad_filter()
     query = (
         sa.select(Event)
         .options(
@@ -73,9 +75,9 @@ def event_list():
         )
         .order_by(Event.starts_at.desc(), Event.id.desc())
     )
-    if filters.status.data and not filters.status.errors:
+    if (filters.status.data or "").strip():
         query = query.where(Event.status == EventStatus(filters.status.data))
-    if filters.client.data and not filters.client.errors:
+    if (filters.client.data or "").strip():
         query = query.where(Event.client_id == int(filters.client.data))
     if filters.date_from.data and not filters.date_from.errors:
         start = datetime.combine(filters.date_from.data, time.min, LOCAL_TZ)
@@ -83,9 +85,7 @@ def event_list():
     if filters.date_to.data and not filters.date_to.errors:
         end = datetime.combine(filters.date_to.data + timedelta(days=1), time.min, LOCAL_TZ)
         query = query.where(Event.starts_at < end)
-    page = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False, count=True
-    )
+    page = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False, count=True)
     context = pricing_context()
     rows = []
     for event in page.items:

@@ -15,6 +15,7 @@ from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Client
+from app.parsing import bad_filter, page_number
 from app.web import service_call
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
 from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus, quote_status_label
@@ -41,22 +42,23 @@ def quote_list():
     form.status.choices = [("", _("Tous"))] + [(s.value, quote_status_label(s)) for s in QuoteStatus]
     clients = db.session.execute(sa.select(Client.id, Client.name).order_by(Client.name)).all()
     form.client.choices = [("", _("Tous"))] + [(str(c.id), c.name) for c in clients]
-    form.validate()
+    if not form.validate():
+        bad_filter()
     stmt = (
         sa.select(Quote)
         .join(Quote.event)
         .options(selectinload(Quote.event))
         .order_by(Quote.issue_date.desc(), Quote.number.desc(), Quote.version.desc())
     )
-    if form.status.data:
-        stmt = stmt.where(Quote.status == form.status.data)
-    if form.client.data:
+    if (form.status.data or "").strip():
+        stmt = stmt.where(Quote.status == QuoteStatus(form.status.data))
+    if (form.client.data or "").strip():
         stmt = stmt.where(Event.client_id == int(form.client.data))
     if form.start.data:
         stmt = stmt.where(Quote.issue_date >= form.start.data)
     if form.end.data:
         stmt = stmt.where(Quote.issue_date <= form.end.data)
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=25, error_out=False)
+    page = db.paginate(stmt, page=page_number(request.args), per_page=25, error_out=False)
     today = utcnow().date()
     sent = db.session.execute(
         sa.select(sa.func.count(), sa.func.sum(Quote.total_gross)).where(Quote.status == QuoteStatus.SENT)
