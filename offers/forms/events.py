@@ -259,7 +259,9 @@ class EventForm(FlaskForm):
             (event.fee_rate * 100).normalize() if event.fee_kind == FeeKind.PERCENT else None
         )
         self.fee_amount.data = event.fee_amount if event.fee_kind == FeeKind.FIXED else None
-        self.commission_percent.data = (event.commission_rate * 100).normalize() if event.commission_rate else None
+        self.commission_percent.data = (
+            (event.commission_rate * 100).normalize() if event.commission_rate else None
+        )
         self.purchase_order_number.data = event.purchase_order_number
         self.onsite_contact.data = event.onsite_contact
         self.version_id.data = event.version_id
