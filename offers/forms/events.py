@@ -191,6 +191,13 @@ class EventForm(Form):
         maximum=Decimal("1000000"),
         validators=[Optional()],
     )
+    #: Kept from the actors' shares, invisible to the client; empty or 0 for none.
+    commission_percent = DecimalTextField(
+        _l("Commission retenue sur les parts des acteurs (%)"),
+        places=2,
+        minimum=Decimal("0"),
+        validators=[Optional()],
+    )
     purchase_order_number = StringField(
         _l("N° de bon de commande"), validators=[Optional(), Length(max=50)], filters=[strip]
     )
@@ -248,6 +255,9 @@ class EventForm(Form):
             (event.fee_rate * 100).normalize() if event.fee_kind == FeeKind.PERCENT else None
         )
         self.fee_amount.data = event.fee_amount if event.fee_kind == FeeKind.FIXED else None
+        self.commission_percent.data = (
+            (event.commission_rate * 100).normalize() if event.commission_rate else None
+        )
         self.purchase_order_number.data = event.purchase_order_number
         self.onsite_contact.data = event.onsite_contact
         self.version_id.data = event.version_id
@@ -269,6 +279,7 @@ class EventForm(Form):
             fee_kind=kind,
             fee_rate=(self.fee_percent.data / 100) if kind == FeeKind.PERCENT else Decimal("0"),
             fee_amount=self.fee_amount.data if kind == FeeKind.FIXED else Decimal("0"),
+            commission_rate=(self.commission_percent.data or Decimal("0")) / 100,
             purchase_order_number=self.purchase_order_number.data or None,
             onsite_contact=self.onsite_contact.data or "",
         )

@@ -110,6 +110,20 @@ class FeeKind(enum.StrEnum):
     FIXED = "fixed"
 
 
+class FeeCharging(enum.StrEnum):
+    """How the coordination fee is charged: derived from the fee line and the commission rate
+    (:attr:`Event.fee_charging`), never stored, so the two can never disagree."""
+
+    #: No fee at all.
+    NONE = "none"
+    #: A fee line added to the client's quote and invoices (``fee_kind`` percent or fixed).
+    CLIENT = "client"
+    #: A commission kept from the actors' shares (``commission_rate`` > 0), invisible to the client.
+    ACTORS = "actors"
+    #: Both a fee line and a commission.
+    BOTH = "both"
+
+
 class Event(db.Model):
     __tablename__ = "events"
     __table_args__ = (
@@ -117,6 +131,8 @@ class Event(db.Model):
         sa.CheckConstraint("headcount IS NULL OR headcount >= 0", name="headcount_non_negative"),
         sa.CheckConstraint("fee_rate >= 0", name="fee_rate_non_negative"),
         sa.CheckConstraint("fee_amount >= 0", name="fee_amount_non_negative"),
+        # The upper bound (< 100 %) is the service's: on SQLite a rate is stored scaled (x 10 000).
+        sa.CheckConstraint("commission_rate >= 0", name="commission_rate_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +159,9 @@ class Event(db.Model):
     fee_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False, default=Decimal("0"))
     #: Used when fee_kind is fixed: an amount excl. VAT, to the cent.
     fee_amount: Mapped[Decimal] = mapped_column(Money(), nullable=False, default=Decimal("0"))
+    #: Kept from the actors: a fraction of each actor's share (0.0500 for 5 %), invisible to the
+    #: client; 0 when the fee is only added to the client. See :attr:`fee_charging`.
+    commission_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False, default=Decimal("0"))
     purchase_order_number: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
     response_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Contact on site, printed on the actors' briefing sheets.
@@ -167,6 +186,17 @@ class Event(db.Model):
 
     def __repr__(self) -> str:
         return f"<Event {self.id} {self.title!r}>"
+
+    @property
+    def fee_charging(self) -> FeeCharging:
+        """Who pays the coordination fee: the client (a fee line), the actors (a commission), both."""
+        client = self.fee_kind != FeeKind.NONE
+        actors = bool(self.commission_rate) and self.commission_rate > 0
+        if client and actors:
+            return FeeCharging.BOTH
+        if client:
+            return FeeCharging.CLIENT
+        return FeeCharging.ACTORS if actors else FeeCharging.NONE
 
     # --- what the status allows (templates and views ask these, never the status itself) -------
 

@@ -55,6 +55,7 @@ AUDITED_FIELDS = (
     "fee_kind",
     "fee_rate",
     "fee_amount",
+    "commission_rate",
     "purchase_order_number",
     "onsite_contact",
 )
@@ -85,6 +86,8 @@ class EventFields:
     fee_rate: Decimal = Decimal("0")
     #: Excl. VAT, used when ``fee_kind`` is fixed.
     fee_amount: Decimal = Decimal("0")
+    #: Kept from the actors' shares, a fraction (0.0500 for 5 %); 0 for none.
+    commission_rate: Decimal = Decimal("0")
     purchase_order_number: str | None = None
     onsite_contact: str = ""
 
@@ -137,6 +140,23 @@ def _check_event_fields(fields: EventFields) -> None:
             raise InvalidValue(_("Le forfait doit être compris entre 0,01 € et 1 000 000 €."), "fee_amount")
         if fields.fee_amount.as_tuple().exponent < -2:
             raise InvalidValue(_("Un montant a au plus deux décimales (centimes)."), "fee_amount")
+    _check_commission_rate(fields.commission_rate)
+
+
+def _check_commission_rate(rate: Decimal) -> None:
+    """The commission kept from the actors: 0 (none) up to, but not including, 100 %, to the
+    hundredth of a percent (a fraction with at most four places)."""
+    if not rate.is_finite() or not Decimal("0") <= rate < Decimal("1"):
+        raise InvalidValue(
+            _("La commission doit être comprise entre 0 et 100 % (exclu)."), "commission_percent"
+        )
+    if rate.as_tuple().exponent < -4:
+        raise InvalidValue(_("La commission a au plus deux décimales."), "commission_percent")
+
+
+def _commission(fields: EventFields) -> Decimal:
+    """The checked commission rate at the stored scale (``0.0750``), as the audit keeps it."""
+    return fields.commission_rate.quantize(Decimal("0.0001"))
 
 
 def _client(client_id: int) -> Client:
@@ -222,6 +242,7 @@ def create_event(fields: EventFields, user) -> Event:
         fee_kind=fields.fee_kind,
         fee_rate=rate,
         fee_amount=amount,
+        commission_rate=_commission(fields),
         purchase_order_number=fields.purchase_order_number or None,
         onsite_contact=fields.onsite_contact,
         created_by_id=getattr(user, "id", None),
@@ -233,7 +254,12 @@ def create_event(fields: EventFields, user) -> Event:
         event,
         user=user,
         summary=_("Événement créé pour %(client)s", client=client.name),
-        changes={"fee_kind": (None, event.fee_kind), "fee_rate": (None, rate), "fee_amount": (None, amount)},
+        changes={
+            "fee_kind": (None, event.fee_kind),
+            "fee_rate": (None, rate),
+            "fee_amount": (None, amount),
+            "commission_rate": (None, event.commission_rate),
+        },
         event_id=event.id,
     )
     return event
@@ -276,6 +302,7 @@ def update_event(event: Event, fields: EventFields, user) -> dict:
         "fee_kind": fields.fee_kind,
         "fee_rate": rate,
         "fee_amount": amount,
+        "commission_rate": _commission(fields),
         "purchase_order_number": fields.purchase_order_number or None,
         "onsite_contact": fields.onsite_contact,
     }
@@ -364,6 +391,7 @@ def duplicate_event(
         fee_kind=source.fee_kind,
         fee_rate=source.fee_rate,
         fee_amount=source.fee_amount,
+        commission_rate=source.commission_rate,
         purchase_order_number=None,
         onsite_contact=source.onsite_contact,
     )
@@ -425,6 +453,7 @@ def duplicate_event(
         fee_kind=fields.fee_kind,
         fee_rate=fields.fee_rate,
         fee_amount=fields.fee_amount,
+        commission_rate=fields.commission_rate,
         purchase_order_number=None,
         onsite_contact=fields.onsite_contact,
         duplicated_from_id=source.id,
@@ -447,6 +476,7 @@ def duplicate_event(
             "fee_kind": (None, event.fee_kind),
             "fee_rate": (None, event.fee_rate),
             "fee_amount": (None, event.fee_amount),
+            "commission_rate": (None, event.commission_rate),
         },
         event_id=event.id,
     )
