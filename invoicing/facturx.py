@@ -186,13 +186,16 @@ def _sub(parent, tag: str, text=None, **attrs):
 
 
 def _amount(value: Decimal) -> str:
-    return f"{Decimal(value).quantize(Decimal('0.01')):f}"
+    """An amount with two decimals; never rounded here: an amount with more decimals is written as
+    is, and :func:`validate` refuses it (BR-FR-DEC-01)."""
+    value = Decimal(value)
+    cents = value.quantize(Decimal("0.01"))
+    return f"{cents if cents == value else value:f}"
 
 
 def _number(value: Decimal) -> str:
     """A quantity or a unit price, without trailing zeros (``2``, ``1.5``, ``12.3456``)."""
-    text = f"{Decimal(value).normalize():f}"
-    return text
+    return f"{Decimal(value).normalize():f}"
 
 
 def _percent(rate: Decimal) -> str:

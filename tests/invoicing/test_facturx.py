@@ -459,6 +459,11 @@ TAMPERED = [
         {"BR-FR-05_BT-22_PMT"},
     ),
     (
+        "an amount with three decimals (never rounded by the builder)",
+        build_xml(dataclasses.replace(BASE, tax_total=D("345.825"))),
+        {"BR-DEC-13", "BR-CO-14", "BR-FR-DEC-01_BT-110"},
+    ),
+    (
         "a number with a space",
         build_xml(dataclasses.replace(BASE, number="FAC 2011-0001")),
         {"BR-FR-02_BT-1"},
