@@ -120,6 +120,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.cli.add_command(quotes_cli)
 
+    from invoicing.cli import invoicing_cli
+
+    app.cli.add_command(invoicing_cli)
+
     from app.navigation import navigation_for
 
     @app.context_processor

@@ -1,12 +1,23 @@
-"""Invoice and credit-note documents: the PDF (PDF/A-3b) rendered once from the frozen values, with
-its Factur-X XML where available. Never re-rendered after issue."""
+"""Invoice and credit-note documents, rendered once when issued and never again.
+
+The PDF is a PDF/A-3b from the frozen values, with its Factur-X (EN 16931 CII) XML embedded as
+``factur-x.xml``; the XML is checked against the XSD, the EN 16931 schematron and the French CTC
+schematron before the document exists (``invoicing.facturx``, ``docs/e-invoicing.md``): an invoice
+that would not validate is refused, with the rules it breaks.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
 
+from app.errors import DomainError
+from app.models import VatRegime
 from app.pdf import render_pdf
+from invoicing import facturx as fx
 from invoicing import mentions as legal
 
 TITLES = {
@@ -14,6 +25,35 @@ TITLES = {
     "deposit": "Facture d'acompte",
     "credit_note": "Avoir",
 }
+
+TYPE_CODES = {"invoice": fx.INVOICE, "deposit": fx.DEPOSIT, "credit_note": fx.CREDIT_NOTE}
+
+#: Our units as UN/ECE Recommendation 20 codes (BT-130).
+UNIT_CODES = {
+    "piece": "C62",
+    "personne": "IE",
+    "heure": "HUR",
+    "jour": "DAY",
+    "forfait": "LS",
+    "m2": "MTK",
+    "repas": "C62",
+    "lot": "LO",
+    "km": "KMT",
+}
+
+OPERATION_LETTERS = {"services": "S", "goods": "B", "mixed": "M"}
+
+
+class InvoiceNotCompliant(DomainError):
+    """The e-invoice would not validate: nothing is issued; ``errors`` lists the rules broken."""
+
+    status_code = 409
+
+    def __init__(self, errors: list[str]):
+        super().__init__(
+            _("La facture électronique ne serait pas conforme (EN 16931) : ") + " ; ".join(errors[:5])
+        )
+        self.errors = errors
 
 
 def render_html(invoice, lines, event) -> str:
@@ -30,7 +70,113 @@ def render_html(invoice, lines, event) -> str:
         )
 
 
-def render_invoice(invoice, lines, event) -> tuple[bytes, bytes | None]:
-    """The PDF (PDF/A-3b) and its embedded XML (``None`` until the Factur-X layer is present)."""
-    html = render_html(invoice, lines, event)
-    return render_pdf(html, pdf_variant="pdf/a-3b"), None
+def _party(data: dict, *, buyer: bool = False) -> fx.FxParty:
+    return fx.FxParty(
+        name=data.get("name") or "",
+        siren=data.get("siren") or "",
+        address=data.get("address") or "",
+        postal_code=data.get("postal_code") or "",
+        commune=data.get("commune") or "",
+        siret=data.get("siret") or None,
+        vat_number=data.get("vat_number") or None,
+        email=data.get("email") or None,
+        legal_form=data.get("legal_form") or None,
+        is_public_body=bool(data.get("is_public_body")) if buyer else False,
+        chorus_service_code=data.get("chorus_service_code") if buyer else None,
+        engagement_number=data.get("engagement_number") if buyer else None,
+    )
+
+
+def _exemption(regime: str | None, rate: Decimal, mention: str | None) -> tuple[str, str | None, str | None]:
+    """VAT category, exemption reason and code of a rate sold by a seller of ``regime``."""
+    if rate != 0:
+        return fx.STANDARD, None, None
+    code = {
+        VatRegime.FRANCHISE.value: fx.VATEX_FRANCHISE,
+        VatRegime.EXEMPT.value: fx.VATEX_CGI261_7,
+    }.get(regime or "")
+    return fx.EXEMPT, mention or "Exonération de TVA", code
+
+
+def fx_document(invoice, lines, event) -> fx.FxDocument:
+    """The frozen invoice as the Factur-X layer's plain input."""
+    regime = invoice.seller.get("vat_regime")
+    fx_lines = []
+    for line in lines:
+        category, reason, code = _exemption(regime, Decimal(line.vat_rate), line.vat_mention)
+        fx_lines.append(
+            fx.FxLine(
+                id=str(line.position + 1),
+                description=line.description,
+                quantity=Decimal(line.quantity),
+                unit_price=Decimal(line.unit_price),
+                net=Decimal(line.net),
+                vat_rate=Decimal(line.vat_rate),
+                vat_category=category,
+                unit_code=UNIT_CODES.get(line.unit, "C62"),
+                exemption_reason=reason,
+                exemption_code=code,
+            )
+        )
+    groups = []
+    for group in invoice.vat_groups:
+        rate = Decimal(group["rate"])
+        category, reason, code = _exemption(regime, rate, group.get("mention"))
+        groups.append(
+            fx.FxVatGroup(
+                rate=rate,
+                basis=Decimal(group["net"]),
+                vat=Decimal(group["vat"]),
+                category=category,
+                exemption_reason=reason,
+                exemption_code=code,
+            )
+        )
+    references = invoice.references or {}
+    preceding = []
+    if references.get("credited"):
+        credited = references["credited"]
+        preceding.append((credited["number"], _date(credited["date"])))
+    for deposit in references.get("deposits") or []:
+        preceding.append((deposit["number"], _date(deposit["date"])))
+    mention_texts = {m["text"] for m in invoice.mentions}
+    return fx.FxDocument(
+        number=invoice.number,
+        type_code=TYPE_CODES[invoice.kind.value],
+        issue_date=invoice.issue_date,
+        seller=_party(invoice.seller),
+        buyer=_party(invoice.buyer, buyer=True),
+        lines=tuple(fx_lines),
+        vat_groups=tuple(groups),
+        line_total=invoice.total_net,
+        tax_basis_total=invoice.total_net,
+        tax_total=invoice.total_vat,
+        grand_total=invoice.total_gross,
+        prepaid=invoice.prepaid,
+        due_payable=invoice.total_gross - invoice.prepaid,
+        due_date=invoice.due_date,
+        service_date=invoice.service_date or event.ends_at.date(),
+        purchase_order=invoice.purchase_order_number,
+        preceding_invoices=tuple(preceding),
+        payment_terms=invoice.seller.get("payment_terms") or None,
+        notes=tuple(fx.FxNote(m["text"], m.get("code")) for m in invoice.mentions),
+        vat_on_debits=legal.text("legal.vat_on_debits") in mention_texts,
+        operation_category=OPERATION_LETTERS[invoice.operation_category],
+    )
+
+
+def _date(value: str):
+    from datetime import date
+
+    return date.fromisoformat(value)
+
+
+def render_invoice(invoice, lines, event) -> tuple[bytes, bytes]:
+    """The Factur-X PDF (PDF/A-3b with its XML) and the XML; :class:`InvoiceNotCompliant` when the XML
+    would not validate."""
+    xml = fx.build_xml(fx_document(invoice, lines, event))
+    errors = fx.validate(xml)
+    if errors:
+        raise InvoiceNotCompliant(errors)
+    pdf = render_pdf(render_html(invoice, lines, event), pdf_variant=fx.PDF_VARIANT)
+    return fx.embed(pdf, xml, metadata={"title": f"{TITLES[invoice.kind.value]} {invoice.number}"}), xml

@@ -16,6 +16,7 @@ from app.auth import permission_required
 from app.dates import LOCAL_TZ
 from app.extensions import db
 from app.models import Client
+from app.money import ZERO
 from app.parsing import bad_filter, page_number
 from app.web import service_call
 from invoicing.forms import (
@@ -222,11 +223,10 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
     billed = [r for r in rows if r[0].kind != InvoiceKind.CREDIT_NOTE]
     summary = {
         "quoted": quote.total_gross if quote else None,
-        "invoiced": sum((i.total_gross for i, _f, _s in billed if i.kind == InvoiceKind.INVOICE), 0)
-        + sum((i.total_gross for i, _f, _s in billed if i.kind == InvoiceKind.DEPOSIT), 0)
-        - sum((i.prepaid for i, _f, _s in billed), 0),
-        "credited": sum((i.total_gross for i, _f, _s in rows if i.kind == InvoiceKind.CREDIT_NOTE), 0),
-        "collected": sum((f.paid for _i, f, _s in billed), 0),
+        # What each document asked of the client: deposits, and finals less the deposits they deduct.
+        "invoiced": sum((i.total_gross - i.prepaid for i, _f, _s in billed), ZERO),
+        "credited": sum((f.credited_effect for _i, f, _s in billed), ZERO),
+        "collected": sum((f.paid for _i, f, _s in billed), ZERO),
     }
     summary["outstanding"] = summary["invoiced"] - summary["credited"] - summary["collected"]
     return (

@@ -71,9 +71,16 @@ class Figures:
     paid: Decimal
 
     @property
+    def credited_effect(self) -> Decimal:
+        """What the credit notes take off the client's debt. A credit note cancels the whole
+        document, deposits deducted included; the part over what was due only frees those deposits
+        (the next final invoice deducts them again), so it owes the client nothing."""
+        return min(self.credited_gross, self.gross - self.prepaid)
+
+    @property
     def due(self) -> Decimal:
         """What the client owes on this document: its gross less deposits and credit notes."""
-        return self.gross - self.prepaid - self.credited_gross
+        return self.gross - self.prepaid - self.credited_effect
 
     @property
     def balance(self) -> Decimal:

@@ -347,3 +347,58 @@ def test_the_list_filters_by_derived_state(client, auth, accepted, treasurer):
     assert client.get("/factures?state=nimportequoi").status_code == 400
     assert client.get("/factures?client=abc").status_code == 400
     assert client.get("/factures?page=99999999999999999999").status_code == 400
+
+
+# --- Factur-X ------------------------------------------------------------------------------------
+
+
+def test_every_issued_document_is_a_valid_factur_x_whose_totals_match_the_pdf(accepted, treasurer):
+    from lxml import etree
+
+    from invoicing import facturx
+
+    deposit = service.issue_deposit(accepted, treasurer, percent=D("30"), today=date(2026, 3, 10))
+    final = service.issue_final(accepted, treasurer, today=date(2026, 4, 20))
+    note = service.issue_credit_note(final, treasurer, reason="Erreur de quantité", amount=D("100.00"))
+    ns = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+    for document, type_code in ((deposit, "386"), (final, "380"), (note, "381")):
+        xml = facturx.extract_xml(document.pdf)
+        assert xml == document.xml
+        assert facturx.validate(xml) == [], document.number
+        tree = etree.fromstring(xml)
+        assert (
+            tree.xpath("string(//*[local-name()='ExchangedDocument']/*[local-name()='TypeCode'])")
+            == type_code
+        )
+        summation = "//ram:SpecifiedTradeSettlementHeaderMonetarySummation/"
+        grand = D(tree.xpath(f"string({summation}ram:GrandTotalAmount)", namespaces=ns))
+        due = D(tree.xpath(f"string({summation}ram:DuePayableAmount)", namespaces=ns))
+        assert (grand, due) == (document.total_gross, document.total_gross - document.prepaid)
+        text = pdf_text(document.pdf)
+        assert f"Total TTC {grand:,.2f} €".replace(",", " ").replace(".", ",") in text
+    credited = tree.xpath("string(//ram:InvoiceReferencedDocument/ram:IssuerAssignedID)", namespaces=ns)
+    assert credited == final.number
+
+
+# --- the event's money ---------------------------------------------------------------------------
+
+
+def test_the_money_page_adds_up_after_a_credit_note_and_a_reissue(client, auth, accepted, treasurer):
+    deposit = service.issue_deposit(accepted, treasurer, percent=D("30"), today=date(2026, 3, 10))
+    record_payment(deposit, treasurer, received_on=date(2026, 3, 20), amount=deposit.total_gross)
+    wrong = service.issue_final(accepted, treasurer, today=date(2026, 4, 18))
+    service.issue_credit_note(wrong, treasurer, reason="Annule et remplace")
+    final = service.issue_final(accepted, treasurer, today=date(2026, 4, 19))
+    assert final.prepaid == deposit.total_gross  # the deposit is deducted again
+    assert service.figures(wrong).due == D("0.00")
+    record_payment(final, treasurer, received_on=date(2026, 5, 2), amount=GROSS - deposit.total_gross)
+    db.session.commit()
+    auth.login(treasurer.email)
+    page = client.get(f"/evenements/{accepted.event_id}/facturation").get_data(as_text=True)
+    page = page.replace("\u202f", " ").replace("\xa0", " ")
+    for element_id, amount in (
+        ("quoted", "8 473,58 €"),
+        ("collected", "8 473,58 €"),
+        ("outstanding", "0,00 €"),
+    ):
+        assert re.search(rf'id="{element_id}">\s*{amount}', page), element_id
