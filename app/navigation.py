@@ -30,10 +30,12 @@ NAVIGATION: dict[Role, list[tuple[str, object]]] = {
         ("directory.organisation_list", _l("Acteurs")),
         ("invoicing.invoice_list", _l("Factures")),
         ("invoicing.payment_list", _l("Paiements")),
+        ("invoicing.payout_list", _l("Reversements")),
     ],
     Role.ACTOR: [
         ("main.dashboard", _l("Accueil")),
         ("offers.portal_lots", _l("Mes lots")),
+        ("invoicing.portal_statements", _l("Mes relevés")),
         ("directory.my_card", _l("Ma fiche")),
     ],
     Role.CLIENT: [

@@ -2,8 +2,8 @@
 
 A 30 % deposit once the quote is accepted, paid by transfer; after the event, a final invoice that
 deducts it. That invoice went out with the wrong purchase-order reference: a credit note cancels it
-and a new final invoice is issued, which the client pays. Payouts to the actors follow (see the
-payout step). No e-mail is sent by the demo.
+and a new final invoice is issued, which the client pays. The actors' payouts follow the payments;
+the treasurer has paid eight of them. No e-mail is sent by the demo.
 """
 
 from __future__ import annotations
@@ -57,4 +57,13 @@ def load_invoices() -> None:
         amount=final.total_gross - final.prepaid,
         reference="VIR NANTES METROPOLE 2011-0419",
     )
+    # The treasurer paid the first eight actors (alphabetical) by transfer; the others are still due.
+    from invoicing.models import Payout, PayoutStatus
+    from invoicing.services.payouts import mark_paid
+
+    due = db.session.scalars(
+        sa.select(Payout).where(Payout.event_id == event.id, Payout.status == PayoutStatus.DUE)
+    ).all()
+    for payout in sorted(due, key=lambda p: p.organisation.name.lower())[:8]:
+        mark_paid(payout, treasurer, paid_on=date(2011, 6, 10), reference=f"VIR REVERS 2011-{payout.id:03d}")
     db.session.flush()

@@ -180,3 +180,21 @@ def render_invoice(invoice, lines, event) -> tuple[bytes, bytes]:
         raise InvoiceNotCompliant(errors)
     pdf = render_pdf(render_html(invoice, lines, event), pdf_variant=fx.PDF_VARIANT)
     return fx.embed(pdf, xml, metadata={"title": f"{TITLES[invoice.kind.value]} {invoice.number}"}), xml
+
+
+def render_statement(event, money, actor, lines, payouts) -> bytes:
+    """An actor's payout statement for one event (rendered on demand: it is not a legal document)."""
+    from app.db import utcnow
+
+    with force_locale("fr"):
+        html = render_template(
+            "pdf/statement.html",
+            event=event,
+            quote=money.quote,
+            split=money.split,
+            actor=actor,
+            lines=lines,
+            payouts=payouts,
+            today=utcnow().date(),
+        )
+    return render_pdf(html)

@@ -92,3 +92,11 @@ class InvoiceFilterForm(Form):
             SelectChoice("", _l("Tous")),
             *(SelectChoice(str(c.id), c.name) for c in clients),
         ]
+
+
+class PayoutPaidForm(Form):
+    paid_on = DateField(_l("Payé le"), validators=[DataRequired(_l("Indiquez la date du reversement."))])
+    reference = StringField(
+        _l("Référence du virement"), validators=[DataRequired(_l("Indiquez la référence.")), Length(max=120)]
+    )
+    submit = SubmitField(_l("Marquer payé"))

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from app.auth import permission_required
+from app.auth import actor_required, permission_required
 from app.dates import LOCAL_TZ
 from app.extensions import db
 from app.models import Client
@@ -27,10 +27,18 @@ from invoicing.forms import (
     FinalInvoiceForm,
     InvoiceFilterForm,
     PaymentForm,
+    PayoutPaidForm,
 )
-from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
-from invoicing.permissions import can_issue_invoice, can_record_payment, can_view_invoices
+from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout
+from invoicing.permissions import (
+    can_issue_invoice,
+    can_pay_out,
+    can_record_payment,
+    can_view_invoices,
+    can_view_payouts,
+)
 from invoicing.services import invoices as service
+from invoicing.services import payouts as payout_service
 from invoicing.services.payments import record_payment
 from offers.models import Event, Quote, QuoteStatus
 
@@ -229,6 +237,7 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
         "collected": sum((f.paid for _i, f, _s in billed), ZERO),
     }
     summary["outstanding"] = summary["invoiced"] - summary["credited"] - summary["collected"]
+    money = payout_service.event_money(event) if quote is not None else None
     return (
         render_template(
             "invoicing/event_money.html",
@@ -236,6 +245,7 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
             quote=quote,
             rows=rows,
             summary=summary,
+            money=money,
             deposit_form=deposit_form or DepositForm(formdata=None),
             final_form=final_form or FinalInvoiceForm(formdata=None),
             can_issue=can_issue_invoice(current_user),
@@ -302,3 +312,114 @@ def payment_list():
     )
     page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
     return render_template("invoicing/payment_list.html", page=page, rows=page.items)
+
+
+# --- payouts -------------------------------------------------------------------------------------
+
+
+@bp.route("/reversements")
+@permission_required(can_view_payouts)
+def payout_list():
+    query = (
+        sa.select(Payout)
+        .options(joinedload(Payout.organisation))
+        .order_by(Payout.status, Payout.paid_on.desc().nulls_first(), Payout.id.desc())
+    )
+    page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
+    events = {
+        e.id: e
+        for e in db.session.scalars(sa.select(Event).where(Event.id.in_({p.event_id for p in page.items})))
+    }
+    return render_template(
+        "invoicing/payout_list.html",
+        page=page,
+        events=events,
+        form=PayoutPaidForm(formdata=None, paid_on=datetime.now(LOCAL_TZ).date()),
+        can_pay=can_pay_out(current_user),
+    )
+
+
+@bp.route("/reversements/<int:payout_id>/payer", methods=["POST"])
+@permission_required(can_pay_out)
+def payout_paid(payout_id: int):
+    payout = db.get_or_404(Payout, payout_id)
+    form = PayoutPaidForm()
+    if not form.validate_on_submit():
+        flash(_("Indiquez la date et la référence du reversement."), "danger")
+        return redirect(url_for("invoicing.payout_list")), 303
+    with service_call(form) as outcome:
+        payout_service.mark_paid(
+            payout, current_user, paid_on=form.paid_on.data, reference=form.reference.data or ""
+        )
+    if outcome.ok:
+        flash(_("Reversement marqué payé."), "success")
+    else:
+        flash(outcome.message, "danger")
+        return redirect(url_for("invoicing.payout_list")), 303
+    return redirect(url_for("invoicing.payout_list"))
+
+
+def _statement_pdf(event: Event, organisation_id: int):
+    from invoicing.documents import render_statement
+
+    money = payout_service.event_money(event)
+    actor = money.actor(organisation_id) if money.split else None
+    if actor is None:
+        abort(404)
+    lines = [ql for ql in money.quote.lines if ql.kind == "line" and ql.organisation_id == organisation_id]
+    payouts = list(
+        db.session.scalars(
+            sa.select(Payout)
+            .where(Payout.event_id == event.id, Payout.organisation_id == organisation_id)
+            .order_by(Payout.id)
+        )
+    )
+    pdf = render_statement(event, money, actor, lines, payouts)
+    return (
+        pdf,
+        200,
+        {
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f'inline; filename="releve-{event.id}-{organisation_id}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/evenements/<int:event_id>/releves/<int:organisation_id>")
+@permission_required(can_view_payouts)
+def statement_pdf(event_id: int, organisation_id: int):
+    return _statement_pdf(db.get_or_404(Event, event_id), organisation_id)
+
+
+@bp.route("/portail/releves")
+@actor_required
+def portal_statements():
+    organisation_id = current_user.organisation_id
+    event_ids = db.session.scalars(
+        sa.select(Payout.event_id).where(Payout.organisation_id == organisation_id).distinct()
+    ).all()
+    rows = []
+    for event in db.session.scalars(
+        sa.select(Event).where(Event.id.in_(event_ids)).order_by(Event.starts_at.desc())
+    ):
+        money = payout_service.event_money(event)
+        actor = money.actor(organisation_id)
+        if actor is not None:
+            rows.append((event, actor))
+    return render_template("invoicing/portal_statements.html", rows=rows)
+
+
+@bp.route("/portail/releves/<int:event_id>")
+@actor_required
+def portal_statement_pdf(event_id: int):
+    """An actor's own statement only: another actor's event answers 404, like an unknown one."""
+    event = db.get_or_404(Event, event_id)
+    has_payout = db.session.scalar(
+        sa.select(Payout.id)
+        .where(Payout.event_id == event.id, Payout.organisation_id == current_user.organisation_id)
+        .limit(1)
+    )
+    if has_payout is None:
+        abort(404)
+    return _statement_pdf(event, current_user.organisation_id)

@@ -70,4 +70,8 @@ class Payout(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     organisation = relationship("Organisation")
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == PayoutStatus.PAID
     adjusts = relationship("Payout", remote_side=[id])

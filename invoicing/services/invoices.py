@@ -189,6 +189,13 @@ def state(invoice: Invoice, today: date, numbers: Figures | None = None) -> str:
     return "open"
 
 
+def _sync(invoice: Invoice, user) -> None:
+    """What the client owes changed: the actors' payouts follow (``invoicing.services.payouts``)."""
+    from invoicing.services.payouts import sync_payouts
+
+    sync_payouts(db.session.get(Quote, invoice.quote_id).event, user)
+
+
 # --- building ------------------------------------------------------------------------------------
 
 # The documents are French legal documents: what they print is written in French whatever the
@@ -504,6 +511,7 @@ def issue_final(
         ),
         changes={"total_gross": (None, invoice.total_gross)},
     )
+    _sync(invoice, user)
     return invoice
 
 
@@ -610,4 +618,5 @@ def issue_credit_note(
         ),
         changes={"credited_gross": (None, note.total_gross)},
     )
+    _sync(note, user)
     return note

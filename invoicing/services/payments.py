@@ -23,6 +23,7 @@ from app.models import User
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentMethod
 from invoicing.permissions import can_record_payment
 from invoicing.services.invoices import InvoiceRefused, figures
+from offers.models import Event
 
 MAX_REFERENCE = 120
 #: A payment dated more than this in the future is a typing mistake.
@@ -110,4 +111,8 @@ def record_payment(
         ),
         changes={"paid": (numbers.paid, numbers.paid + amount)},
     )
+    if invoice.event_id is not None:
+        from invoicing.services.payouts import sync_payouts
+
+        sync_payouts(db.session.get(Event, invoice.event_id), user)
     return payment
