@@ -82,6 +82,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_labels(app)
 
+    from app.audit import register_audit_reading
+
+    register_audit_reading(app)
+
     from app.errors import register_error_handlers
 
     register_error_handlers(app)
@@ -110,6 +114,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.cli import register_commands
     from invoicing import demo as _invoicing_demo  # noqa: F401
     from invoicing import directory_panels as _invoicing_panels  # noqa: F401
+    from offers import audit_reading as _offers_audit_reading  # noqa: F401
     from offers import demo as _offers_demo  # noqa: F401
     from offers import demo_quotes as _offers_demo_quotes  # noqa: F401
     from offers import directory_panels as _offers_panels  # noqa: F401

@@ -6,6 +6,7 @@ import logging
 
 from flask import jsonify, make_response, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -62,22 +63,22 @@ def _wants_json() -> bool:
 
 
 _TITLES = {
-    400: ("Requête invalide", "La demande n'a pas pu être traitée."),
-    401: ("Connexion requise", "Identifiez-vous pour accéder à cette page."),
-    403: ("Accès refusé", "Votre rôle ne permet pas d'accéder à cette page."),
-    404: ("Page introuvable", "Cette page ou cet objet n'existe pas."),
-    405: ("Méthode non autorisée", "Cette action n'est pas possible ici."),
-    409: ("Conflit", "L'objet a changé entre-temps ; rechargez la page."),
-    413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
-    429: ("Trop de tentatives", "Trop de tentatives : réessayez dans quelques minutes."),
-    503: ("Service indisponible", "Le service est momentanément indisponible."),
-    500: ("Erreur interne", "Une erreur inattendue s'est produite ; elle a été consignée."),
+    400: (_l("Requête invalide"), _l("La demande n'a pas pu être traitée.")),
+    401: (_l("Connexion requise"), _l("Identifiez-vous pour accéder à cette page.")),
+    403: (_l("Accès refusé"), _l("Votre rôle ne permet pas d'accéder à cette page.")),
+    404: (_l("Page introuvable"), _l("Cette page ou cet objet n'existe pas.")),
+    405: (_l("Méthode non autorisée"), _l("Cette action n'est pas possible ici.")),
+    409: (_l("Conflit"), _l("L'objet a changé entre-temps ; rechargez la page.")),
+    413: (_l("Fichier trop volumineux"), _l("Le fichier envoyé dépasse la taille autorisée.")),
+    429: (_l("Trop de tentatives"), _l("Trop de tentatives : réessayez dans quelques minutes.")),
+    503: (_l("Service indisponible"), _l("Le service est momentanément indisponible.")),
+    500: (_l("Erreur interne"), _l("Une erreur inattendue s'est produite ; elle a été consignée.")),
 }
 
 
 def render_error(code: int, message: str | None = None):
     title, default = _TITLES.get(code, _TITLES[500])
-    title, text = _(title), message or _(default)
+    title, text = str(title), message or str(default)
     if _wants_json():
         return jsonify(error=title, message=text), code
     return render_template("errors/error.html", code=code, title=title, message=text), code

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask_babel import format_date, format_datetime, get_locale
+from markupsafe import Markup, escape
 
 
 def _locale() -> str:
@@ -32,12 +34,16 @@ def quantity(value) -> str:
     return format_decimal(Decimal(value).normalize(), format="#,##0.###", locale=_locale())
 
 
+# One format per kind, in each language: a date (``15 avril 2011`` / ``April 15, 2011``), a date
+# with its time (``15 avr. 2011 08:00`` / ``Apr 15, 2011, 08:00``), a time (``08:00``).
+_DATETIME_PATTERNS = {"fr": "d MMM y HH:mm", "en": "MMM d, y, HH:mm"}
+
+
 def date_long(value) -> str:
+    """A date, or the local date of a datetime, in the language's long form."""
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return format_datetime(value, "d MMMM y")
-    if isinstance(value, date):
+    if isinstance(value, (date, datetime)):
         return format_date(value, "long")
     return str(value)
 
@@ -45,7 +51,7 @@ def date_long(value) -> str:
 def datetime_short(value) -> str:
     if value is None:
         return ""
-    return format_datetime(value, "d MMM y HH:mm")
+    return format_datetime(value, _DATETIME_PATTERNS.get(_locale(), _DATETIME_PATTERNS["fr"]))
 
 
 def time_short(value) -> str:
@@ -73,6 +79,29 @@ def to_decimal(value) -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else Decimal("0")
 
 
+#: A French phone number inside free text: 02 61 91 00 02, 06.12.34.56.78, +33 6 12 34 56 78.
+_PHONE = re.compile(r"(?<![\w+])(?:\+33[\s.]?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\d)")
+
+
+def phone_links(text) -> Markup:
+    """Free text (an on-site contact) with each phone number made a ``tel:`` link, tap to call."""
+    if not text:
+        return Markup("")
+    parts, last = [], 0
+    for match in _PHONE.finditer(str(text)):
+        number = re.sub(r"[\s.-]", "", match.group(0))
+        parts.append(escape(text[last : match.start()]))
+        parts.append(Markup('<a href="tel:{0}">{1}</a>').format(number, match.group(0)))
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
+def data_lang() -> Markup:
+    """`` lang="fr"`` on content the users wrote (lot texts, history), when the page is not French."""
+    return Markup("") if _locale() == "fr" else Markup(' lang="fr"')
+
+
 def round_cents(value) -> Decimal:
     from app.money import round_money
 
@@ -91,4 +120,6 @@ def register_filters(app) -> None:
         time_short=time_short,
         date_short=date_short,
         decimal=to_decimal,
+        phone_links=phone_links,
     )
+    app.jinja_env.globals.update(data_lang=data_lang)

@@ -51,6 +51,8 @@ class StateMachine:
     event_id: Callable[[Any], int | None] = lambda obj: None
     #: How a status reads (``label`` of ``app.labels`` by default; quotes read a draft otherwise).
     labeller: Callable[[Any], str] = label
+    #: The code of ``app.labels`` a status reads as (the history stores it and reads it later).
+    label_code: Callable[[Any], str] = lambda status: getattr(status, "value", status)
 
     def __post_init__(self) -> None:
         missing = set(self.states) - set(self.transitions)
@@ -105,7 +107,7 @@ class StateMachine:
         target,
         *,
         user,
-        summary: str | None = None,
+        summary=None,
         values: Mapping[str, Any] | None = None,
         changes: Mapping[str, tuple] | None = None,
         one_shot: bool = False,
@@ -121,7 +123,7 @@ class StateMachine:
         Raises :class:`InvalidTransition` (a move the table does not allow, an unknown status) and
         whatever a guard raises.
         """
-        from app.audit import record
+        from app.audit import STATUS_MOVED, Message, as_label, record
 
         target = self.coerce(target)
         before = obj.status
@@ -152,8 +154,9 @@ class StateMachine:
             obj,
             user=user,
             summary=summary
-            or _(
-                "Statut : %(before)s → %(after)s", before=self.labeller(before), after=self.labeller(target)
+            or Message(
+                STATUS_MOVED.key,
+                {"before": as_label(self.label_code(before)), "after": as_label(self.label_code(target))},
             ),
             changes={"status": (before, target), **(changes or {})},
             event_id=self.event_id(obj),

@@ -46,7 +46,7 @@ def load_invoices() -> None:
     issue_credit_note(
         first,
         treasurer,
-        reason="Facture émise avec une référence d'engagement erronée : annule et remplace",
+        reason="Référence d'engagement erronée : annule et remplace",
         today=date(2011, 4, 19),
     )
     final = issue_final(quote, treasurer, today=date(2011, 4, 19))

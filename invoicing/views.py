@@ -9,9 +9,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from app.audit import register_fields
 from app.auth import actor_required, permission_required
 from app.dates import LOCAL_TZ
 from app.extensions import db
@@ -43,6 +45,16 @@ from invoicing.services.payments import record_payment
 from offers.models import Event, Quote, QuoteStatus
 
 bp = Blueprint("invoicing", __name__)
+
+# The history names the money fields invoicing records (``app.audit``).
+register_fields(
+    {
+        "credited_gross": _l("Avoirs TTC"),
+        "paid": _l("Payé"),
+        "amount": _l("Montant"),
+    },
+    {"credited_gross": "money", "paid": "money", "amount": "money"},
+)
 
 PER_PAGE = 25
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from app.audit import record
+from app.audit import N_, record
 from app.dates import LOCAL_TZ
 from app.demo import (
     demo_category,
@@ -469,7 +469,7 @@ def load_event() -> None:
             "event.created",
             event,
             user=coordinator,
-            summary=f"Événement créé : {EVENT_TITLE}",
+            summary=N_("Événement créé pour %(client)s", client=event.client.name),
             event_id=event.id,
         )
         entry.at = event.created_at
@@ -509,13 +509,13 @@ def _audit_assignment(assignment, lot, organisation, event, coordinator) -> None
         ASSIGNMENT_STATES.action,
         assignment,
         user=coordinator,
-        summary=f"{organisation.name} invité sur le lot « {lot.title} »",
+        summary=N_("%(actor)s invité sur le lot « %(lot)s »", actor=organisation.name, lot=lot.title),
         changes={"status": (AssignmentStatus.PROPOSED, AssignmentStatus.INVITED)},
         event_id=event.id,
     )
     invited.at = assignment.invited_at
     if assignment.status in (AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED):
-        verb = "accepté" if assignment.status == AssignmentStatus.ACCEPTED else "décliné"
+        accepted = assignment.status == AssignmentStatus.ACCEPTED
         actor_user = db.session.scalar(
             sa.select(User).where(User.organisation_id == organisation.id).order_by(User.id).limit(1)
         )
@@ -523,7 +523,11 @@ def _audit_assignment(assignment, lot, organisation, event, coordinator) -> None
             ASSIGNMENT_STATES.action,
             assignment,
             user=actor_user,
-            summary=f"{organisation.name} a {verb} le lot « {lot.title} »",
+            summary=(
+                N_("%(actor)s accepte le lot « %(lot)s »", actor=organisation.name, lot=lot.title)
+                if accepted
+                else N_("%(actor)s décline le lot « %(lot)s »", actor=organisation.name, lot=lot.title)
+            ),
             changes={"status": (AssignmentStatus.INVITED, assignment.status)},
             event_id=event.id,
         )

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, as_rate, record
 from app.extensions import db
 from app.formatting import rate as format_rate
 from app.labels import label
@@ -348,12 +348,12 @@ def rederive_rates(
             "line.rate_rederived",
             line,
             user=user,
-            summary=_(
+            summary=N_(
                 "TVA de la ligne « %(line)s » recalculée pour son vendeur (%(seller)s) : %(before)s → %(after)s",
                 line=line.description,
                 seller=context.seller(event, line.organisation).name,
-                before=format_rate(before),
-                after=format_rate(after),
+                before=as_rate(before),
+                after=as_rate(after),
             ),
             changes={"vat_rate": (before, after)},
             event_id=event.id,

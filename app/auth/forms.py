@@ -11,15 +11,25 @@ def _strip(value):
 
 class LoginForm(Form):
     email = EmailField(
-        _l("Adresse e-mail"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip]
+        _l("Adresse e-mail"),
+        validators=[DataRequired(), Email(), Length(max=254)],
+        filters=[_strip],
+        render_kw={"autocomplete": "username"},
     )
-    password = PasswordField(_l("Mot de passe"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(
+        _l("Mot de passe"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
     submit = SubmitField(_l("Se connecter"))
 
 
 class MagicLinkRequestForm(Form):
     email = EmailField(
-        _l("Adresse e-mail"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip]
+        _l("Adresse e-mail"),
+        validators=[DataRequired(), Email(), Length(max=254)],
+        filters=[_strip],
+        render_kw={"autocomplete": "email"},
     )
     submit = SubmitField(_l("Recevoir un lien de connexion"))
 

@@ -13,7 +13,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app.audit import record
+from app.audit import N_, as_label, record
 from app.auth import throttle
 from app.auth.passwords import MIN_LENGTH, hash_password, verify_password
 from app.auth.roles import EXTERNAL, is_external
@@ -55,7 +55,7 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
         raise LoginRefused(_("Adresse e-mail ou mot de passe incorrect."))
     throttle.login_succeeded(email, ip)
     user.last_login_at = utcnow()
-    record("user.login", user, user=user, summary=_("Connexion par mot de passe"), ip=ip)
+    record("user.login", user, user=user, summary=N_("Connexion par mot de passe"), ip=ip)
     return user
 
 
@@ -68,7 +68,7 @@ def end_sessions(user: User) -> None:
 def deactivate(user: User, by: User | None = None) -> None:
     user.active = False
     end_sessions(user)
-    record("user.deactivated", user, user=by, summary=user.email)
+    record("user.deactivated", user, user=by, summary=N_("Compte %(email)s désactivé", email=user.email))
 
 
 # --- magic links -------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def consume_magic_link(token: str, ip: str | None) -> MagicLink:
         raise InvalidLink(_("Ce lien de connexion a déjà été utilisé. Demandez-en un nouveau."))
     db.session.refresh(link)
     link.user.last_login_at = now
-    record("user.login", link.user, user=link.user, summary=_("Connexion par lien e-mail"), ip=ip)
+    record("user.login", link.user, user=link.user, summary=N_("Connexion par lien e-mail"), ip=ip)
     return link
 
 
@@ -258,5 +258,10 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
-    record("user.created", user, user=by, summary=f"{email} ({role.value})")
+    record(
+        "user.created",
+        user,
+        user=by,
+        summary=N_("Compte %(email)s créé (%(role)s)", email=email, role=as_label(role)),
+    )
     return user

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, record
 from app.db import utcnow
 from app.directory.permissions import can_manage_chains
 from app.errors import Forbidden, InvalidValue
@@ -110,7 +110,7 @@ def create_chain(fields: ChainFields, user) -> Chain:
     )
     db.session.add(chain)
     db.session.flush()
-    record("chain.created", chain, user=user, summary=_("Chaîne « %(name)s » créée", name=chain.name))
+    record("chain.created", chain, user=user, summary=N_("Chaîne « %(name)s » créée", name=chain.name))
     return chain
 
 
@@ -139,7 +139,7 @@ def update_chain(chain: Chain, fields: ChainFields, user) -> dict:
         "chain.updated",
         chain,
         user=user,
-        summary=_("Chaîne « %(name)s » modifiée", name=chain.name),
+        summary=N_("Chaîne « %(name)s » modifiée", name=chain.name),
         changes={k: v for k, v in changes.items() if k in AUDITED_FIELDS},
     )
     return changes
@@ -152,7 +152,7 @@ def delete_chain(chain: Chain, user) -> None:
         "chain.deleted",
         chain,
         user=user,
-        summary=_("Chaîne « %(name)s » supprimée", name=chain.name),
+        summary=N_("Chaîne « %(name)s » supprimée", name=chain.name),
         changes={"actors": ([link.organisation_id for link in chain.links], None)},
     )
     db.session.delete(chain)
@@ -254,7 +254,7 @@ def add_link(chain: Chain, organisation: Organisation, note: str | None, user) -
         "chain.link_added",
         chain,
         user=user,
-        summary=_("« %(actor)s » ajouté à la chaîne « %(name)s »", actor=organisation.name, name=chain.name),
+        summary=N_("« %(actor)s » ajouté à la chaîne « %(name)s »", actor=organisation.name, name=chain.name),
         changes={"organisation_id": (None, organisation.id), "position": (None, position)},
     )
     return link
@@ -283,7 +283,7 @@ def move_link(link: ChainLink, direction: str, user) -> bool:
         "chain.link_moved",
         chain,
         user=user,
-        summary=_(
+        summary=N_(
             "« %(actor)s » déplacé dans la chaîne « %(name)s »",
             actor=link.organisation.name,
             name=chain.name,
@@ -307,7 +307,9 @@ def remove_link(link: ChainLink, user) -> None:
         "chain.link_removed",
         chain,
         user=user,
-        summary=_("« %(actor)s » retiré de la chaîne « %(name)s »", actor=organisation.name, name=chain.name),
+        summary=N_(
+            "« %(actor)s » retiré de la chaîne « %(name)s »", actor=organisation.name, name=chain.name
+        ),
         changes={"organisation_id": (organisation.id, None)},
     )
 
@@ -329,7 +331,7 @@ def set_link_note(link: ChainLink, note: str | None, user) -> bool:
         "chain.link_note",
         link.chain,
         user=user,
-        summary=_(
+        summary=N_(
             "Note de « %(actor)s » modifiée dans la chaîne « %(name)s »",
             actor=link.organisation.name,
             name=link.chain.name,

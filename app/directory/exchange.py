@@ -73,7 +73,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import defer, selectinload
 
-from app.audit import record
+from app.audit import N_, record
 from app.directory.permissions import can_import_directory
 from app.directory.validation import (
     FieldError,
@@ -1079,7 +1079,7 @@ def apply_import(preview: ImportPreview, user) -> ImportResult:
             "organisation.created",
             organisation,
             user=user,
-            summary=_(
+            summary=N_(
                 "Fiche « %(name)s » créée par import (%(file)s, ligne %(line)s)",
                 name=organisation.name,
                 file=source,
@@ -1091,7 +1091,7 @@ def apply_import(preview: ImportPreview, user) -> ImportResult:
             "organisation.updated",
             organisation,
             user=user,
-            summary=_(
+            summary=N_(
                 "Fiche « %(name)s » modifiée par import (%(file)s, ligne %(line)s)",
                 name=organisation.name,
                 file=source,

@@ -26,7 +26,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, record
 from app.db import utcnow
 from app.directory.permissions import can_edit_directory, is_own_card
 from app.directory.validation import (
@@ -406,7 +406,7 @@ def create_organisation(
         "organisation.created",
         organisation,
         user=user,
-        summary=_("Fiche « %(name)s » créée", name=organisation.name),
+        summary=N_("Fiche « %(name)s » créée", name=organisation.name),
     )
     return organisation
 
@@ -437,7 +437,7 @@ def update_organisation(
             "organisation.updated",
             organisation,
             user=user,
-            summary=_("Fiche « %(name)s » modifiée", name=organisation.name),
+            summary=N_("Fiche « %(name)s » modifiée", name=organisation.name),
             changes=changes,
         )
     return changes
@@ -465,7 +465,7 @@ def update_own_card(
             "organisation.card_updated",
             organisation,
             user=user,
-            summary=_("Fiche « %(name)s » modifiée par l'acteur", name=organisation.name),
+            summary=N_("Fiche « %(name)s » modifiée par l'acteur", name=organisation.name),
             changes=changes,
         )
     return changes
@@ -526,7 +526,7 @@ def create_category(fields: CategoryFields, user) -> Category:
         "category.created",
         category,
         user=user,
-        summary=_("Catégorie « %(name)s » créée", name=category.name),
+        summary=N_("Catégorie « %(name)s » créée", name=category.name),
         changes={"default_vat_rate": (None, category.default_vat_rate)},
     )
     return category
@@ -555,7 +555,7 @@ def update_category(category: Category, fields: CategoryFields, user) -> dict:
         "category.updated",
         category,
         user=user,
-        summary=_("Catégorie « %(name)s » modifiée", name=category.name),
+        summary=N_("Catégorie « %(name)s » modifiée", name=category.name),
         changes=changes,
     )
     return changes

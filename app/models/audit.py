@@ -27,7 +27,11 @@ class AuditEntry(db.Model):
     object_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     #: The event the change belongs to, so an event page can show its history in one query.
     event_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True, index=True)
+    #: The sentence as written, in French (read as is for entries without ``message_key``).
     summary: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    #: The sentence's French msgid and its parameters, translated when read (``app.audit.sentence``).
+    message_key: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    message_params: Mapped[dict | None] = mapped_column(sa.JSON, nullable=True)
     #: {"field": [before, after]} with money as strings, exactly as stored.
     changes: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
     ip: Mapped[str | None] = mapped_column(sa.String(45), nullable=True)

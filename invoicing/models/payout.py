@@ -74,4 +74,5 @@ class Payout(db.Model):
     @property
     def is_paid(self) -> bool:
         return self.status == PayoutStatus.PAID
+
     adjusts = relationship("Payout", remote_side=[id])

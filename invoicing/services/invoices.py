@@ -33,7 +33,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app import snapshots
-from app.audit import record
+from app.audit import N_, as_money, record
 from app.db import utcnow
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
@@ -121,7 +121,7 @@ def _refuse_on_document(invoice: Invoice, user, message: str, exc_type=InvoiceRe
         invoice,
         user=user,
         event_id=invoice.event_id,
-        summary=_("Refusé sur %(number)s : %(why)s", number=invoice.number, why=message),
+        summary=N_("Refusé sur %(number)s : %(why)s", number=invoice.number, why=message),
     )
     return exc_type(message)
 
@@ -429,10 +429,10 @@ def issue_deposit(
         invoice,
         user=user,
         event_id=invoice.event_id,
-        summary=_(
+        summary=N_(
             "Facture d'acompte %(number)s émise : %(gross)s TTC",
             number=invoice.number,
-            gross=format_money(invoice.total_gross),
+            gross=as_money(invoice.total_gross),
         ),
         changes={"total_gross": (None, invoice.total_gross)},
     )
@@ -503,11 +503,11 @@ def issue_final(
         invoice,
         user=user,
         event_id=invoice.event_id,
-        summary=_(
+        summary=N_(
             "Facture %(number)s émise : %(gross)s TTC, dont %(prepaid)s d'acomptes déduits",
             number=invoice.number,
-            gross=format_money(invoice.total_gross),
-            prepaid=format_money(prepaid),
+            gross=as_money(invoice.total_gross),
+            prepaid=as_money(prepaid),
         ),
         changes={"total_gross": (None, invoice.total_gross)},
     )
@@ -609,11 +609,11 @@ def issue_credit_note(
         invoice,
         user=user,
         event_id=invoice.event_id,
-        summary=_(
+        summary=N_(
             "Avoir %(note)s sur la facture %(number)s : %(gross)s TTC (%(reason)s)",
             note=note.number,
             number=invoice.number,
-            gross=format_money(note.total_gross),
+            gross=as_money(note.total_gross),
             reason=reason,
         ),
         changes={"credited_gross": (None, note.total_gross)},

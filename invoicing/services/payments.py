@@ -13,12 +13,11 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, as_label, as_money, record
 from app.db import utcnow
 from app.errors import Forbidden, InvalidValue
 from app.extensions import db
 from app.formatting import money as format_money
-from app.labels import label
 from app.models import User
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentMethod
 from invoicing.permissions import can_record_payment
@@ -72,11 +71,11 @@ def record_payment(
             invoice,
             user=user,
             event_id=invoice.event_id,
-            summary=_(
+            summary=N_(
                 "Paiement de %(amount)s refusé sur %(number)s : il reste %(balance)s à payer",
-                amount=format_money(amount),
+                amount=as_money(amount),
                 number=invoice.number,
-                balance=format_money(numbers.balance),
+                balance=as_money(numbers.balance),
             ),
         )
         raise InvalidValue(
@@ -102,12 +101,12 @@ def record_payment(
         invoice,
         user=user,
         event_id=invoice.event_id,
-        summary=_(
+        summary=N_(
             "Paiement de %(amount)s reçu le %(date)s sur %(number)s (%(method)s)",
-            amount=format_money(amount),
+            amount=as_money(amount),
             date=received_on.strftime("%d/%m/%Y"),
             number=invoice.number,
-            method=label(method),
+            method=as_label(method),
         ),
         changes={"paid": (numbers.paid, numbers.paid + amount)},
     )

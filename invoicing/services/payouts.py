@@ -21,11 +21,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, as_money, record
 from app.db import utcnow
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
-from app.formatting import money as format_money
 from app.money import ZERO
 from invoicing import split as splitting
 from invoicing.models import PAYOUT_STATES, Invoice, InvoiceKind, InvoiceStatus, Payout, PayoutStatus
@@ -178,10 +177,10 @@ def sync_payouts(event: Event, user=None) -> list[Payout]:
                 payout,
                 user=user,
                 event_id=event.id,
-                summary=_(
+                summary=N_(
                     "Reversement dû à %(actor)s : %(amount)s",
                     actor=money.actor(payout.organisation_id).name,
-                    amount=format_money(payout.amount),
+                    amount=as_money(payout.amount),
                 ),
                 changes={"amount": (None, payout.amount)},
             )
@@ -210,9 +209,9 @@ def mark_paid(payout: Payout, user, *, paid_on: date, reference: str) -> Payout:
         user=user,
         one_shot=True,
         values={"paid_on": paid_on, "reference": reference},
-        summary=_(
+        summary=N_(
             "Reversement de %(amount)s payé à %(actor)s le %(date)s (%(reference)s)",
-            amount=format_money(payout.amount),
+            amount=as_money(payout.amount),
             actor=payout.organisation.name,
             date=paid_on.strftime("%d/%m/%Y"),
             reference=reference,

@@ -61,6 +61,7 @@ QUOTE_STATES = StateMachine(
     already=_l("Le devis est déjà « %(status)s »."),
     event_id=lambda quote: quote.event_id,
     labeller=quote_status_label,
+    label_code=quote_status_code,
 )
 
 

@@ -24,11 +24,10 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import has_request_context, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
-from app.audit import record
+from app.audit import N_, as_label, record
 from app.dates import short_local
 from app.db import utcnow
 from app.errors import Conflict, DomainError, InvalidTransition
@@ -219,11 +218,11 @@ def add_assignment(lot: Lot, organisation_id: int, role, user) -> Assignment:
         "assignment.proposed",
         assignment,
         user=user,
-        summary=_(
+        summary=N_(
             "%(actor)s proposé sur le lot « %(lot)s » (%(role)s)",
             actor=organisation.name,
             lot=lot.title,
-            role=label(role).lower(),
+            role=as_label(role),
         ),
         changes={"status": (None, AssignmentStatus.PROPOSED), "role": (None, role)},
         event_id=lot.event_id,
@@ -361,10 +360,9 @@ def invite(
                 actor=organisation.name,
             )
         ),
-        summary=ngettext(
-            "%(actor)s invité sur le lot « %(lot)s » (%(num)d destinataire)",
-            "%(actor)s invité sur le lot « %(lot)s » (%(num)d destinataires)",
-            len(users),
+        summary=N_(
+            "%(actor)s invité sur le lot « %(lot)s » (destinataires : %(num)s)",
+            num=len(users),
             actor=organisation.name,
             lot=lot.title,
         ),
@@ -461,7 +459,7 @@ def remind(assignment: Assignment, user, *, now: datetime | None = None) -> list
         "assignment.reminded",
         assignment,
         user=user,
-        summary=_("%(actor)s relancé pour le lot « %(lot)s »", actor=organisation.name, lot=lot.title),
+        summary=N_("%(actor)s relancé pour le lot « %(lot)s »", actor=organisation.name, lot=lot.title),
         changes={"last_reminded_at": (before, now)},
         event_id=lot.event_id,
     )
@@ -507,7 +505,7 @@ def withdraw(assignment: Assignment, user, *, now: datetime | None = None) -> As
         AssignmentStatus.WITHDRAWN,
         user=user,
         values={"withdrawn_at": now},
-        summary=_("%(actor)s retiré du lot « %(lot)s »", actor=assignment.organisation.name, lot=lot.title),
+        summary=N_("%(actor)s retiré du lot « %(lot)s »", actor=assignment.organisation.name, lot=lot.title),
     )
 
 
@@ -534,7 +532,7 @@ def remove(assignment: Assignment, user) -> None:
         "assignment.removed",
         assignment,
         user=user,
-        summary=_(
+        summary=N_(
             "%(actor)s enlevé des acteurs proposés du lot « %(lot)s »", actor=organisation.name, lot=lot.title
         ),
         changes={"status": (AssignmentStatus.PROPOSED, None), "role": (assignment.role, None)},

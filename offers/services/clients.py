@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, record
 from app.directory.validation import FieldError, check_siren, check_siret, check_vat_number
 from app.errors import Conflict, Forbidden, InvalidValue
 from app.extensions import db
@@ -139,7 +139,7 @@ def create_client(fields: ClientFields, user) -> Client:
     client = Client(**_values(fields))
     db.session.add(client)
     db.session.flush()
-    record("client.created", client, user=user, summary=_("Client « %(name)s » créé", name=client.name))
+    record("client.created", client, user=user, summary=N_("Client « %(name)s » créé", name=client.name))
     return client
 
 
@@ -166,7 +166,7 @@ def update_client(client: Client, fields: ClientFields, user) -> dict:
         "client.updated",
         client,
         user=user,
-        summary=_("Client « %(name)s » modifié", name=client.name),
+        summary=N_("Client « %(name)s » modifié", name=client.name),
         changes=changes,
     )
     return changes

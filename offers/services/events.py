@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from app.audit import record
+from app.audit import N_, record
 from app.dates import local_offset, shift_local, short_local
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
@@ -253,7 +253,7 @@ def create_event(fields: EventFields, user) -> Event:
         "event.created",
         event,
         user=user,
-        summary=_("Événement créé pour %(client)s", client=client.name),
+        summary=N_("Événement créé pour %(client)s", client=client.name),
         changes={
             "fee_kind": (None, event.fee_kind),
             "fee_rate": (None, rate),
@@ -326,7 +326,7 @@ def update_event(event: Event, fields: EventFields, user) -> dict:
         "event.updated",
         event,
         user=user,
-        summary=_("Événement modifié"),
+        summary=N_("Événement modifié"),
         changes=audited,
         event_id=event.id,
     )
@@ -466,7 +466,7 @@ def duplicate_event(
         "event.duplicated",
         event,
         user=user,
-        summary=_(
+        summary=N_(
             "Créé par duplication de « %(title)s » (%(lots)s lots, %(lines)s lignes, sans les réponses des acteurs)",
             title=source.title,
             lots=len(copies),

@@ -16,12 +16,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, as_money, as_quantity, record
 from app.auth import is_actor, is_coordination
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
-from app.formatting import money as format_money
-from app.formatting import quantity as format_quantity
 from app.formatting import rate as format_rate
 from app.models import Organisation, User
 from app.money import line_net
@@ -346,13 +344,13 @@ def create_line(lot: Lot, fields: LineFields, user: User) -> Line:
         "line.created",
         line,
         user=user,
-        summary=_(
+        summary=N_(
             "Ligne « %(line)s » ajoutée au lot « %(lot)s » (%(actor)s) : %(q)s × %(p)s HT",
             line=line.description,
             lot=lot.title,
             actor=organisation.name,
-            q=format_quantity(line.quantity),
-            p=format_money(line.unit_price),
+            q=as_quantity(line.quantity),
+            p=as_money(line.unit_price),
         ),
         changes=_audited(changes, {organisation.id: organisation.name}),
         event_id=event.id,
@@ -400,7 +398,7 @@ def update_line(line: Line, fields: LineFields, user: User) -> dict:
         "line.updated",
         line,
         user=user,
-        summary=_("Ligne « %(line)s » du lot « %(lot)s » modifiée", line=line.description, lot=lot.title),
+        summary=N_("Ligne « %(line)s » du lot « %(lot)s » modifiée", line=line.description, lot=lot.title),
         changes=_audited(changes, {before_org.id: before_org.name, organisation.id: organisation.name}),
         event_id=event.id,
     )
@@ -424,7 +422,7 @@ def delete_line(line: Line, user: User) -> None:
         "line.deleted",
         line,
         user=user,
-        summary=_(
+        summary=N_(
             "Ligne « %(line)s » supprimée du lot « %(lot)s » (%(actor)s)",
             line=line.description,
             lot=lot.title,

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, Message, record
 from app.errors import InvalidValue
 from app.extensions import db
 from app.models import Category
@@ -93,7 +93,7 @@ def create_lot(event: Event, fields: LotFields, user) -> Lot:
         "lot.created",
         lot,
         user=user,
-        summary=_("Lot « %(title)s » ajouté (%(category)s)", title=lot.title, category=category.name),
+        summary=N_("Lot « %(title)s » ajouté (%(category)s)", title=lot.title, category=category.name),
         event_id=event.id,
     )
     return lot
@@ -140,7 +140,7 @@ def update_lot(lot: Lot, fields: LotFields, user) -> dict:
         "lot.updated",
         lot,
         user=user,
-        summary=_("Lot « %(title)s » modifié", title=lot.title),
+        summary=N_("Lot « %(title)s » modifié", title=lot.title),
         changes=audited,
         event_id=event.id,
     )
@@ -173,7 +173,7 @@ def move_lot(lot: Lot, direction: str, user) -> bool:
     return True
 
 
-def _set_status(lot: Lot, target: LotStatus, user, summary: str) -> Lot:
+def _set_status(lot: Lot, target: LotStatus, user, summary: Message) -> Lot:
     event = lot.event
     require_editor(user, event)
     require_not_frozen(event)
@@ -185,7 +185,7 @@ def cancel_lot(lot: Lot, user) -> Lot:
 
     Raises :class:`Forbidden`, :class:`EventFrozen` and :class:`InvalidTransition` (already cancelled).
     """
-    return _set_status(lot, LotStatus.CANCELLED, user, _("Lot « %(title)s » annulé", title=lot.title))
+    return _set_status(lot, LotStatus.CANCELLED, user, N_("Lot « %(title)s » annulé", title=lot.title))
 
 
 def reopen_lot(lot: Lot, user) -> Lot:
@@ -200,4 +200,4 @@ def reopen_lot(lot: Lot, user) -> Lot:
     check_lot_schedule(
         event.starts_at, event.ends_at, lot.starts_at, lot.ends_at, lot.response_deadline, lot.title
     )
-    return _set_status(lot, LotStatus.OPEN, user, _("Lot « %(title)s » rouvert", title=lot.title))
+    return _set_status(lot, LotStatus.OPEN, user, N_("Lot « %(title)s » rouvert", title=lot.title))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from app.audit import N_, Message
 from app.dates import short_local
 from app.db import utcnow
 from app.errors import Conflict, DomainError, Forbidden, InvalidTransition
@@ -161,6 +162,27 @@ def answer_refusal(assignment: Assignment, now: datetime) -> str | None:
 # --- the answer ----------------------------------------------------------------------------------
 
 
+def _answer_message(accept: bool, actor: str, lot: str, comment: str | None) -> Message:
+    """The history's sentence of an answer, with the actor's comment when there is one."""
+    if comment:
+        if accept:
+            return N_(
+                "%(actor)s accepte le lot « %(lot)s » — « %(comment)s »",
+                actor=actor,
+                lot=lot,
+                comment=comment[:300],
+            )
+        return N_(
+            "%(actor)s décline le lot « %(lot)s » — « %(comment)s »",
+            actor=actor,
+            lot=lot,
+            comment=comment[:300],
+        )
+    if accept:
+        return N_("%(actor)s accepte le lot « %(lot)s »", actor=actor, lot=lot)
+    return N_("%(actor)s décline le lot « %(lot)s »", actor=actor, lot=lot)
+
+
 def answer_assignment(
     assignment: Assignment, user: User, *, accept: bool, comment: str = "", now: datetime | None = None
 ) -> Assignment:
@@ -203,12 +225,7 @@ def answer_assignment(
                 status=label(fresh.status).lower(),
             )
         ),
-        summary=(
-            _("%(actor)s accepte le lot « %(lot)s »", actor=organisation.name, lot=lot.title)
-            if accept
-            else _("%(actor)s décline le lot « %(lot)s »", actor=organisation.name, lot=lot.title)
-        )
-        + (f" — « {comment[:300]} »" if comment else ""),
+        summary=_answer_message(accept, organisation.name, lot.title, comment),
     )
     if not accept:
         from offers.services.assignments import notify_decline

@@ -1,0 +1,31 @@
+"""Formatting helpers for pages: phone numbers become tel: links; one date format per kind and language."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask_babel import force_locale
+
+from app.formatting import date_long, datetime_short, phone_links
+
+
+def test_phone_numbers_in_free_text_become_tel_links_and_the_rest_is_escaped(app):
+    html = str(phone_links("Mathilde <Renaud> — 02 61 91 00 02 ou +33 6.12.34.56.78"))
+    assert html == (
+        'Mathilde &lt;Renaud&gt; — <a href="tel:0261910002">02 61 91 00 02</a>'
+        ' ou <a href="tel:+33612345678">+33 6.12.34.56.78</a>'
+    )
+    assert str(phone_links("Salle 12, 400 places")) == "Salle 12, 400 places"
+
+
+def test_one_date_format_per_kind_in_each_language(app):
+    moment = datetime(2011, 3, 28, 9, 42, tzinfo=UTC)
+    with app.test_request_context():
+        with force_locale("fr"):
+            assert date_long(date(2011, 4, 15)) == "15 avril 2011"
+            assert date_long(moment) == "28 mars 2011"
+            assert datetime_short(moment) == "28 mars 2011 11:42"
+        with force_locale("en"):
+            assert date_long(date(2011, 4, 15)) == "April 15, 2011"
+            assert date_long(moment) == "March 28, 2011"
+            assert datetime_short(moment) == "Mar 28, 2011, 11:42"
