@@ -80,6 +80,7 @@ def quote_list():
         sent_count=sent[0],
         expiring=expiring,
         today=today,
+        args={k: v for k, v in request.args.items() if k != "page" and v},
     )
 
 
