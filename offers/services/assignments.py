@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import has_request_context, render_template, url_for
+from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
@@ -158,6 +158,9 @@ def portal_path(assignment: Assignment) -> str:
         return url_for("offers.portal_assignment", assignment_id=assignment.id)
     from app.auth.views import absolute_url
 
+    if not current_app.config.get("PUBLIC_BASE_URL"):
+        with current_app.test_request_context():
+            return url_for("offers.portal_assignment", assignment_id=assignment.id)
     return urlsplit(absolute_url("offers.portal_assignment", assignment_id=assignment.id)).path
 
 
