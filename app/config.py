@@ -63,9 +63,11 @@ class Config:
     MAIL_MAX_ATTEMPTS = 8
     OUTBOX_DIR: str | None = None
 
-    # Public base URL used in e-mails (magic links) when no request is around (CLI).
+    # Public base URL of the links in e-mails. Unset: the address of the request that sends the mail;
+    # with no request (``flask outbox send`` answering login-link requests) the mail is refused with a
+    # message naming the setting (``make run`` sets it to its own address).
     SERVER_NAME: str | None = None
-    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    PUBLIC_BASE_URL: str | None = None
 
     DEMO_BANNER = True
 

@@ -49,6 +49,13 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class NotConfigured(DomainError):
+    """A setting the action needs is missing (e.g. ``PUBLIC_BASE_URL`` for a link mailed from the CLI);
+    the message names the setting."""
+
+    status_code = 500
+
+
 class Conflict(DomainError):
     """Someone else changed the object meanwhile (stale form, already answered)."""
 

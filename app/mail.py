@@ -404,11 +404,21 @@ outbox_cli = AppGroup("outbox", help="File d'envoi des e-mails.")
 def send_command(include_failed: bool) -> None:
     """Envoyer les messages en attente dont l'heure est venue."""
     from app.auth.views import answer_login_link_requests
+    from app.errors import NotConfigured
 
-    answer_login_link_requests()
+    try:
+        answer_login_link_requests()
+    except NotConfigured as exc:
+        # No address for the links: the requests stay pending, what is already queued still goes.
+        db.session.rollback()
+        refused = exc.message
+    else:
+        refused = None
     sent, failed = deliver_pending(include_failed=include_failed, after_each=db.session.commit)
     db.session.commit()
     click.echo(_("%(sent)d message(s) envoyé(s), %(failed)d en échec.", sent=sent, failed=failed))
+    if refused:
+        raise click.ClickException(refused)
 
 
 @outbox_cli.command("list")

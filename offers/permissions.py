@@ -14,7 +14,7 @@ Every rule takes ``None`` or an anonymous user and then answers ``False``.
 from __future__ import annotations
 
 from app.auth import is_actor, is_actor_of, is_admin, is_client_of, is_coordination, is_staff
-from offers.models import Assignment, AssignmentStatus, Event, Line, Lot, Quote, QuoteStatus
+from offers.models import Assignment, AssignmentStatus, Event, Line, Lot, Quote
 
 #: What an actor sees of its organisation's assignments (``proposed`` is the coordination's draft,
 #: not an invitation yet).
@@ -107,10 +107,11 @@ def can_send_quote(user, quote: Quote) -> bool:
 
 
 def can_view_quote(user, quote: Quote) -> bool:
-    """Staff see every quote; a client user only its own client's, once sent (a draft is not shown)."""
+    """Staff see every quote; a client user only its own client's versions that were sent to it (a
+    draft, or a version replaced before it went out, is not shown)."""
     if is_staff(user):
         return True
-    return is_client_of(user, quote.event.client_id) and quote.status != QuoteStatus.DRAFT
+    return is_client_of(user, quote.event.client_id) and quote.was_sent
 
 
 # --- clients -------------------------------------------------------------------------------------

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask import flash as _flash
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
@@ -21,6 +31,7 @@ from app.auth.services import (
     request_login_link,
     safe_next_path,
 )
+from app.errors import NotConfigured
 from app.extensions import db
 from app.mail import queue_message
 from app.models import User
@@ -136,10 +147,22 @@ def send_login_link(user: User, next_path: str | None = None, subject: str | Non
 
 
 def absolute_url(endpoint: str, **values) -> str:
-    """An absolute URL for e-mails, built on PUBLIC_BASE_URL so it works from the CLI too."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    with current_app.test_request_context(base_url=base):
+    """An absolute URL for e-mails: on ``PUBLIC_BASE_URL`` when it is set, otherwise on the address
+    of the request that triggers the mail. Without either (CLI, outbox worker), raises
+    :class:`~app.errors.NotConfigured` naming the setting: a link must never point to a guessed host.
+    """
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
+    if base:
+        with current_app.test_request_context(base_url=base):
+            return url_for(endpoint, _external=True, **values)
+    if has_request_context():
         return url_for(endpoint, _external=True, **values)
+    raise NotConfigured(
+        _(
+            "Aucune adresse publique pour les liens des e-mails : définissez PUBLIC_BASE_URL "
+            "(par exemple PUBLIC_BASE_URL=http://127.0.0.1:5000 pour make run)."
+        )
+    )
 
 
 @bp.route("/lien/<token>", methods=["GET", "POST"])

@@ -10,6 +10,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     HiddenField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -22,7 +23,7 @@ from app.dates import LOCAL_TZ, local_to_utc, short_local
 from app.forms import Form, PlainIntegerField
 from app.parsing import parse_plain_decimal
 from offers.models import BillingMode, EventStatus, FeeKind
-from offers.services.events import EventFields
+from offers.services.events import SHIFT_LOTS, WIDEN_EVENT, EventFields
 
 #: Years outside this range are typing mistakes.
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -292,6 +293,14 @@ class DuplicateEventForm(Form):
     client_id = SelectField(_l("Client"), coerce=int, validators=[InputRequired()])
     starts_at = LocalDateTimeField(_l("Début (heure de Paris)"), validators=[InputRequired()])
     ends_at = LocalDateTimeField(_l("Fin (heure de Paris)"), validators=[InputRequired()])
+    lots_outside = RadioField(
+        _l("Si un lot déborde des dates"),
+        choices=[
+            SelectChoice(WIDEN_EVENT, _l("élargir l'événement pour couvrir ses lots")),
+            SelectChoice(SHIFT_LOTS, _l("déplacer le lot dans les dates de l'événement")),
+        ],
+        validate_choice=False,
+    )
     submit = SubmitField(_l("Dupliquer"))
 
     def __init__(self, *args, clients=(), **kwargs):

@@ -135,6 +135,12 @@ class Quote(db.Model):
         return self.status == QuoteStatus.SENT
 
     @property
+    def was_sent(self) -> bool:
+        """Sent to the client at some point, whatever came after (a version issued and replaced
+        before it went out never was: the client never sees it)."""
+        return self.sent_at is not None
+
+    @property
     def is_accepted(self) -> bool:
         return self.status == QuoteStatus.ACCEPTED
 

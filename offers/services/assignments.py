@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import has_request_context, render_template, url_for
+from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -157,6 +157,9 @@ def portal_path(assignment: Assignment) -> str:
         return url_for("offers.portal_assignment", assignment_id=assignment.id)
     from app.auth.views import absolute_url
 
+    if not current_app.config.get("PUBLIC_BASE_URL"):
+        with current_app.test_request_context():
+            return url_for("offers.portal_assignment", assignment_id=assignment.id)
     return urlsplit(absolute_url("offers.portal_assignment", assignment_id=assignment.id)).path
 
 
@@ -379,13 +382,21 @@ def invite(
 @dataclass
 class InviteAll:
     invited: list[Invitation] = field(default_factory=list)
-    #: Proposed assignments left as they were: their organisation has no actor account.
+    #: Proposed assignments left as they were: their organisation has no actor account (and none
+    #: was asked for, or its card has no e-mail to create one).
     without_account: list[Assignment] = field(default_factory=list)
 
+    @property
+    def created_users(self) -> list[User]:
+        """The actor accounts created on the way (``create_accounts``)."""
+        return [i.created_user for i in self.invited if i.created_user is not None]
 
-def invite_all(assignments, user, *, now: datetime | None = None) -> InviteAll:
-    """Invite every *proposed* assignment of ``assignments`` (a lot's, an event's); those whose
-    organisation has no actor account are left proposed and listed. Others are ignored.
+
+def invite_all(assignments, user, *, create_accounts: bool = False, now: datetime | None = None) -> InviteAll:
+    """Invite every *proposed* assignment of ``assignments`` (a lot's, an event's). An organisation
+    without an actor account gets one for its card's e-mail when ``create_accounts`` is set (as
+    :func:`invite` with ``create_account``); otherwise, or when its card has no e-mail, it is left
+    proposed and listed. Others are ignored.
 
     Raises what :func:`invite` raises, but :class:`NoActorAccount`; :class:`DomainError` when there
     is nobody to invite.
@@ -396,8 +407,9 @@ def invite_all(assignments, user, *, now: datetime | None = None) -> InviteAll:
         raise DomainError(_("Aucun acteur proposé à inviter."))
     result = InviteAll()
     for assignment in proposed:
+        create = create_accounts and bool(assignment.organisation.email)
         try:
-            result.invited.append(invite(assignment, user, now=now))
+            result.invited.append(invite(assignment, user, create_account=create, now=now))
         except NoActorAccount:
             result.without_account.append(assignment)
     return result

@@ -353,6 +353,64 @@ def change_status(event: Event, target: EventStatus | str, user) -> Event:
 
 # --- duplication ---------------------------------------------------------------------------------
 
+#: What :func:`duplicate_event` does with a copied lot outside the new event's dates.
+WIDEN_EVENT = "widen"
+SHIFT_LOTS = "shift"
+
+
+def _window(starts_at: datetime | None, ends_at: datetime | None) -> str:
+    if starts_at is None and ends_at is None:
+        return _("sans horaire")
+    return _(
+        "du %(start)s au %(end)s",
+        start=short_local(starts_at) if starts_at else "…",
+        end=short_local(ends_at) if ends_at else "…",
+    )
+
+
+def _open_lots_shifted(source: Event, offset: timedelta):
+    for lot in source.lots:
+        if lot.status != LotStatus.CANCELLED:
+            yield lot, shift_local(lot.starts_at, offset), shift_local(lot.ends_at, offset)
+
+
+def _is_outside(start: datetime | None, end: datetime | None, ev_start: datetime, ev_end: datetime) -> bool:
+    return any(t is not None and not ev_start <= t <= ev_end for t in (start, end))
+
+
+def lots_outside_dates(source: Event, starts_at: datetime, ends_at: datetime) -> list[str]:
+    """The open lots of ``source`` that, shifted to an event from ``starts_at`` to ``ends_at``, fall
+    outside it: one line each, « title » (its shifted times)."""
+    offset = local_offset(source.starts_at, starts_at)
+    return [
+        _("« %(title)s » (%(window)s)", title=lot.title, window=_window(start, end))
+        for lot, start, end in _open_lots_shifted(source, offset)
+        if _is_outside(start, end, starts_at, ends_at)
+    ]
+
+
+def _widened(source: Event, offset: timedelta, starts_at: datetime, ends_at: datetime):
+    for _lot, start, end in _open_lots_shifted(source, offset):
+        for t in (start, end):
+            if t is not None:
+                starts_at, ends_at = min(starts_at, t), max(ends_at, t)
+    return starts_at, ends_at
+
+
+def _fitted(start: datetime | None, end: datetime | None, ev_start: datetime, ev_end: datetime):
+    """A lot's times moved (whole, keeping their length) into the event's, then cut to them."""
+    if start is not None and start < ev_start:
+        delta = ev_start - start
+        start, end = start + delta, (end + delta if end is not None else None)
+    if end is not None and end > ev_end:
+        delta = end - ev_end
+        start, end = (start - delta if start is not None else None), end - delta
+
+    def clamp(t: datetime | None) -> datetime | None:
+        return None if t is None else min(max(t, ev_start), ev_end)
+
+    return clamp(start), clamp(end)
+
 
 def duplicate_event(
     source: Event,
@@ -362,6 +420,7 @@ def duplicate_event(
     ends_at: datetime,
     user,
     client_id: int | None = None,
+    lots_outside: str | None = None,
 ) -> Event:
     """A new draft event copied from ``source``: its fields, open lots and their lines.
 
@@ -369,11 +428,31 @@ def duplicate_event(
     between the two starts. Assignments are not copied (no answers, nobody invited); lines keep their
     delivering actor. Cancelled lots and the purchase-order number are left behind.
 
+    A shifted lot outside the new dates (the original may already have had one) is dealt with as
+    ``lots_outside`` says: :data:`WIDEN_EVENT` widens the new event to cover it, :data:`SHIFT_LOTS`
+    moves the lot into the event's dates (shortened if it is longer than the event). Without a
+    choice, the copy is refused with the list of those lots (:func:`lots_outside_dates`).
+
     Raises :class:`Forbidden`, and :class:`InvalidValue` when the dates are wrong or a shifted lot
-    falls outside the new dates.
+    falls outside the new dates and no choice was made.
     """
     require_editor(user, source)
+    if lots_outside not in (None, "", WIDEN_EVENT, SHIFT_LOTS):
+        raise InvalidValue(_("Choix inconnu pour les lots hors des dates."), "lots_outside")
     offset = local_offset(source.starts_at, starts_at)
+    outside = lots_outside_dates(source, starts_at, ends_at)
+    if outside and not lots_outside:
+        raise InvalidValue(
+            _(
+                "Ces lots débordent des dates de l'événement (%(window)s) : %(lots)s. Élargissez "
+                "l'événement ou déplacez ces lots (choix ci-dessous), ou choisissez d'autres dates.",
+                window=_window(starts_at, ends_at),
+                lots=" ; ".join(outside),
+            ),
+            "lots_outside",
+        )
+    if outside and lots_outside == WIDEN_EVENT:
+        starts_at, ends_at = _widened(source, offset, starts_at, ends_at)
     deadline = shift_local(source.response_deadline, offset)
     if deadline is not None and deadline > starts_at:
         deadline = None  # a shorter lead time than the original: the coordinator sets it again
@@ -413,6 +492,10 @@ def duplicate_event(
             position=len(copies),
             status=LotStatus.OPEN,
         )
+        if lots_outside == SHIFT_LOTS:
+            new_lot.starts_at, new_lot.ends_at = _fitted(
+                new_lot.starts_at, new_lot.ends_at, starts_at, ends_at
+            )
         if new_lot.response_deadline is not None and new_lot.response_deadline > starts_at:
             new_lot.response_deadline = None
         try:

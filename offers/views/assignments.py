@@ -324,6 +324,16 @@ def assignment_invite(assignment_id: int):
 
 
 def _flash_invite_all(result) -> None:
+    if result.created_users:
+        flash(
+            ngettext(
+                "%(num)d compte acteur créé : %(emails)s.",
+                "%(num)d comptes acteurs créés : %(emails)s.",
+                len(result.created_users),
+                emails=", ".join(u.email for u in result.created_users),
+            ),
+            "success",
+        )
     if result.invited:
         flash(
             ngettext(
@@ -337,7 +347,8 @@ def _flash_invite_all(result) -> None:
     if result.without_account:
         flash(
             _(
-                "Pas d'invitation pour %(names)s : aucun compte acteur. Créez-leur un compte depuis le lot.",
+                "Pas d'invitation pour %(names)s : aucun compte acteur, et pas d'adresse e-mail sur la "
+                "fiche pour en créer un. Ajoutez-la sur la fiche, puis invitez à nouveau.",
                 names=", ".join(a.organisation.name for a in result.without_account),
             ),
             "warning",
@@ -348,9 +359,11 @@ def _flash_invite_all(result) -> None:
 @coordination_required
 def lot_invite_all(lot_id: int):
     lot = _lot(lot_id, edit=True)
-    _action_form()
+    form = _action_form()
     with service_call() as outcome:
-        result = invite_all(list(lot.assignments), current_user)
+        result = invite_all(
+            list(lot.assignments), current_user, create_accounts=bool(form.create_account.data)
+        )
     if not outcome.ok:
         return _refused(lot, outcome)
     _flash_invite_all(result)
@@ -367,10 +380,10 @@ def event_invite_all(event_id: int):
     )
     if not can_edit_event(current_user, event):
         abort(403)
-    _action_form()
+    form = _action_form()
     assignments = [a for lot in event.lots if lot.status == LotStatus.OPEN for a in lot.assignments]
     with service_call() as outcome:
-        result = invite_all(assignments, current_user)
+        result = invite_all(assignments, current_user, create_accounts=bool(form.create_account.data))
     if not outcome.ok:
         return render_detail(event.id, outcome.status, outcome.error)
     _flash_invite_all(result)

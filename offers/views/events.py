@@ -25,12 +25,14 @@ from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, 
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import event_totals, rate_issues
 from offers.services.events import (
+    WIDEN_EVENT,
     change_status,
     create_event,
     dashboard_query,
     duplicate_event,
     event_checklist,
     event_history,
+    lots_outside_dates,
     update_event,
 )
 from offers.views import bp, pricing_context
@@ -240,12 +242,15 @@ def event_duplicate(event_id: int):
         abort(403)
     clients = all_clients()
     form = DuplicateEventForm(clients=clients)
+    outside = lots_outside_dates(source, source.starts_at, source.ends_at)
     status, error = 200, None
     if request.method == "GET":
         form.title.data = _("Copie de %(title)s", title=source.title)[:250]
         form.client_id.data = source.client_id
         form.starts_at.data = source.starts_at
         form.ends_at.data = source.ends_at
+        if outside:  # the copy must never be refused for what the original already had
+            form.lots_outside.data = WIDEN_EVENT
     elif form.validate_on_submit():
         with service_call(form) as outcome:
             event = duplicate_event(
@@ -255,6 +260,7 @@ def event_duplicate(event_id: int):
                 ends_at=form.ends_at.data,
                 client_id=form.client_id.data,
                 user=current_user,
+                lots_outside=form.lots_outside.data or None,
             )
         if outcome.ok:
             flash(
@@ -268,4 +274,6 @@ def event_duplicate(event_id: int):
         source = db.first_or_404(dashboard_query(event_id))
     else:
         status = 400
-    return render_template("offers/event_duplicate.html", form=form, source=source, error=error), status
+    return render_template(
+        "offers/event_duplicate.html", form=form, source=source, error=error, outside=outside
+    ), status

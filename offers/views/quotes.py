@@ -80,6 +80,7 @@ def quote_list():
         sent_count=sent[0],
         expiring=expiring,
         today=today,
+        args={k: v for k, v in request.args.items() if k != "page" and v},
     )
 
 
@@ -258,11 +259,11 @@ def quote_portal_pdf(token: str):
 @bp.route("/mes-devis")
 @client_required
 def client_quotes():
-    """A client sees only its own quotes, once sent."""
+    """A client sees only its own quotes, and only the versions that were sent to it."""
     quotes = db.session.scalars(
         sa.select(Quote)
         .join(Quote.event)
-        .where(Event.client_id == current_user.client_id, Quote.status != QuoteStatus.DRAFT)
+        .where(Event.client_id == current_user.client_id, Quote.sent_at.is_not(None))
         .options(selectinload(Quote.event))
         .order_by(Quote.issue_date.desc(), Quote.version.desc())
     ).all()

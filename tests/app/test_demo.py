@@ -325,3 +325,46 @@ def test_logins_says_when_the_demo_is_not_loaded(runner):
     assert result.exit_code == 0
     assert "La démonstration n'est pas chargée" in result.output
     assert "admin@example.org" not in result.output
+
+
+def form_values(page: str) -> dict:
+    """What the browser would post from a page's form as it stands: text inputs, selected options,
+    checked radios and boxes."""
+    import html as html_lib
+    import re
+
+    values = {}
+    for tag in re.findall(r"<input [^>]*>", page):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        kind = re.search(r'type="([^"]+)"', tag)
+        if not name or (kind and kind.group(1) in ("radio", "checkbox") and " checked" not in tag):
+            continue
+        values[name.group(1)] = html_lib.unescape(value.group(1)) if value else ""
+    for name, body in re.findall(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.search(
+            r'<option [^>]*selected[^>]*value="([^"]*)"|<option value="([^"]*)" selected', body
+        )
+        if chosen:
+            values[name] = chosen.group(1) or chosen.group(2)
+    return values
+
+
+def test_the_demo_event_duplicates_as_the_form_stands(loaded, client, auth):
+    """Its first lot starts at 7:30, before the event's 8:00: the copy widens the event, not refuses."""
+    auth.login("coordination@example.org", DEMO_PASSWORD)
+    event = db.session.scalar(sa.select(Event))
+    page = client.get(f"/evenements/{event.id}/dupliquer").get_data(as_text=True)
+    assert "débordent déjà des dates" in page
+    data = form_values(page)
+    assert data["lots_outside"] == "widen"
+    data["title"] = "Assises 2012"
+    response = client.post(f"/evenements/{event.id}/dupliquer", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    copy = db.session.scalar(sa.select(Event).where(Event.title == "Assises 2012"))
+    earliest = min(lot.starts_at for lot in event.lots if lot.starts_at)
+    assert earliest < event.starts_at
+    assert copy.starts_at == earliest  # widened to the earliest lot, every lot kept its times
+    assert copy.ends_at == max([event.ends_at] + [lot.ends_at for lot in event.lots if lot.ends_at])
+    kept = [(lot.title, lot.starts_at, lot.ends_at) for lot in event.lots if not lot.is_cancelled]
+    assert [(lot.title, lot.starts_at, lot.ends_at) for lot in copy.lots] == kept

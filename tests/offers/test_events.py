@@ -540,8 +540,52 @@ def test_duplicate_refuses_dates_that_leave_lots_outside(client, coordinator, ma
         },
     )
     assert response.status_code == 400
-    assert "Lot « Cocktail »" in text(response)
+    page = text(response)
+    assert (
+        "Ces lots débordent des dates de l'événement (du 20/05/2026 09:00 au 20/05/2026 12:00) : "
+        "« Cocktail » (du 20/05/2026 17:00 au 20/05/2026 18:30). Élargissez l'événement ou déplacez "
+        "ces lots"
+    ) in page
+    assert 'value="widen"' in page and 'value="shift"' in page
     assert events_count() == before
+
+
+@pytest.mark.parametrize(
+    "choice,event_times,lot_times",
+    [
+        # widen: the event grows to 18:30 to keep the cocktail at 17:00-18:30 (Paris)
+        ("widen", ((7, 0), (16, 30)), ((15, 0), (16, 30))),
+        # shift: the cocktail moves whole to end at the event's end, 10:30-12:00 (Paris)
+        ("shift", ((7, 0), (10, 0)), ((8, 30), (10, 0))),
+    ],
+)
+def test_duplicate_widens_the_event_or_shifts_the_lot_on_request(
+    client, coordinator, make_event, make_category, choice, event_times, lot_times
+):
+    source = make_event()  # 9:00-19:00 in Paris
+    add_lot(
+        source,
+        make_category(),
+        "Cocktail",
+        starts_at=datetime(2026, 4, 15, 15, 0, tzinfo=UTC),  # 17:00 in Paris
+        ends_at=datetime(2026, 4, 15, 16, 30, tzinfo=UTC),
+    )
+    response = post_form(
+        client,
+        f"/evenements/{source.id}/dupliquer",
+        data={
+            "title": "Copie courte",
+            "client_id": str(source.client_id),
+            "starts_at": "2026-05-20T09:00",
+            "ends_at": "2026-05-20T12:00",
+            "lots_outside": choice,
+        },
+    )
+    assert response.status_code == 302
+    copy = db.session.scalar(sa.select(Event).where(Event.title == "Copie courte"))
+    at = lambda hm: datetime(2026, 5, 20, *hm, tzinfo=UTC)  # noqa: E731
+    assert (copy.starts_at, copy.ends_at) == tuple(at(t) for t in event_times)
+    assert (copy.lots[0].starts_at, copy.lots[0].ends_at) == tuple(at(t) for t in lot_times)
 
 
 # --- the dashboard: checklist, totals, history ---------------------------------------------------

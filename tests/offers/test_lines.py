@@ -5,7 +5,7 @@ locked once a quote is sent; every price change in the history with its before a
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -62,7 +62,10 @@ def audit(action: str, line_id: int) -> AuditEntry | None:
     )
 
 
-def add_sent_quote(event, status=QuoteStatus.SENT) -> Quote:
+def add_sent_quote(event, status=QuoteStatus.SENT, sent: bool | None = None) -> Quote:
+    """A quote row in ``status``; sent to the client unless it is a draft (or ``sent`` says)."""
+    if sent is None:
+        sent = status != QuoteStatus.DRAFT
     quote = Quote(
         event_id=event.id,
         number="DEV-2026-0001",
@@ -73,6 +76,7 @@ def add_sent_quote(event, status=QuoteStatus.SENT) -> Quote:
         total_net=D("0"),
         total_vat=D("0"),
         total_gross=D("0"),
+        sent_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC) if sent else None,
     )
     db.session.add(quote)
     db.session.flush()

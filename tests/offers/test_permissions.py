@@ -146,6 +146,7 @@ def test_only_the_invited_organisation_sees_and_answers_its_assignment(lot_site,
         ("own client", QuoteStatus.SENT, True),
         ("own client", QuoteStatus.ACCEPTED, True),
         ("own client", QuoteStatus.DRAFT, False),
+        ("own client", QuoteStatus.SUPERSEDED, True),
         ("other client", QuoteStatus.SENT, False),
         ("actor", QuoteStatus.SENT, False),
         ("anonymous", QuoteStatus.SENT, False),
@@ -162,6 +163,12 @@ def test_a_client_sees_only_its_own_clients_quotes_once_sent(event, make_user, w
         "anonymous": AnonymousUserMixin,
     }.get(who, lambda: make_user(who))()
     assert rules.can_view_quote(user, quote) is expected
+
+
+def test_a_client_never_sees_a_version_replaced_before_it_was_sent(event, make_user):
+    quote = add_sent_quote(event, status=QuoteStatus.SUPERSEDED, sent=False)
+    assert rules.can_view_quote(make_user("client", client=event.client), quote) is False
+    assert rules.can_view_quote(make_user("coordinator"), quote) is True
 
 
 # --- what templates show by these rules ----------------------------------------------------------

@@ -507,3 +507,27 @@ def test_the_single_contractor_annex_is_internal_nets_without_vat():
     ]
     assert all("vat" not in r and "gross" not in r for r in rows)
     assert service.quote_totals(quote).vat == D("0.01") + D("1.24")  # VAT rounded once per rate
+
+
+def test_the_client_never_sees_a_version_that_was_not_sent(client, auth, coordinator, ready, make_user):
+    event, lots, _ = ready
+    issue(client, event)
+    unsent = latest(event)
+    line = db.session.scalar(sa.select(Line).where(Line.lot_id == lots[0].id).order_by(Line.position))
+    line.unit_price = D("15.00")
+    db.session.flush()
+    issue(client, event)
+    sent = latest(event)
+    assert send(client, sent).status_code == 302
+    db.session.refresh(unsent)
+    assert (unsent.version, unsent.status, sent.version) == (1, QuoteStatus.SUPERSEDED, 2)
+    auth.logout()
+    owner = make_user("client", client=event.client)
+    auth.login(owner.email)
+    listing = text(client.get("/mes-devis"))
+    assert f"/mes-devis/{sent.id}" in listing
+    assert f"/mes-devis/{unsent.id}" not in listing
+    assert "Remplacé" not in listing
+    assert client.get(f"/mes-devis/{unsent.id}").status_code == 403
+    assert client.get(f"/mes-devis/{unsent.id}/pdf").status_code == 403
+    assert client.get(f"/mes-devis/{sent.id}/pdf").data == sent.pdf
