@@ -32,3 +32,58 @@ def validate_command(path: Path):
         click.echo(f"{path.name} : {len(errors)} erreur(s).", err=True)
         raise SystemExit(1)
     click.echo(f"{path.name} : conforme (XSD, EN 16931, CTC FR).")
+
+
+@invoicing_cli.command("archive")
+@click.option("--year", "year", required=True, metavar="AAAA", help="Année d'émission (par exemple 2011).")
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Dossier de l'archive (vide, ou créé).",
+)
+@click.option("--force", is_flag=True, help="Remplacer l'archive d'un dossier qui n'est pas vide.")
+def archive_command(year: str, directory: Path, force: bool):
+    """Archiver les factures et avoirs émis dans l'année : PDF, XML, index CSV et manifeste SHA-256.
+
+    Vérifie ensuite ce qui a été écrit (manifeste, XSD, schématrons EN 16931 et CTC française, XML
+    intégré à chaque PDF) ; sort avec le code 1 et la liste des problèmes s'il y en a.
+    """
+    from invoicing.archive import ArchiveRefused, parse_year, write_archive
+
+    try:
+        report = write_archive(parse_year(year), directory, force=force)
+    except ArchiveRefused as exc:
+        raise click.ClickException(exc.message) from exc
+    for number, kind in report.documents:
+        click.echo(f"{number}\t{kind}")
+    click.echo(
+        f"{len(report.documents)} document(s) de {report.year} archivé(s) dans {directory} "
+        f"({len(report.files)} fichiers)."
+    )
+    _report_problems(report.problems, directory)
+
+
+@invoicing_cli.command("archive-check")
+@click.argument("directory", type=click.Path(path_type=Path))
+def archive_check_command(directory: Path):
+    """Revérifier une archive : manifeste SHA-256, chaque XML (XSD, EN 16931, CTC française) et le XML
+    intégré à chaque PDF. Sort avec le code 1 et la liste des problèmes s'il y en a."""
+    from invoicing.archive import ArchiveRefused, check_archive
+
+    try:
+        problems = check_archive(directory)
+    except ArchiveRefused as exc:
+        raise click.ClickException(exc.message) from exc
+    _report_problems(problems, directory)
+
+
+def _report_problems(problems: list[str], directory: Path) -> None:
+    if problems:
+        for problem in problems:
+            click.echo(problem)
+        click.echo(f"{directory} : {len(problems)} problème(s).", err=True)
+        raise SystemExit(1)
+    click.echo(f"{directory} : archive intacte, documents conformes (manifeste, XSD, EN 16931, CTC FR).")
