@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import render_template
 from flask_babel import gettext as _
 
-from app.audit import record
+from app.audit import N_, record
 from app.db import utcnow
 from app.errors import DomainError, Forbidden, InvalidTransition
 from app.extensions import db
@@ -149,7 +149,7 @@ def send_quote(quote: Quote, user: User, *, today: date | None = None) -> list[s
         body_text=body,
         attachments=[(f"{quote.number}-v{quote.version}.pdf", "application/pdf", quote.pdf)],
     )
-    summary = _(
+    summary = N_(
         "Devis %(number)s v%(version)s envoyé à %(to)s",
         number=quote.number,
         version=quote.version,
@@ -229,7 +229,7 @@ def accept_quote(
         },
         user=user,
         ip=ip,
-        summary=_(
+        summary=N_(
             "Devis %(number)s v%(version)s accepté par %(name)s",
             number=quote.number,
             version=quote.version,
@@ -262,7 +262,7 @@ def decline_quote(
         {"declined_reason": reason[:2000], "answered_at": utcnow()},
         user=user,
         ip=ip,
-        summary=_(
+        summary=N_(
             "Devis %(number)s v%(version)s refusé : %(reason)s",
             number=quote.number,
             version=quote.version,
@@ -310,7 +310,7 @@ def expire_quotes(today: date | None = None) -> int:
             quote,
             QuoteStatus.EXPIRED,
             user=None,
-            summary=_("Devis %(number)s v%(version)s expiré", number=quote.number, version=quote.version),
+            summary=N_("Devis %(number)s v%(version)s expiré", number=quote.number, version=quote.version),
         )
     db.session.flush()
     return len(quotes)

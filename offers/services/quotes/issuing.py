@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from app import snapshots
-from app.audit import record
+from app.audit import N_, record
 from app.db import utcnow
 from app.errors import DomainError, Forbidden, InvalidTransition
 from app.extensions import db
@@ -268,7 +268,7 @@ def issue_quote(
             previous,
             QuoteStatus.SUPERSEDED,
             user=user,
-            summary=_(
+            summary=N_(
                 "Devis %(number)s v%(version)s remplacé par la version %(new)s",
                 number=number,
                 version=previous.version,
@@ -284,7 +284,7 @@ def issue_quote(
         quote,
         user=user,
         event_id=event.id,
-        summary=_("Devis %(number)s v%(version)s émis", number=number, version=version),
+        summary=N_("Devis %(number)s v%(version)s émis", number=number, version=version),
         changes={"total_gross": (previous.total_gross if previous else None, quote.total_gross)},
     )
     return quote
