@@ -258,6 +258,9 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
             rows=rows,
             summary=summary,
             money=money,
+            final_issued=any(
+                i.kind == InvoiceKind.INVOICE and f.credited_net < i.total_net for i, f, _s in rows
+            ),
             deposit_form=deposit_form or DepositForm(formdata=None),
             final_form=final_form or FinalInvoiceForm(formdata=None),
             can_issue=can_issue_invoice(current_user),

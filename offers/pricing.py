@@ -468,3 +468,56 @@ def event_totals(event: Event, context: PricingContext | None = None) -> EventTo
     return EventTotals(
         lots_net=lots_net, fee=fee, totals=totals(priced, event.billing_mode), lot_nets=lot_nets
     )
+
+
+@dataclass(frozen=True)
+class ActorTotal:
+    """One row of an event's per-actor breakdown; ``organisation_id`` ``None`` is the fee."""
+
+    organisation_id: int | None
+    name: str
+    net: Decimal
+    #: Joint consortium: the actor's own VAT and gross (it invoices its share); ``None`` in
+    #: single-contractor mode, where only the coordinator charges VAT.
+    totals: Totals | None
+
+
+def event_breakdown(event: Event, context: PricingContext | None = None) -> list[ActorTotal]:
+    """Per actor, what it sells on the event's open lots (then the fee): the annex's figures, live.
+
+    In joint-consortium mode each row carries that member's VAT, rounded as it will invoice it, so the
+    rows add up to :func:`event_totals` exactly; in single-contractor mode the rows are nets only."""
+    context = context or PricingContext()
+    joint = event.billing_mode == BillingMode.JOINT_CONSORTIUM
+    names: dict[int | None, str] = {}
+    priced: dict[int | None, list[Priced]] = {}
+    lots_net = ZERO
+    for lot in open_lots(event):
+        for line in lot.lines:
+            net = line_net(line.quantity, line.unit_price)
+            lots_net += net
+            names.setdefault(line.organisation_id, line.organisation.name)
+            rate = context.line(event, line, lot).rate
+            priced.setdefault(line.organisation_id, []).append(Priced(net, rate, line.organisation_id))
+    fee = fee_line(event, lots_net, context)
+    rows = [
+        ActorTotal(
+            organisation_id,
+            names[organisation_id],
+            sum((p.net for p in lines), ZERO),
+            totals(lines, event.billing_mode) if joint else None,
+        )
+        for organisation_id, lines in priced.items()
+    ]
+    rows.sort(key=lambda row: row.name.lower())
+    if fee is not None:
+        fee_priced = [Priced(fee.net, fee.vat_rate, None)]
+        rows.append(
+            ActorTotal(
+                None,
+                context.fee_seller().name,
+                fee.net,
+                totals(fee_priced, event.billing_mode) if joint else None,
+            )
+        )
+    return rows

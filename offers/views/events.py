@@ -23,7 +23,7 @@ from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, 
 from offers.forms.lots import LotActionForm, LotMoveForm
 from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, Quote
 from offers.permissions import can_edit_event, can_view_event
-from offers.pricing import event_totals, rate_issues
+from offers.pricing import event_breakdown, event_totals, rate_issues
 from offers.services.events import (
     WIDEN_EVENT,
     change_status,
@@ -135,6 +135,7 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
             event=event,
             totals=event_totals(event, context),
             rate_issues=rate_issues(event, context),
+            breakdown=event_breakdown(event, context),
             checklist=event_checklist(event, now),
             history=event_history(event),
             quotes=event_quotes(event),

@@ -402,3 +402,17 @@ def test_the_money_page_adds_up_after_a_credit_note_and_a_reissue(client, auth, 
         ("outstanding", "0,00 €"),
     ):
         assert re.search(rf'id="{element_id}">\s*{amount}', page), element_id
+
+
+def test_the_money_page_offers_invoicing_only_until_the_quote_is_invoiced(client, auth, accepted, treasurer):
+    db.session.commit()
+    auth.login(treasurer.email)
+    url = f"/evenements/{accepted.event_id}/facturation"
+    assert "Émettre la facture d'acompte" in client.get(url).get_data(as_text=True)
+    invoice = service.issue_final(accepted, treasurer)
+    db.session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "Émettre la facture d'acompte" not in page and "Le devis accepté est facturé." in page
+    service.issue_credit_note(invoice, treasurer, reason="Annule et remplace")
+    db.session.commit()
+    assert "Émettre la facture" in client.get(url).get_data(as_text=True)

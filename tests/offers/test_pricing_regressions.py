@@ -504,3 +504,35 @@ def test_the_dashboard_total_is_the_issued_quote_total(
         dashboard.totals.gross,
     )
     assert quote_service.quote_totals(quote) == dashboard.totals
+
+
+# --- the per-actor breakdown on the dashboard ----------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [JOINT, SINGLE])
+def test_the_dashboard_breaks_the_event_down_per_actor(
+    client, coordinator, make_event, make_category, make_organisation, mode
+):
+    event = joint_event_with_0_percent_actors(make_event, make_category, make_organisation)
+    event.billing_mode = mode
+    event.fee_kind, event.fee_amount = FeeKind.FIXED, D("100.00")
+    db.session.commit()
+    rows = pricing.event_breakdown(event)
+    assert [(r.name, r.net) for r in rows] == [
+        ("L'Équipage", D("243.75")),
+        ("Méli-Mélo", D("5800.00")),
+        ("Yves Monteil", D("650.00")),
+        ("Les Ecossolies", D("100.00")),
+    ]
+    totals = pricing.event_totals(event).totals
+    if mode == JOINT:
+        # Each member's own VAT (exempt and franchise at 0 %), adding up to the dashboard exactly.
+        assert [r.totals.vat for r in rows] == [D("24.38"), D("0.00"), D("0.00"), D("20.00")]
+        assert sum((r.totals.gross for r in rows), D("0")) == totals.gross
+    else:
+        assert all(r.totals is None for r in rows)
+    assert sum((r.net for r in rows), D("0")) == totals.net
+    page = plain(text(client.get(f"/evenements/{event.id}")))
+    heading = "Par membre du groupement" if mode == JOINT else "Par acteur (répartition interne, hors taxes)"
+    assert heading in page
+    assert "Frais de coordination (Les Ecossolies) 100,00 €" in page
