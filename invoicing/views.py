@@ -105,7 +105,9 @@ def invoice_list():
     today = datetime.now(LOCAL_TZ).date()
     if wanted:
         # States are derived (payments, credit notes, due date): filter after computing them.
-        rows = [(i, service.figures(i)) for i in db.session.scalars(query)]
+        documents = list(db.session.scalars(query))
+        numbers = service.figures_of(documents)
+        rows = [(i, numbers[i.id]) for i in documents]
         rows = [(i, f) for i, f in rows if service.state(i, today, f) == wanted]
         total = len(rows)
         page_number = _page()
@@ -113,7 +115,8 @@ def invoice_list():
         pages = max(1, -(-total // PER_PAGE))
     else:
         page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
-        rows = [(i, service.figures(i)) for i in page.items]
+        numbers = service.figures_of(page.items)
+        rows = [(i, numbers[i.id]) for i in page.items]
         total, page_number, pages = page.total, page.page, max(page.pages, 1)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
@@ -238,7 +241,8 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
         )
     )
     today = datetime.now(LOCAL_TZ).date()
-    rows = [(i, service.figures(i)) for i in invoices]
+    numbers = service.figures_of(invoices)
+    rows = [(i, numbers[i.id]) for i in invoices]
     rows = [(i, f, service.state(i, today, f)) for i, f in rows]
     billed = [r for r in rows if r[0].kind != InvoiceKind.CREDIT_NOTE]
     summary = {

@@ -448,19 +448,22 @@ class EventTotals:
         return self.fee.net if self.fee else ZERO
 
 
+def _event_lines(event: Event, context: PricingContext):
+    """Each line of the event's open lots with its net and the rate it is sold at now."""
+    for lot in open_lots(event):
+        for line in lot.lines:
+            yield lot, line, line_net(line.quantity, line.unit_price), context.line(event, line, lot).rate
+
+
 def event_totals(event: Event, context: PricingContext | None = None) -> EventTotals:
     """Running totals of an event's open lots, fee included, at each line's :func:`effective_rate`:
     exactly what issuing a quote now would compute."""
     context = context or PricingContext()
     priced: list[Priced] = []
-    lot_nets: dict[int, Decimal] = {}
-    for lot in open_lots(event):
-        subtotal = ZERO
-        for line in lot.lines:
-            net = line_net(line.quantity, line.unit_price)
-            priced.append(Priced(net, context.line(event, line, lot).rate, line.organisation_id))
-            subtotal += net
-        lot_nets[lot.id] = subtotal
+    lot_nets: dict[int, Decimal] = {lot.id: ZERO for lot in open_lots(event)}
+    for lot, line, net, rate in _event_lines(event, context):
+        priced.append(Priced(net, rate, line.organisation_id))
+        lot_nets[lot.id] += net
     lots_net = sum(lot_nets.values(), ZERO)
     fee = fee_line(event, lots_net, context)
     if fee is not None:
@@ -492,13 +495,10 @@ def event_breakdown(event: Event, context: PricingContext | None = None) -> list
     names: dict[int | None, str] = {}
     priced: dict[int | None, list[Priced]] = {}
     lots_net = ZERO
-    for lot in open_lots(event):
-        for line in lot.lines:
-            net = line_net(line.quantity, line.unit_price)
-            lots_net += net
-            names.setdefault(line.organisation_id, line.organisation.name)
-            rate = context.line(event, line, lot).rate
-            priced.setdefault(line.organisation_id, []).append(Priced(net, rate, line.organisation_id))
+    for _lot, line, net, rate in _event_lines(event, context):
+        lots_net += net
+        names.setdefault(line.organisation_id, line.organisation.name)
+        priced.setdefault(line.organisation_id, []).append(Priced(net, rate, line.organisation_id))
     fee = fee_line(event, lots_net, context)
     rows = [
         ActorTotal(

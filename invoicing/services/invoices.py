@@ -150,26 +150,50 @@ def credit_notes_of(invoice: Invoice) -> list[Invoice]:
     )
 
 
+def figures_of(invoices) -> dict[int, Figures]:
+    """Gross, deposits deducted, credited and paid amounts of each invoice, by id — two queries
+    whatever the number of invoices (lists and money pages ask for many at once)."""
+    invoices = list(invoices)
+    ids = [invoice.id for invoice in invoices]
+    if not ids:
+        return {}
+    # ``sum`` keeps the column's type, so the amounts come back as Decimal euros on SQLite (stored in
+    # cents) and PostgreSQL alike.
+    credited = {
+        row.credit_of_id: (row.net, row.gross)
+        for row in db.session.execute(
+            sa.select(
+                Invoice.credit_of_id,
+                sa.func.sum(Invoice.total_net).label("net"),
+                sa.func.sum(Invoice.total_gross).label("gross"),
+            )
+            .where(Invoice.credit_of_id.in_(ids), Invoice.status == InvoiceStatus.ISSUED)
+            .group_by(Invoice.credit_of_id)
+        )
+    }
+    paid = dict(
+        db.session.execute(
+            sa.select(Payment.invoice_id, sa.func.sum(Payment.amount))
+            .where(Payment.invoice_id.in_(ids))
+            .group_by(Payment.invoice_id)
+        ).all()
+    )
+    result = {}
+    for invoice in invoices:
+        credited_net, credited_gross = credited.get(invoice.id, (ZERO, ZERO))
+        result[invoice.id] = Figures(
+            gross=invoice.total_gross,
+            prepaid=invoice.prepaid,
+            credited_net=credited_net,
+            credited_gross=credited_gross,
+            paid=paid.get(invoice.id, ZERO),
+        )
+    return result
+
+
 def figures(invoice: Invoice) -> Figures:
-    """Gross, deposits deducted, credited and paid amounts of ``invoice`` (two queries)."""
-    credited_net, credited_gross = db.session.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(Invoice.total_net), 0),
-            sa.func.coalesce(sa.func.sum(Invoice.total_gross), 0),
-        ).where(Invoice.credit_of_id == invoice.id, Invoice.status == InvoiceStatus.ISSUED)
-    ).one()
-    paid = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount), 0)).where(Payment.invoice_id == invoice.id)
-    )
-    # ``sum`` and ``coalesce`` keep the column's type, so the amounts come back as Decimal euros on
-    # SQLite (stored in cents) and PostgreSQL alike.
-    return Figures(
-        gross=invoice.total_gross,
-        prepaid=invoice.prepaid,
-        credited_net=credited_net,
-        credited_gross=credited_gross,
-        paid=paid,
-    )
+    """:func:`figures_of` for one invoice."""
+    return figures_of([invoice])[invoice.id]
 
 
 def state(invoice: Invoice, today: date, numbers: Figures | None = None) -> str:
@@ -353,15 +377,9 @@ def _deposits(quote: Quote) -> list[Invoice]:
 
 
 def _final_exists(quote: Quote) -> Invoice | None:
-    for invoice in quote_invoices(quote):
-        if invoice.kind == InvoiceKind.INVOICE and invoice.quote_id == quote.id:
-            if figures(invoice).credited_net < invoice.total_net:
-                return invoice
-    return None
-
-
-def _remaining_net(invoice: Invoice) -> Decimal:
-    return invoice.total_net - figures(invoice).credited_net
+    finals = [i for i in quote_invoices(quote) if i.kind == InvoiceKind.INVOICE and i.quote_id == quote.id]
+    numbers = figures_of(finals)
+    return next((i for i in finals if numbers[i.id].credited_net < i.total_net), None)
 
 
 def issue_deposit(
@@ -382,7 +400,9 @@ def issue_deposit(
     if _final_exists(quote) is not None:
         raise InvoiceRefused(_("La facture finale de ce devis est émise : plus d'acompte possible."))
     net = _parse_share(quote, percent, amount)
-    already = sum((_remaining_net(d) for d in _deposits(quote)), ZERO)
+    issued = _deposits(quote)
+    by_id = figures_of(issued)
+    already = sum((d.total_net - by_id[d.id].credited_net for d in issued), ZERO)
     if already + net > quote.total_net:
         raise InvalidValue(
             _(
@@ -463,8 +483,10 @@ def issue_final(
     context = _context()
     deposits = []
     prepaid = ZERO
-    for deposit in _deposits(quote):
-        numbers = figures(deposit)
+    deposits_issued = _deposits(quote)
+    by_id = figures_of(deposits_issued)
+    for deposit in deposits_issued:
+        numbers = by_id[deposit.id]
         remaining = deposit.total_gross - numbers.credited_gross
         if remaining <= 0:
             continue

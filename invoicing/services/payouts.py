@@ -29,7 +29,7 @@ from app.money import ZERO
 from invoicing import split as splitting
 from invoicing.models import PAYOUT_STATES, Invoice, InvoiceKind, InvoiceStatus, Payout, PayoutStatus
 from invoicing.permissions import can_pay_out
-from invoicing.services.invoices import figures
+from invoicing.services.invoices import figures_of
 from offers.models import Event, Quote, QuoteStatus
 
 MAX_REFERENCE = 120
@@ -83,7 +83,8 @@ def _billed_and_collected(event: Event, quote: Quote) -> tuple[Decimal, Decimal]
             )
         )
     )
-    numbers = [(doc, figures(doc)) for doc in documents]
+    by_id = figures_of(documents)
+    numbers = [(doc, by_id[doc.id]) for doc in documents]
     collected = sum((f.paid for _d, f in numbers), ZERO)
     finals = [(d, f) for d, f in numbers if d.kind == InvoiceKind.INVOICE and f.credited_net < d.total_net]
     if not finals:
