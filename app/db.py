@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeDecorator
 
 
@@ -150,14 +151,102 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     cursor.close()
 
 
+#: HTTP methods whose requests may write: on SQLite their transactions take the write lock up front.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def wants_write_lock() -> bool:
+    """Whether a transaction starting now should take SQLite's write lock up front.
+
+    Outside a request (CLI, tests, scripts) always; inside one, only for a method that writes
+    (:data:`WRITE_METHODS`) or when the request asked for it with :func:`request_writes`. A GET
+    then reads from a WAL snapshot without blocking writers, and is never blocked by them.
+    """
+    from flask import g, has_request_context, request
+
+    if not has_request_context():
+        return True
+    return request.method in WRITE_METHODS or bool(g.get("sqlite_write_lock"))
+
+
+def request_writes() -> None:
+    """Declare that the current request writes although its method is a GET (call it before the
+    request's first query): on SQLite its transaction then takes the write lock up front."""
+    from flask import g, has_request_context
+
+    if has_request_context():
+        g.sqlite_write_lock = True
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(conn):
-    """SQLite: every transaction takes the write lock up front (no lost updates, no gap races)."""
+    """SQLite: a transaction that may write takes the write lock up front (``BEGIN IMMEDIATE``: no
+    lost updates, no gap races in number series); a read-only request's is a plain ``BEGIN``."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = wants_write_lock()
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.info["sqlite_write_lock"] = immediate
+
+
+def holds_write_lock(connection) -> bool:
+    """On SQLite, whether the connection's transaction began with ``BEGIN IMMEDIATE`` (always
+    true on other databases, which lock rows instead)."""
+    if connection.dialect.name != "sqlite":
+        return True
+    return bool(connection.info.get("sqlite_write_lock"))
+
+
+def refresh_statistics(connection) -> None:
+    """Give the query planner fresh statistics (``ANALYZE``): after migrations and bulk loads.
+
+    SQLite never gathers statistics by itself; without them it may pick a low-cardinality index
+    for a join. PostgreSQL's autovacuum gets there eventually, not right after a bulk load.
+    """
+    connection.exec_driver_sql("ANALYZE")
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA optimize")
+
+
+class LineNet(sa.sql.functions.FunctionElement):
+    """SQL for ``app.money.line_net(quantity, unit_price)``: round(quantity × unit price, 2),
+    half away from zero, exact on both databases (typed as money, so it reads back as a Decimal).
+
+    On SQLite both columns are scaled integers (quantity ×1000, price ×100): their product is the
+    net ×100 000, rounded to cents with integer arithmetic. On PostgreSQL, ``round(numeric, 2)``
+    rounds half away from zero as :func:`app.money.round_money` does.
+    """
+
+    inherit_cache = True
+    name = "line_net"
+
+    def __init__(self, quantity, unit_price):
+        for column, scale in ((quantity, 3), (unit_price, 2)):
+            if getattr(column.type, "scale", scale) != scale:
+                raise TypeError(f"LineNet needs a quantity with 3 decimals and a price with 2: {column}")
+        super().__init__(quantity, unit_price)
+        self.type = ExactDecimal(14, 2)
+
+
+@compiles(LineNet)
+def _line_net_default(element, compiler, **kw):
+    quantity, unit_price = list(element.clauses)
+    return f"round(({compiler.process(quantity, **kw)}) * ({compiler.process(unit_price, **kw)}), 2)"
+
+
+@compiles(LineNet, "sqlite")
+def _line_net_sqlite(element, compiler, **kw):
+    quantity, unit_price = list(element.clauses)
+    product = f"(({compiler.process(quantity, **kw)}) * ({compiler.process(unit_price, **kw)}))"
+    return f"(CASE WHEN {product} >= 0 THEN ({product} + 500) / 1000 ELSE -((500 - {product}) / 1000) END)"
+
+
+def sum_money(expression):
+    """``SUM`` of a money expression, 0 when there are no rows, read back as a Decimal."""
+    return sa.type_coerce(sa.func.coalesce(sa.func.sum(expression), 0), ExactDecimal(14, 2))
 
 
 # Note on SQL over ExactDecimal columns: on SQLite the stored value is scaled, so in SQL only
 # comparisons with 0 (CHECK sign constraints, WHERE amount > 0), comparisons between columns of the
 # same scale, SUM, MIN and MAX are exact. Arithmetic (quantity * unit_price), multiplying by a literal
-# and AVG are not: compute those in Python with app.money. Upper bounds are enforced by services.
+# and AVG are not: compute those in Python with app.money, or use LineNet (a line's net, exact on
+# both) and sum_money. Upper bounds are enforced by services.

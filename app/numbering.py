@@ -1,7 +1,8 @@
 """Gapless, chronological numbers per issuer, prefix and year (quotes, invoices, credit notes).
 
 The counter row is locked for the rest of the transaction that uses the number: on PostgreSQL with
-``SELECT … FOR UPDATE``, on SQLite by the ``BEGIN IMMEDIATE`` every transaction takes (app/db.py).
+``SELECT … FOR UPDATE``, on SQLite by the ``BEGIN IMMEDIATE`` every writing transaction takes
+(app/db.py; a read-only request's transaction does not, and numbering refuses to run in one).
 A rolled-back transaction gives its number back, so the series has no gap (docs/numbering.md: sequences leave
 gaps, ``max()+1`` collides). Allocate in the transaction that freezes the document, never earlier.
 """
@@ -12,8 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app.db import holds_write_lock
 from app.extensions import db
 from app.models import NumberSeries
+
+
+class NoWriteLock(RuntimeError):
+    """Numbering in a SQLite transaction that did not take the write lock up front: another
+    transaction could read the same last number. A programming error, never a user's."""
 
 
 def format_number(prefix: str, year: int, value: int) -> str:
@@ -23,7 +30,13 @@ def format_number(prefix: str, year: int, value: int) -> str:
 
 def next_number(issuer: str, prefix: str, year: int) -> str:
     """Allocate the next number of the series. Flushes; the caller's commit makes it final."""
-    dialect = db.session.get_bind().dialect.name
+    connection = db.session.connection()
+    if not holds_write_lock(connection):
+        raise NoWriteLock(
+            "number allocated in a read-only SQLite transaction: allocate in a request that writes "
+            "(POST) or call app.db.request_writes() before its first query"
+        )
+    dialect = connection.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     db.session.execute(
         insert(NumberSeries)

@@ -96,14 +96,22 @@ def run_migrations_online():
         # SQLite cannot ALTER most things: batch mode recreates tables instead.
         conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
         conf_args.setdefault("compare_type", True)
+        applied = []
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **{"on_version_apply": lambda **kw: applied.append(kw["step"]), **conf_args}
         )
 
         with context.begin_transaction():
             context.run_migrations()
+
+        # Fresh planner statistics once the schema changed (SQLite never gathers them itself).
+        if applied:
+            from app.db import refresh_statistics
+
+            refresh_statistics(connection)
+            connection.commit()
 
 
 if context.is_offline_mode():

@@ -41,6 +41,8 @@ organisation_categories = sa.Table(
     db.metadata,
     sa.Column("organisation_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("category_id", sa.ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True),
+    # The primary key serves "an organisation's categories"; this serves "a category's organisations".
+    sa.Index("ix_organisation_categories_category", "category_id", "organisation_id"),
 )
 
 
@@ -81,6 +83,8 @@ class Organisation(PartyFields, db.Model):
         sa.CheckConstraint(
             "vat_regime <> 'subject' OR vat_number IS NOT NULL", name="subject_has_vat_number"
         ),
+        # Lists sort by name without case (directory, actor picker).
+        sa.Index("ix_organisations_name_lower", sa.func.lower(sa.column("name"))),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

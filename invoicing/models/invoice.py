@@ -119,7 +119,7 @@ class Invoice(db.Model):
     pdf: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True, deferred=True)
     pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

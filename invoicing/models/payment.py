@@ -36,7 +36,7 @@ class Payment(db.Model):
     )
     reference: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
     created_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 

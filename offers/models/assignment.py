@@ -49,6 +49,9 @@ class Assignment(db.Model):
     __tablename__ = "assignments"
     __table_args__ = (
         sa.UniqueConstraint("lot_id", "organisation_id", name="uq_assignments_lot_organisation"),
+        # An organisation's assignments in a status (matching, the portal): the single-column index on
+        # a status of a few values misleads the planner.
+        sa.Index("ix_assignments_organisation_status", "organisation_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -142,7 +142,7 @@ class Event(db.Model):
     )
     venue: Mapped[str] = mapped_column(sa.String(250), nullable=False, default="")
     venue_address: Mapped[str] = mapped_column(sa.String(300), nullable=False, default="")
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     headcount: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
@@ -168,10 +168,10 @@ class Event(db.Model):
     onsite_contact: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     #: Set when the event was created by duplicating another.
     duplicated_from_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("events.id", ondelete="SET NULL"), nullable=True
+        sa.ForeignKey("events.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -86,8 +86,8 @@ class Quote(db.Model):
     status: Mapped[QuoteStatus] = mapped_column(
         enum_column(QuoteStatus, "quote_status"), nullable=False, default=QuoteStatus.DRAFT, index=True
     )
-    issue_date: Mapped[date] = mapped_column(sa.Date, nullable=False)
-    valid_until: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    issue_date: Mapped[date] = mapped_column(sa.Date, nullable=False, index=True)
+    valid_until: Mapped[date] = mapped_column(sa.Date, nullable=False, index=True)
     total_net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
     total_vat: Mapped[Decimal] = mapped_column(Money(), nullable=False)
     total_gross: Mapped[Decimal] = mapped_column(Money(), nullable=False)
@@ -106,7 +106,7 @@ class Quote(db.Model):
     client_purchase_order: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
     declined_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+        sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -193,7 +193,7 @@ class QuoteLine(db.Model):
     lot_position: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     category_name: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
     organisation_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True, index=True
     )
     organisation_name: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     description: Mapped[str] = mapped_column(sa.String(500), nullable=False)

@@ -1,0 +1,124 @@
+"""The database layer under years of data: SQLite's write lock only where a request writes (with the
+numbering still safe), planner statistics after migrations, a line's net summed exactly in SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from tests.conftest import make_app
+
+
+@pytest.fixture(scope="module")
+def own_app(tmp_path_factory):
+    """An app on its own SQLite file, outside the rolled-back transaction of the main fixture (whose
+    connection began before any request, so it always holds the lock)."""
+    app = make_app("sqlite", tmp_path_factory)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _begins(app, do) -> list[str]:
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        do()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_a_get_reads_without_the_write_lock_and_a_post_takes_it(own_app):
+    client = own_app.test_client()
+    assert _begins(own_app, lambda: client.get("/annuaire")) == ["BEGIN"]
+    # A POST (here a login attempt, refused for want of a CSRF token) takes it before its first read.
+    assert _begins(own_app, lambda: client.post("/connexion", data={"email": "x@example.org"}))[:1] == [
+        "BEGIN IMMEDIATE"
+    ]
+
+
+def test_a_page_answers_while_another_transaction_holds_the_write_lock(own_app):
+    path = own_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    writer = sqlite3.connect(path, isolation_level=None, timeout=1)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE settings SET key = key")
+        client = own_app.test_client()
+        start = time.monotonic()
+        response = client.get("/annuaire")
+        elapsed = time.monotonic() - start
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert response.status_code == 200
+    # Before, the GET waited for the busy timeout (10 s) and failed with "database is locked".
+    assert elapsed < 5
+
+
+def test_numbering_refuses_a_transaction_without_the_write_lock(own_app):
+    from app.numbering import NoWriteLock, next_number
+
+    with own_app.test_request_context("/", method="GET"), own_app.app_context():
+        with pytest.raises(NoWriteLock):
+            next_number("coordinator", "DEV", 2026)
+        db.session.rollback()
+    with own_app.test_request_context("/", method="POST"), own_app.app_context():
+        assert next_number("coordinator", "DEV", 2026) == "DEV-2026-0001"
+        db.session.rollback()
+
+
+def test_a_get_that_declares_it_writes_takes_the_write_lock(own_app):
+    from app.db import request_writes
+    from app.numbering import next_number
+
+    with own_app.test_request_context("/", method="GET"), own_app.app_context():
+        request_writes()
+        assert next_number("coordinator", "DEV", 2026) == "DEV-2026-0001"
+        db.session.rollback()
+
+
+def test_migrations_leave_planner_statistics(own_app):
+    with own_app.app_context():
+        # The migrations ran ANALYZE: SQLite created its statistics table (filled once tables have data).
+        with db.engine.connect() as conn:
+            tables = {
+                row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+    assert "sqlite_stat1" in tables
+
+
+@pytest.mark.parametrize(
+    "quantity,unit_price,expected",
+    [
+        ("1", "10.00", "10.00"),
+        ("0.333", "10.00", "3.33"),
+        ("0.125", "0.04", "0.01"),  # 0.005 rounds half up
+        ("0.124", "0.04", "0.00"),
+        ("2.5", "19.99", "49.98"),  # 49.975
+        ("3.001", "1234.57", "3704.94"),
+    ],
+)
+def test_a_line_net_in_sql_equals_the_python_rule(app, quantity, unit_price, expected):
+    from app.db import LineNet
+    from app.money import line_net
+    from offers.models import Line
+
+    q, p = Decimal(quantity), Decimal(unit_price)
+    assert line_net(q, p) == Decimal(expected)
+    value = db.session.scalar(
+        sa.select(LineNet(sa.literal(q, Line.quantity.type), sa.literal(p, Line.unit_price.type)))
+    )
+    assert value == Decimal(expected)
