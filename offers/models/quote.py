@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from app.db import Money, Quantity, Rate, UTCDateTime, enum_column, utcnow
 from app.extensions import db
@@ -110,6 +110,10 @@ class Quote(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
+    #: The client's name frozen in the snapshot, read in SQL by lists (``list_options``) so that
+    #: they never load the snapshot itself; ``None`` when not asked for.
+    frozen_client_name: Mapped[str | None] = query_expression()
+
     event = relationship("Event")
     lines = relationship("QuoteLine", back_populates="quote", order_by="QuoteLine.position", cascade="all")
 
@@ -206,3 +210,15 @@ class QuoteLine(db.Model):
     vat_mention: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
 
     quote = relationship("Quote", back_populates="lines")
+
+
+def list_options():
+    """Loader options for lists of quotes: the snapshot JSON and the PDF are not loaded (deferred),
+    the frozen client name is read from the snapshot in SQL."""
+    from sqlalchemy.orm import defer, with_expression
+
+    return (
+        defer(Quote.snapshot),
+        defer(Quote.pdf),
+        with_expression(Quote.frozen_client_name, Quote.snapshot[("client", "name")].as_string()),
+    )

@@ -23,6 +23,7 @@ from app.labels import label
 from app.models import AuditEntry, Client
 from offers.models import (
     EVENT_STATES,
+    Assignment,
     AssignmentStatus,
     BillingMode,
     Event,
@@ -679,3 +680,56 @@ def event_history(event: Event, limit: int = 200) -> list[AuditEntry]:
             .limit(limit)
         ).unique()
     )
+
+
+# --- the list's figures --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListFigures:
+    """What the events list shows of an event's open lots."""
+
+    lots: int = 0
+    without_actor: int = 0
+    pending: int = 0
+
+
+def list_figures(event_ids) -> dict[int, ListFigures]:
+    """For each event: its open lots, those without an accepted actor, the invitations waiting for
+    an answer. Counted in SQL, two queries for a whole page, whatever the number of lots."""
+    ids = set(event_ids)
+    if not ids:
+        return {}
+    accepted = (
+        sa.select(Assignment.id)
+        .where(Assignment.lot_id == Lot.id, Assignment.status == AssignmentStatus.ACCEPTED)
+        .exists()
+    )
+    lots = {
+        event_id: (count, without)
+        for event_id, count, without in db.session.execute(
+            sa.select(Lot.event_id, sa.func.count(), sa.func.sum(sa.case((accepted, 0), else_=1)))
+            .where(Lot.event_id.in_(ids), Lot.status == LotStatus.OPEN)
+            .group_by(Lot.event_id)
+        )
+    }
+    pending = dict(
+        db.session.execute(
+            sa.select(Lot.event_id, sa.func.count())
+            .join(Assignment, Assignment.lot_id == Lot.id)
+            .where(
+                Lot.event_id.in_(ids),
+                Lot.status == LotStatus.OPEN,
+                Assignment.status == AssignmentStatus.INVITED,
+            )
+            .group_by(Lot.event_id)
+        ).all()
+    )
+    return {
+        event_id: ListFigures(
+            lots=lots.get(event_id, (0, 0))[0],
+            without_actor=int(lots.get(event_id, (0, 0))[1] or 0),
+            pending=pending.get(event_id, 0),
+        )
+        for event_id in ids
+    }

@@ -17,7 +17,8 @@ Rules (issue 4, item 5):
 - "received this year" = the nets of the lines it delivers on events starting in the current
   calendar year (Paris time) that are won, delivered or closed, plus its lines on quoted events
   for lots it accepted; cancelled lots never count. Offers do not read invoicing: payouts are not
-  used. Each net is ``app.money.line_net`` (computed in Python: SQL arithmetic is not exact on SQLite);
+  used. Each net is ``app.money.line_net``, summed in SQL by ``app.db.LineNet`` (exact on both
+  databases);
 - order: score descending, then name (case and accents ignored), then id — deterministic.
 
 Two queries whatever the number of lots and actors: the candidates with their overlapping accepted
@@ -37,12 +38,12 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import aliased, defer
 
 from app.dates import LOCAL_TZ
-from app.db import utcnow
+from app.db import LineNet, sum_money, utcnow
 from app.extensions import db
 from app.formatting import money
 from app.models import Organisation
 from app.models.parties import organisation_categories
-from app.money import ZERO, line_net
+from app.money import ZERO
 from app.settings_store import get_setting
 from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Line, Lot, LotStatus
 
@@ -228,7 +229,7 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
         .exists()
     )
     rows = db.session.execute(
-        sa.select(Line.organisation_id, Line.quantity, Line.unit_price)
+        sa.select(Line.organisation_id, sum_money(LineNet(Line.quantity, Line.unit_price)))
         .join(Lot, Lot.id == Line.lot_id)
         .join(Event, Event.id == Lot.event_id)
         .where(
@@ -241,10 +242,10 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
                 sa.and_(Event.status.in_(QUOTED_STATUSES), accepted_here),
             ),
         )
+        .group_by(Line.organisation_id)
     ).all()
     totals = dict.fromkeys(ids, ZERO)
-    for organisation_id, quantity, unit_price in rows:
-        totals[organisation_id] += line_net(quantity, unit_price)
+    totals.update({organisation_id: net for organisation_id, net in rows})
     return totals
 
 

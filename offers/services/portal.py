@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, lazyload
 
 from app.audit import N_, Message
 from app.dates import short_local
@@ -78,40 +78,96 @@ class PortalEntry:
     locked: bool = False
 
 
+#: Invitations shown at once (the most urgent first); past answers are paginated.
+TO_ANSWER_SHOWN = 50
+PER_PAGE = 20
+
+
 @dataclass
 class PortalList:
     to_answer: list[PortalEntry] = field(default_factory=list)
     accepted: list[PortalEntry] = field(default_factory=list)
     past: list[PortalEntry] = field(default_factory=list)
+    #: How many invitations wait for an answer, how many lots were accepted (all pages).
+    to_answer_count: int = 0
+    accepted_count: int = 0
+    #: The page of accepted lots and past answers (``flask_sqlalchemy`` pagination), ``None``
+    #: without an organisation.
+    page: object | None = None
 
 
-def portal_list(organisation_id: int | None, now: datetime | None = None) -> PortalList:
-    """The organisation's visible assignments, grouped: to answer, accepted, past (three queries)."""
-    result = PortalList()
-    if organisation_id is None:
-        return result
-    now = now or utcnow()
-    assignments = db.session.scalars(
+def _visible(organisation_id: int):
+    return (
         sa.select(Assignment)
         .join(Assignment.lot)
         .join(Lot.event)
         .where(Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES))
-        .options(
-            selectinload(Assignment.lot).selectinload(Lot.event),
-            selectinload(Assignment.lot).selectinload(Lot.lines),
-        )
-        .order_by(Event.starts_at.desc(), Event.id, Lot.position, Assignment.id)
+        .options(contains_eager(Assignment.lot).contains_eager(Lot.event))
+    )
+
+
+def portal_list(organisation_id: int | None, now: datetime | None = None, page: int = 1) -> PortalList:
+    """The organisation's visible assignments: the invitations to answer (the most urgent
+    :data:`TO_ANSWER_SHOWN`), then one page of accepted lots and past answers, newest event first.
+
+    A constant number of queries whatever the organisation's history: the counts, the invitations,
+    the page (and its count), the organisation's own lines on those lots (never another actor's),
+    the events whose quote was sent."""
+    result = PortalList()
+    if organisation_id is None:
+        return result
+    now = now or utcnow()
+    counts = dict(
+        db.session.execute(
+            sa.select(Assignment.status, sa.func.count())
+            .where(Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES))
+            .group_by(Assignment.status)
+        ).all()
+    )
+    result.to_answer_count = counts.get(AssignmentStatus.INVITED, 0)
+    result.accepted_count = counts.get(AssignmentStatus.ACCEPTED, 0)
+    deadline = sa.func.coalesce(Lot.response_deadline, Event.response_deadline)
+    invited = db.session.scalars(
+        _visible(organisation_id)
+        .where(Assignment.status == AssignmentStatus.INVITED)
+        .order_by(deadline.is_(None), deadline, Assignment.id)
+        .limit(TO_ANSWER_SHOWN)
     ).all()
+    result.page = db.paginate(
+        _visible(organisation_id)
+        .where(Assignment.status != AssignmentStatus.INVITED)
+        .order_by(Event.starts_at.desc(), Event.id, Lot.position, Assignment.id),
+        page=page,
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    answered = list(result.page.items)
+    assignments = invited + answered
+    lines: dict[int, list[Line]] = {}
+    if assignments:
+        for line in db.session.scalars(
+            sa.select(Line)
+            .where(
+                Line.organisation_id == organisation_id,
+                Line.lot_id.in_({a.lot_id for a in assignments}),
+            )
+            .options(lazyload(Line.organisation))
+            .order_by(Line.lot_id, Line.position, Line.id)
+        ):
+            lines.setdefault(line.lot_id, []).append(line)
     locked = locked_event_ids(a.lot.event_id for a in assignments)
     for assignment in assignments:
         lot = assignment.lot
-        deadline = answer_deadline(lot, lot.event)
+        own = lines.get(lot.id, [])
+        deadline_at = answer_deadline(lot, lot.event)
         entry = PortalEntry(
             assignment=assignment,
-            lines=own_lines(assignment),
-            net=own_net(assignment),
-            deadline=deadline,
-            late=assignment.status == AssignmentStatus.INVITED and deadline is not None and deadline < now,
+            lines=own,
+            net=sum((line_net(line.quantity, line.unit_price) for line in own), ZERO),
+            deadline=deadline_at,
+            late=assignment.status == AssignmentStatus.INVITED
+            and deadline_at is not None
+            and deadline_at < now,
             locked=lot.event_id in locked,
         )
         if assignment.status == AssignmentStatus.INVITED:
@@ -120,8 +176,6 @@ def portal_list(organisation_id: int | None, now: datetime | None = None) -> Por
             result.accepted.append(entry)
         else:
             result.past.append(entry)
-    # The most urgent invitation first.
-    result.to_answer.sort(key=lambda e: (e.deadline is None, e.deadline or now, e.assignment.id))
     return result
 
 

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from app.auth import coordination_required, staff_required
 from app.dates import LOCAL_TZ
@@ -21,9 +20,9 @@ from app.parsing import bad_filter, page_number
 from app.web import service_call
 from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
 from offers.forms.lots import LotActionForm, LotMoveForm
-from offers.models import AssignmentStatus, Event, EventStatus, Lot, LotStatus, Quote
+from offers.models import Event, EventStatus, Quote
 from offers.permissions import can_edit_event, can_view_event
-from offers.pricing import event_breakdown, event_totals, rate_issues
+from offers.pricing import event_breakdown, event_net, event_totals, lots_nets, rate_issues
 from offers.services.events import (
     WIDEN_EVENT,
     change_status,
@@ -32,6 +31,7 @@ from offers.services.events import (
     duplicate_event,
     event_checklist,
     event_history,
+    list_figures,
     lots_outside_dates,
     update_event,
 )
@@ -69,14 +69,7 @@ def event_list():
     filters = EventFilterForm(formdata=request.args, clients=clients)
     if not filters.validate():
         bad_filter()
-    query = (
-        sa.select(Event)
-        .options(
-            selectinload(Event.lots).selectinload(Lot.assignments),
-            selectinload(Event.lots).selectinload(Lot.lines),
-        )
-        .order_by(Event.starts_at.desc(), Event.id.desc())
-    )
+    query = sa.select(Event).order_by(Event.starts_at.desc(), Event.id.desc())
     if (filters.status.data or "").strip():
         query = query.where(Event.status == EventStatus(filters.status.data))
     if (filters.client.data or "").strip():
@@ -88,25 +81,20 @@ def event_list():
         end = datetime.combine(filters.date_to.data + timedelta(days=1), time.min, LOCAL_TZ)
         query = query.where(Event.starts_at < end)
     page = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False, count=True)
+    # Counted and added up in SQL: lots, assignments and lines are never loaded here.
     context = pricing_context()
-    rows = []
-    for event in page.items:
-        open_lots = [lot for lot in event.lots if lot.status == LotStatus.OPEN]
-        rows.append(
-            {
-                "event": event,
-                "totals": event_totals(event, context),
-                "lots": len(open_lots),
-                "without_actor": sum(
-                    1
-                    for lot in open_lots
-                    if not any(a.status == AssignmentStatus.ACCEPTED for a in lot.assignments)
-                ),
-                "pending": sum(
-                    1 for lot in open_lots for a in lot.assignments if a.status == AssignmentStatus.INVITED
-                ),
-            }
-        )
+    ids = [event.id for event in page.items]
+    figures, nets = list_figures(ids), lots_nets(ids)
+    rows = [
+        {
+            "event": event,
+            "net": event_net(event, nets[event.id], context),
+            "lots": figures[event.id].lots,
+            "without_actor": figures[event.id].without_actor,
+            "pending": figures[event.id].pending,
+        }
+        for event in page.items
+    ]
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "offers/event_list.html",

@@ -15,6 +15,7 @@ from app.auth import actor_required, is_actor_of
 from app.db import utcnow
 from app.extensions import db
 from app.locking import check_version
+from app.parsing import page_number
 from app.web import service_call
 from offers import pricing
 from offers.forms.portal import AnswerForm, PortalLineDeleteForm, PortalLineForm
@@ -113,9 +114,8 @@ def _detail(
 @bp.route("/portail/lots")
 @actor_required
 def portal_lots():
-    return render_template(
-        "offers/portal_lots.html", entries=portal_list(current_user.organisation_id), now=utcnow()
-    )
+    entries = portal_list(current_user.organisation_id, page=page_number(request.args))
+    return render_template("offers/portal_lots.html", entries=entries, now=utcnow())
 
 
 @bp.route("/portail/affectations/<int:assignment_id>")

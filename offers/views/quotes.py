@@ -19,9 +19,14 @@ from app.parsing import bad_filter, page_number
 from app.web import service_call
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
 from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus, quote_status_label
+from offers.models.quote import list_options
 from offers.permissions import can_view_quote
 from offers.services import quotes as service
 from offers.views import bp
+
+PER_PAGE = 25
+#: Sent quotes near or past their validity, listed above the quotes (the soonest first).
+EXPIRING_SHOWN = 10
 
 
 def _pdf_response(quote: Quote, *, download: bool = False) -> Response:
@@ -47,7 +52,7 @@ def quote_list():
     stmt = (
         sa.select(Quote)
         .join(Quote.event)
-        .options(selectinload(Quote.event))
+        .options(selectinload(Quote.event), *list_options())
         .order_by(Quote.issue_date.desc(), Quote.number.desc(), Quote.version.desc())
     )
     if (form.status.data or "").strip():
@@ -58,7 +63,7 @@ def quote_list():
         stmt = stmt.where(Quote.issue_date >= form.start.data)
     if form.end.data:
         stmt = stmt.where(Quote.issue_date <= form.end.data)
-    page = db.paginate(stmt, page=page_number(request.args), per_page=25, error_out=False)
+    page = db.paginate(stmt, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     today = utcnow().date()
     sent = db.session.execute(
         sa.select(sa.func.count(), sa.func.sum(Quote.total_gross)).where(Quote.status == QuoteStatus.SENT)
@@ -69,8 +74,9 @@ def quote_list():
     expiring = db.session.scalars(
         sa.select(Quote)
         .where(Quote.status == QuoteStatus.SENT, Quote.valid_until <= today + timedelta(days=7))
-        .options(selectinload(Quote.event))
+        .options(selectinload(Quote.event), *list_options())
         .order_by(Quote.valid_until)
+        .limit(EXPIRING_SHOWN)
     ).all()
     return render_template(
         "offers/quote_list.html",
@@ -260,14 +266,17 @@ def quote_portal_pdf(token: str):
 @client_required
 def client_quotes():
     """A client sees only its own quotes, and only the versions that were sent to it."""
-    quotes = db.session.scalars(
+    page = db.paginate(
         sa.select(Quote)
         .join(Quote.event)
         .where(Event.client_id == current_user.client_id, Quote.sent_at.is_not(None))
-        .options(selectinload(Quote.event))
-        .order_by(Quote.issue_date.desc(), Quote.version.desc())
-    ).all()
-    return render_template("offers/client_quotes.html", quotes=quotes)
+        .options(selectinload(Quote.event), *list_options())
+        .order_by(Quote.issue_date.desc(), Quote.version.desc(), Quote.id.desc()),
+        page=page_number(request.args),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    return render_template("offers/client_quotes.html", quotes=page.items, page=page)
 
 
 def _client_quote(quote_id: int) -> Quote:
