@@ -129,6 +129,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.cli.add_command(invoicing_cli)
 
+    try:  # the benchmarks ship with the repository, not with the installed package
+        from benchmarks.cli import bench_cli
+    except ImportError:
+        bench_cli = None
+    if bench_cli is not None:
+        app.cli.add_command(bench_cli)
+
     from app.navigation import navigation_for
 
     @app.context_processor

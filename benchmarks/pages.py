@@ -1,0 +1,61 @@
+"""The main pages measured by the bench and by the query-count test, with who looks at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.extensions import db
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    url: str
+    #: The login: "coordinator", "actor" or "client" (the dataset's first of each).
+    who: str
+
+
+def main_pages() -> list[Page]:
+    """The pages of the dataset in the database: event list, the dashboard of an event with a lot
+    to staff, the directory with filters, the actor portal, the client's quotes, the quotes list."""
+    from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Lot, LotStatus
+
+    covered = (
+        sa.select(Assignment.id)
+        .where(
+            Assignment.lot_id == Lot.id,
+            Assignment.status.in_((AssignmentStatus.ACCEPTED, AssignmentStatus.INVITED)),
+        )
+        .exists()
+    )
+    to_staff = db.session.scalar(
+        sa.select(Event.id)
+        .join(Lot, Lot.event_id == Event.id)
+        .where(
+            Event.status.in_((EventStatus.DRAFT, EventStatus.CONSULTING)),
+            Lot.status == LotStatus.OPEN,
+            ~covered,
+        )
+        .order_by(Event.id)
+        .limit(1)
+    )
+    return [
+        Page("events", "/evenements", "coordinator"),
+        Page("event_dashboard", f"/evenements/{to_staff}", "coordinator"),
+        Page("directory", "/acteurs?category=bench-restauration&sort=name", "coordinator"),
+        Page("quotes", "/devis", "coordinator"),
+        Page("portal", "/portail/lots", "actor"),
+        Page("client_quotes", "/mes-devis", "client"),
+    ]
+
+
+def logins() -> dict[str, str]:
+    from benchmarks.dataset import ACTOR_EMAIL, CLIENT_EMAIL, COORDINATOR_EMAIL
+
+    return {
+        "coordinator": COORDINATOR_EMAIL,
+        "actor": ACTOR_EMAIL.format(n=1),
+        "client": CLIENT_EMAIL.format(n=1),
+    }
