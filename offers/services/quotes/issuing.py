@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -17,7 +18,7 @@ from app.db import utcnow
 from app.errors import DomainError, Forbidden, InvalidTransition
 from app.extensions import db
 from app.labels import label
-from app.models import CoordinatorIdentity, User
+from app.models import CoordinatorIdentity, Organisation, User
 from app.money import ZERO, line_net
 from app.numbering import next_number
 from app.pdf import sha256
@@ -29,6 +30,7 @@ from offers.models import (
     AssignmentStatus,
     Event,
     EventStatus,
+    Line,
     Lot,
     LotStatus,
     Quote,
@@ -36,7 +38,7 @@ from offers.models import (
     QuoteStatus,
 )
 from offers.permissions import can_issue_quote
-from offers.services.quotes.document import quote_totals, render_quote_pdf
+from offers.services.quotes.document import priced_lines, quote_billing_mode, render_quote_pdf
 
 DEFAULT_VALIDITY_DAYS = 30
 
@@ -128,15 +130,29 @@ def _snapshot(
 
 
 def _load_event(event_id: int) -> Event:
+    """The event with everything issuing reads: lots, assignments, lines, their actors and the
+    actors' categories (for the snapshot), in a fixed number of queries."""
     return db.session.scalars(
         sa.select(Event)
         .where(Event.id == event_id)
         .options(
             selectinload(Event.lots).selectinload(Lot.assignments),
-            selectinload(Event.lots).selectinload(Lot.lines),
+            selectinload(Event.lots)
+            .selectinload(Lot.lines)
+            .joinedload(Line.organisation)
+            .selectinload(Organisation.categories),
         )
         .execution_options(populate_existing=True)
     ).one()
+
+
+def _columns(quote_line: QuoteLine) -> dict:
+    """A transient quote line's column values, for a bulk INSERT."""
+    return {
+        column.key: getattr(quote_line, column.key)
+        for column in QuoteLine.__table__.columns
+        if column.key not in ("id", "quote_id") and getattr(quote_line, column.key) is not None
+    }
 
 
 def default_validity_days() -> int:
@@ -209,12 +225,13 @@ def issue_quote(
     )
     position = 0
     lots_net = ZERO
+    lines: list[QuoteLine] = []
     for index, lot in enumerate(lots):
         for line in lot.lines:
             net = line_net(line.quantity, line.unit_price)
             lots_net += net
             priced = context.line(event, line, lot)
-            quote.lines.append(
+            lines.append(
                 QuoteLine(
                     position=position,
                     kind="line",
@@ -237,7 +254,7 @@ def issue_quote(
             position += 1
     fee = pricing.fee_line(event, lots_net, context)
     if fee is not None:
-        quote.lines.append(
+        lines.append(
             QuoteLine(
                 position=position,
                 kind="fee",
@@ -255,10 +272,18 @@ def issue_quote(
                 vat_mention=fee.mention,
             )
         )
-    totals = quote_totals(quote)
+    # The totals of the frozen lines, as the quote will read them (they are inserted below).
+    totals = pricing.totals(priced_lines(SimpleNamespace(lines=lines)), quote_billing_mode(quote))
     quote.total_net, quote.total_vat, quote.total_gross = totals.net, totals.vat, totals.gross
     db.session.add(quote)
     db.session.flush()
+    # One INSERT for all the lines (the unit of work would send one per line), then the
+    # relationship is read back once for the PDF.
+    db.session.execute(
+        sa.insert(QuoteLine),
+        [{**_columns(ql), "quote_id": quote.id} for ql in lines],
+    )
+    db.session.expire(quote, ["lines"])
 
     quote.pdf = render_quote_pdf(quote)
     quote.pdf_sha256 = sha256(quote.pdf)
