@@ -1,79 +1,507 @@
-"""``make bench``: figures for the pages and documents users wait for.
+"""``make bench``: ratios measured side by side in one run, printed and written to instance/bench.json.
 
-Runs on a scratch SQLite database with the demo loaded, and prints one line per measure. The
-machines are noisy: compare ratios between runs on the same machine rather than absolute seconds.
+- ``pdf_ratio``: the quote PDF end to end (load the quote, build its HTML, render) ÷ WeasyPrint
+  rendering the same final HTML, interleaved;
+- ``xlsx_ratio`` / ``xlsx_mem_ratio``: the treasurer workbook (``invoicing.workbook.build_workbook``)
+  ÷ openpyxl write-only writing the same cells, time and peak memory; skipped with the reason when
+  the workbook does not exist;
+- ``page_p95_ratio``: the worst main page's p95 ÷ the p95 of a route that touches no database, all
+  served by gunicorn with interleaved requests, on SQLite (and PostgreSQL when ``DATABASE_URL``
+  points there: the bench then uses two databases of its own beside it, ``<name>_bench_1`` and
+  ``<name>_bench_01``, which it empties);
+- ``growth_ratio``: the worst page's median at scale 1 ÷ at scale 0.1 (both datasets served at once,
+  requests interleaved);
+- ``queries_per_page``: each main page's SQL statements at both scales.
+
+``BENCH_SCALE`` (default 1) shrinks everything for a quick run; ``BENCH_ROUNDS`` sets the requests
+per page and dataset (default 40). The machines are noisy: ratios measured in the same run compare,
+absolute times do not.
 """
 
 from __future__ import annotations
 
-import resource
+import importlib.util
+import json
+import os
+import re
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
+from datetime import date
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {
+    "pdf_ratio": 1.2,
+    "xlsx_ratio": 1.5,
+    "xlsx_mem_ratio": 2.0,
+    "page_p95_ratio": 5.0,
+    "growth_ratio": 1.3,
+}
 
-def measure(label: str, fn, repeat: int) -> None:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+
+def make_app(url: str):
+    from app import create_app
+
+    return create_app(
+        {
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SESSION_COOKIE_SECURE": False,
+            "REDIS_URL": None,
+            "MAIL_SERVER": None,
+        }
+    )
+
+
+def postgres_urls(base_url: str) -> dict[str, str]:
+    """Two databases of the bench's own beside ``base_url``'s, created if missing, emptied."""
+    import sqlalchemy as sa
+
+    from app.config import normalise_database_url
+
+    base = sa.engine.make_url(normalise_database_url(base_url))
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    urls = {}
+    try:
+        with admin.connect() as conn:
+            for label, suffix in (("1", "_bench_1"), ("0.1", "_bench_01")):
+                name = f"{base.database}{suffix}"
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                ).scalar()
+                if not exists:
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                urls[label] = base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin.dispose()
+    for url in urls.values():
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+    return urls
+
+
+def prepare(url: str, scale: float) -> str:
+    """Migrate ``url`` and load the dataset at ``scale``; returns the summary line."""
+    from flask_migrate import upgrade
+
+    from app.extensions import db
+    from benchmarks.dataset import seed
+
+    app = make_app(url)
+    with app.app_context():
+        upgrade()
+        summary = seed(scale)
+        db.session.commit()
+        db.engine.dispose()
+    return summary.line()
+
+
+# --- query counts (in process) -------------------------------------------------------------------
+
+
+def login(client, email: str) -> None:
+    from benchmarks.dataset import PASSWORD
+
+    page = client.get("/connexion").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post("/connexion", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, f"login {email}: {response.status_code}"
+
+
+def query_counts(url: str) -> dict[str, int]:
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.engine import Engine
+
+    from app.extensions import db
+    from benchmarks.pages import logins, main_pages
+
+    app = make_app(url)
+    counts = {}
+    with app.app_context():
+        pages = main_pages()
+        db.session.remove()
+    emails = logins()
+    for page in pages:
+        client = app.test_client()
+        login(client, emails[page.who])
+        client.get(page.url)
+        statements = []
+
+        def listener(conn, cursor, statement, parameters, context, executemany, bucket=statements):
+            bucket.append(statement)
+
+        sa_event.listen(Engine, "before_cursor_execute", listener)
+        try:
+            response = client.get(page.url)
+        finally:
+            sa_event.remove(Engine, "before_cursor_execute", listener)
+        assert response.status_code == 200, f"{page.url}: {response.status_code}"
+        counts[page.name] = len(statements)
+    with app.app_context():
+        db.engine.dispose()
+    return counts
+
+
+# --- gunicorn ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving benchmarks.wsgi:app on a database (2 sync workers)."""
+
+    def __init__(self, url: str):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "MAILLAGE_SESSION_COOKIE_SECURE": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+        env.pop("REDIS_URL", None)
+        self.process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "benchmarks.wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+
+    def wait(self) -> None:
+        import requests
+
+        for _ in range(240):
+            try:
+                if requests.get(self.base + "/bench/nu", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def session_for(base: str, email: str):
+    import requests
+
+    from benchmarks.dataset import PASSWORD
+
+    session = requests.Session()
+    page = session.get(base + "/connexion").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = session.post(
+        base + "/connexion",
+        data={"email": email, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, f"login {email}: {response.status_code}"
+    return session
+
+
+def serve_and_time(urls: dict[str, str], pages_by_scale: dict, rounds: int) -> dict:
+    """Both datasets served at once; each round requests, in turn, the bare route and every page on
+    both datasets. Returns per page and scale the timings, and the bare route's."""
+    import random
+
+    from benchmarks.pages import logins
+
+    servers = {label: Server(url) for label, url in urls.items()}
+    try:
+        for server in servers.values():
+            server.wait()
+        emails = logins()
+        sessions = {
+            (label, who): session_for(server.base, email)
+            for label, server in servers.items()
+            for who, email in emails.items()
+        }
+        timings: dict[tuple[str, str], list[float]] = {}
+        bare: list[float] = []
+        names = [page.name for page in pages_by_scale["1"]]
+        rng = random.Random(7)  # noqa: S311 - the order of requests, not a secret
+        for round_number in range(rounds + 2):
+            jobs = [("bare", "1", None)] + [(name, label, None) for name in names for label in servers]
+            rng.shuffle(jobs)
+            for name, label, _ in jobs:
+                server = servers[label]
+                if name == "bare":
+                    session, path = sessions[(label, "coordinator")], "/bench/nu"
+                else:
+                    page = next(p for p in pages_by_scale[label] if p.name == name)
+                    session, path = sessions[(label, page.who)], page.url
+                start = time.perf_counter()
+                response = session.get(server.base + path)
+                elapsed = time.perf_counter() - start
+                assert response.status_code == 200, f"{path}: {response.status_code}"
+                if round_number >= 2:  # two warm-up rounds
+                    if name == "bare":
+                        bare.append(elapsed)
+                    else:
+                        timings.setdefault((name, label), []).append(elapsed)
+        return {"pages": timings, "bare": bare}
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def measure_backend(backend: str, urls: dict[str, str], rounds: int) -> dict:
+    from app.extensions import db
+    from benchmarks.pages import main_pages
+
+    pages_by_scale = {}
+    for label, url in urls.items():
+        app = make_app(url)
+        with app.app_context():
+            pages_by_scale[label] = main_pages()
+            db.session.remove()
+            db.engine.dispose()
+    counts = {label: query_counts(url) for label, url in urls.items()}
+    served = serve_and_time(urls, pages_by_scale, rounds)
+    bare_p95 = p95(served["bare"])
+    pages = {}
+    for name in counts["1"]:
+        large, small = served["pages"][(name, "1")], served["pages"][(name, "0.1")]
+        pages[name] = {
+            "p95_ms": round(p95(large) * 1000, 2),
+            "median_ms": round(statistics.median(large) * 1000, 2),
+            "p95_ms_scale_0_1": round(p95(small) * 1000, 2),
+            "median_ms_scale_0_1": round(statistics.median(small) * 1000, 2),
+            "p95_ratio": round(p95(large) / bare_p95, 2),
+            "growth": round(statistics.median(large) / statistics.median(small), 2),
+            "queries": counts["1"][name],
+            "queries_scale_0_1": counts["0.1"][name],
+        }
+    worst_p95 = max(pages, key=lambda n: pages[n]["p95_ratio"])
+    worst_growth = max(pages, key=lambda n: pages[n]["growth"])
+    return {
+        "bare_p95_ms": round(bare_p95 * 1000, 2),
+        "pages": pages,
+        "page_p95_ratio": pages[worst_p95]["p95_ratio"],
+        "page_p95_worst": worst_p95,
+        "growth_ratio": pages[worst_growth]["growth"],
+        "growth_worst": worst_growth,
+        "queries_constant": all(p["queries"] == p["queries_scale_0_1"] for p in pages.values()),
+    }
+
+
+# --- documents -----------------------------------------------------------------------------------
+
+
+def pdf_ratio(tmp: Path, repeat: int) -> dict:
+    """The demo's quote: loading it and rendering its PDF (``render_quote_pdf``) ÷ WeasyPrint alone
+    on the final HTML (same fetcher and fonts), interleaved."""
+    import weasyprint
+    from flask import render_template as flask_render_template
+
+    from app import pdf as pdf_module
+    from app.extensions import db
+    from offers.models import Quote
+    from offers.services.quotes import document
+
+    url = f"sqlite:///{tmp / 'demo.db'}"
+    app = make_app(url)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    captured: list[str] = []
+
+    def capture(*args, **kwargs):
+        html = flask_render_template(*args, **kwargs)
+        captured.append(html)
+        return html
+
+    with app.app_context():
+        quote_id = db.session.scalar(db.select(Quote.id).order_by(Quote.version.desc()))
+        document.render_template = capture
+        try:
+            document.render_quote_pdf(db.session.get(Quote, quote_id))
+        finally:
+            document.render_template = flask_render_template
+        html = captured[-1]
+
+        def end_to_end():
+            db.session.expunge_all()
+            document.render_quote_pdf(db.session.get(Quote, quote_id))
+
+        def weasyprint_only():
+            fetcher = pdf_module.SafeFetcher()
+            weasyprint.HTML(string=html, base_url=pdf_module.BASE_URL, url_fetcher=fetcher).render(
+                font_config=pdf_module._fonts(),
+                stylesheets=[weasyprint.CSS(string="@page { size: A4; }", url_fetcher=fetcher)],
+            ).write_pdf()
+
+        end_to_end(), weasyprint_only()  # warm-up
+        app_times, floor_times = [], []
+        for _ in range(repeat):
+            for fn, bucket in ((end_to_end, app_times), (weasyprint_only, floor_times)):
+                start = time.perf_counter()
+                fn()
+                bucket.append(time.perf_counter() - start)
+        db.engine.dispose()
+    return {
+        "pdf_ratio": round(statistics.median(app_times) / statistics.median(floor_times), 3),
+        "pdf_ms": round(statistics.median(app_times) * 1000, 1),
+        "weasyprint_ms": round(statistics.median(floor_times) * 1000, 1),
+    }
+
+
+def xlsx_ratio(url: str) -> dict:
+    """The treasurer workbook ÷ openpyxl write-only writing the same cells (time, peak memory)."""
+    if importlib.util.find_spec("invoicing.workbook") is None:
+        return {
+            "skipped": "invoicing.workbook n'existe pas encore (le classeur du trésorier n'est pas livré)"
+        }
+    import io
+
+    import openpyxl
+
+    from app.extensions import db
+    from invoicing import workbook
+
+    app = make_app(url)
+    with app.app_context():
+        date_from, date_to = date(2000, 1, 1), date(2100, 12, 31)
+        tracemalloc.start()
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    print(f"{label:<48} median {median * 1000:8.1f} ms   ({1 / median:7.1f}/s, n={repeat})")
+        data = workbook.build_workbook(date_from, date_to)
+        app_seconds = time.perf_counter() - start
+        app_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        db.session.remove()
+        db.engine.dispose()
+    sheets = {
+        ws.title: [list(row) for row in ws.iter_rows(values_only=True)]
+        for ws in openpyxl.load_workbook(io.BytesIO(data), read_only=True).worksheets
+    }
+    tracemalloc.start()
+    start = time.perf_counter()
+    out = openpyxl.Workbook(write_only=True)
+    for title, rows in sheets.items():
+        sheet = out.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    out.save(buffer)
+    floor_seconds = time.perf_counter() - start
+    floor_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    cells = sum(len(row) for rows in sheets.values() for row in rows)
+    return {
+        "xlsx_ratio": round(app_seconds / floor_seconds, 3),
+        "xlsx_mem_ratio": round(app_peak / floor_peak, 3),
+        "xlsx_cells": cells,
+    }
+
+
+# --- main ----------------------------------------------------------------------------------------
 
 
 def main() -> int:
-    from flask_migrate import upgrade
+    started = time.perf_counter()
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "40"))
+    results: dict = {"scale": scale, "rounds": rounds, "targets": TARGETS}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        backends = {
+            "sqlite": {"1": f"sqlite:///{tmp / 'bench_1.db'}", "0.1": f"sqlite:///{tmp / 'bench_01.db'}"}
+        }
+        database_url = os.environ.get("DATABASE_URL", "")
+        if database_url.startswith(("postgres://", "postgresql")):
+            backends["postgresql"] = postgres_urls(database_url)
+        say(f"make bench — échelle {scale} (BENCH_SCALE), {rounds} requêtes par page et jeu de données")
+        for backend, urls in backends.items():
+            for label, url in urls.items():
+                say(f"  {backend}, échelle {label} : {prepare(url, scale * float(label))}")
 
-    from app import create_app
-    from app.extensions import db
-    from tests.conftest import AuthActions, IsolatedClient
-
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(
-            {
-                "SECRET_KEY": "bench",
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'bench.db'}",
-                "OUTBOX_DIR": str(Path(tmp) / "outbox"),
-                "SESSION_COOKIE_SECURE": False,
-                "LOGIN_MAX_FAILURES_PER_ADDRESS": 10**6,
-            }
+        pdf = pdf_ratio(tmp, repeat=5)
+        results.update(pdf)
+        say(
+            f"pdf_ratio       {pdf['pdf_ratio']:6.3f}  (devis de la démo : {pdf['pdf_ms']} ms de bout en bout, "
+            f"{pdf['weasyprint_ms']} ms pour WeasyPrint seul ; cible ≤ {TARGETS['pdf_ratio']})"
         )
-        app.test_client_class = IsolatedClient
-        with app.app_context():
-            upgrade()
-        result = app.test_cli_runner().invoke(args=["demo", "load"])
-        assert result.exit_code == 0, result.output
-
-        client = app.test_client()
-        AuthActions(client).login("coordination@example.org", "demo-maillage")
-        with app.app_context():
-            from offers.models import Event, Quote
-
-            event_id = db.session.scalar(db.select(Event.id))
-            quote = db.session.scalar(db.select(Quote).order_by(Quote.version.desc()))
-            quote_id = quote.id
-
-        measure("GET /evenements (list)", lambda: client.get("/evenements"), 50)
-        measure(
-            f"GET /evenements/{event_id} (10 lots, 34 lines)",
-            lambda: client.get(f"/evenements/{event_id}"),
-            50,
-        )
-        measure("GET /acteurs (directory list)", lambda: client.get("/acteurs"), 50)
-        measure("GET /annuaire (public directory)", lambda: client.get("/annuaire"), 50)
-        measure("GET /devis/<id>/pdf (stored PDF)", lambda: client.get(f"/devis/{quote_id}/pdf"), 50)
-
-        with app.app_context():
-            from offers.services.quotes import render_quote_pdf
-
-            quote = db.session.get(Quote, quote_id)
-            measure("render the Assises quote PDF (WeasyPrint)", lambda: render_quote_pdf(quote), 5)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{'peak resident memory of this process':<48} {peak:8.0f} MB")
+        xlsx = xlsx_ratio(backends["sqlite"]["1"])
+        results.update(xlsx)
+        if "skipped" in xlsx:
+            say(f"xlsx_ratio      ignoré : {xlsx['skipped']}")
+        else:
+            say(
+                f"xlsx_ratio      {xlsx['xlsx_ratio']:6.3f}  xlsx_mem_ratio {xlsx['xlsx_mem_ratio']:6.3f}  "
+                f"({xlsx['xlsx_cells']} cellules ; cibles ≤ 1.5 et ≤ 2)"
+            )
+        results["backends"] = {}
+        for backend, urls in backends.items():
+            figures = measure_backend(backend, urls, rounds)
+            results["backends"][backend] = figures
+            say(
+                f"page_p95_ratio  {figures['page_p95_ratio']:6.2f}  ({backend}, pire page : {figures['page_p95_worst']}, "
+                f"route nue p95 {figures['bare_p95_ms']} ms ; cible ≤ {TARGETS['page_p95_ratio']})"
+            )
+            say(
+                f"growth_ratio    {figures['growth_ratio']:6.2f}  ({backend}, pire page : {figures['growth_worst']}, "
+                f"médiane échelle 1 ÷ échelle 0.1 ; cible ≤ {TARGETS['growth_ratio']})"
+            )
+            for name, page in figures["pages"].items():
+                say(
+                    f"  {backend:<10} {name:<16} p95 {page['p95_ms']:8.1f} ms (÷ nue {page['p95_ratio']:6.2f})  "
+                    f"médiane {page['median_ms']:7.1f} / {page['median_ms_scale_0_1']:7.1f} ms "
+                    f"(×{page['growth']:.2f})  requêtes SQL {page['queries']} / {page['queries_scale_0_1']}"
+                )
+            say(f"queries_per_page constant ({backend}) : {'oui' if figures['queries_constant'] else 'NON'}")
+    results["page_p95_ratio"] = max(b["page_p95_ratio"] for b in results["backends"].values())
+    results["growth_ratio"] = max(b["growth_ratio"] for b in results["backends"].values())
+    results["queries_per_page"] = {
+        backend: {name: [p["queries_scale_0_1"], p["queries"]] for name, p in figures["pages"].items()}
+        for backend, figures in results["backends"].items()
+    }
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    output = ROOT / "instance" / "bench.json"
+    output.parent.mkdir(exist_ok=True)
+    output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    say(f"écrit {output.relative_to(ROOT)} en {results['seconds']} s")
     return 0
 
 
