@@ -399,7 +399,7 @@ def test_cli_prompts_for_the_password_when_omitted(runner):
     [
         (["--role", "actor", "--password", "un-long-mot-de-passe"], "doit être rattaché à une organisation"),
         (["--role", "client", "--password", "un-long-mot-de-passe"], "doit être rattaché à un client"),
-        (["--role", "admin", "--password", "court"], "au moins 10 caractères"),
+        (["--role", "admin", "--password", "court"], "au moins 12 caractères"),
         (
             ["--role", "actor", "--organisation", "inexistante", "--password", "un-long-mot-de-passe"],
             "Organisation introuvable",

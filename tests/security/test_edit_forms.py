@@ -28,6 +28,8 @@ NOT_EDIT_FORMS = {
     "auth.login": "logs in",
     "auth.magic_link_request": "stores a login-link request",
     "auth.magic_link": "uses a login link once (conditional update)",
+    "auth.password_change": "the current password is its check; the change is a conditional update",
+    "auth.password_reset": "a one-time link (its fingerprint changes with the password)",
     "directory.import_upload": "an upload: its preview is checked again at confirmation",
     "directory.category_list": "creates a category",
     "directory.organisation_new": "creates a card",
