@@ -40,6 +40,7 @@ def main() -> int:
                 "OUTBOX_DIR": str(Path(tmp) / "outbox"),
                 "SESSION_COOKIE_SECURE": False,
                 "LOGIN_MAX_FAILURES_PER_ADDRESS": 10**6,
+                "SCHEMA_CHECK": False,  # migrated just below
             }
         )
         app.test_client_class = IsolatedClient
