@@ -136,6 +136,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if bench_cli is not None:
         app.cli.add_command(bench_cli)
 
+    from app.schema import check_schema, should_check
+
+    if should_check(app):
+        check_schema(app)  # refuse to serve an old schema: "flask db upgrade" first
+
     from app.navigation import navigation_for
 
     @app.context_processor

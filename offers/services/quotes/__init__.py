@@ -29,16 +29,19 @@ from offers.services.quotes.document import (
 )
 from offers.services.quotes.issuing import (
     DEFAULT_VALIDITY_DAYS,
+    AlreadyIssued,
     QuoteNotReady,
     current_version,
     default_validity_days,
     issue_quote,
+    issued_by_token,
     missing_for_quote,
 )
 from offers.services.quotes.versions import Change, diff_versions
 
 __all__ = [
     "DEFAULT_VALIDITY_DAYS",
+    "AlreadyIssued",
     "Change",
     "InvalidQuoteLink",
     "LotSection",
@@ -52,6 +55,7 @@ __all__ = [
     "diff_versions",
     "expire_quotes",
     "issue_quote",
+    "issued_by_token",
     "mark_sent",
     "missing_for_quote",
     "portal_token",
