@@ -203,7 +203,9 @@ def _build(rule, values) -> str:
     return path
 
 
-def request_as(app, client, role: str, world, method: str, url: str, data: dict | None = None):
+def request_as(
+    app, client, role: str, world, method: str, url: str, data: dict | None = None, query: dict | None = None
+):
     """One request as ``role`` with a valid CSRF token, inside a savepoint rolled back afterwards."""
     raw, token = _csrf(app)
     with client.session_transaction() as sess:
@@ -216,7 +218,7 @@ def request_as(app, client, role: str, world, method: str, url: str, data: dict 
     savepoint = connection.begin_nested()
     try:
         if method == "GET":
-            response = client.get(url)
+            response = client.get(url, query_string=query)
         else:
             response = client.post(url, data={**(data or {}), "csrf_token": token})
         response.get_data()
