@@ -157,6 +157,7 @@ def quote_detail(quote_id: int):
         sections=sections,
         fees=fees,
         totals=service.quote_totals(quote),
+        annex=service.quote_annex(quote),
         refusal=service.answer_refusal(quote, utcnow().date()),
     )
 
@@ -230,6 +231,7 @@ def _answer(quote: Quote, template: str, **context):
         sections=sections,
         fees=fees,
         totals=service.quote_totals(quote),
+        annex=service.quote_annex(quote),
         refusal=service.answer_refusal(quote, today),
         accept_form=accept_form,
         decline_form=decline_form,

@@ -77,3 +77,60 @@ def test_the_quote_pages_show_the_event_date_and_hours(app, client, coordinator,
         session["lang"] = "en"
     english = flat(text(anon.get(portal_link(quote))))
     assert "January 1, 2027, 08:00–18:00" in english
+
+
+# --- the annex on the pages ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def joint(make_event, make_client, make_category, make_organisation):
+    from offers.models import BillingMode
+
+    return build_ready_event(
+        make_event, make_client, make_category, make_organisation, mode=BillingMode.JOINT_CONSORTIUM
+    )
+
+
+def annex_rows(page: str) -> list[str]:
+    rows = re.findall(r'<tr class="annex-row">(.*?)</tr>', page, flags=re.S)
+    return [flat(re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
+
+
+def test_the_client_portal_shows_the_annex_the_pdf_carries(app, client, coordinator, joint):
+    event, _lots, (cook, shop, photo) = joint
+    issue(client, event, show_breakdown="y")
+    quote = latest(event)
+    send(client, quote)
+    page = text(app.test_client().get(portal_link(quote)))
+    assert "Annexe — répartition par membre du groupement" in page
+
+    def where(org):
+        return f"{org.address} {org.postal_code} {org.commune}"
+
+    assert annex_rows(page) == [
+        f"L'Équipage {where(shop)} SIRET {shop.siret} TVA {shop.vat_number} 350,00 € 19,25 € 369,25 €",
+        f"Méli-Mélo {where(cook)} SIRET {cook.siret} Exonération de TVA, article 261-7-1° du CGI"
+        " 6 043,75 € 0,00 € 6 043,75 €",
+        f"Yves Monteil {where(photo)} SIRET {photo.siret} TVA non applicable, art. 293 B du CGI"
+        " 650,00 € 0,00 € 650,00 €",
+        "Coordination (Les Ecossolies) 8 rue Saint-Domingue 44200 Nantes SIRET 40483304800022"
+        " TVA FR83404833048 563,50 € 112,70 € 676,20 €",
+    ]
+    assert "Total 7 607,25 € 131,95 € 7 739,20 €" in flat(re.sub(r"<[^>]+>", " ", page))
+    # The very same figures as the PDF's annex.
+    whole = flat("\n".join(pdf_text(quote.pdf)))
+    assert "Annexe — répartition par membre du groupement" in whole
+    for figures in ("350,00 € 19,25 € 369,25 €", "563,50 € 112,70 € 676,20 €"):
+        assert figures in whole
+    # The coordination's page shows it too.
+    assert annex_rows(text(client.get(f"/devis/{quote.id}"))) == annex_rows(page)
+
+
+def test_no_annex_on_the_page_when_the_pdf_has_none(app, client, coordinator, joint):
+    event, *_ = joint
+    issue(client, event)
+    quote = latest(event)
+    send(client, quote)
+    page = text(app.test_client().get(portal_link(quote)))
+    assert "Annexe" not in page and annex_rows(page) == []
+    assert "Annexe" not in flat("\n".join(pdf_text(quote.pdf)))

@@ -125,6 +125,12 @@ def breakdown(quote: Quote) -> list[dict]:
     return sorted(rows.values(), key=lambda r: (r["is_fee"], r["name"].lower()))
 
 
+def quote_annex(quote: Quote) -> list[dict] | None:
+    """The annex when the quote carries one (chosen at issue): the same rows on the PDF and on the
+    pages (the client's portal, the coordination's), from :func:`breakdown`; ``None`` otherwise."""
+    return breakdown(quote) if quote.show_breakdown else None
+
+
 def render_quote_pdf(quote: Quote) -> bytes:
     """Render the quote's PDF from its frozen values (never from live objects), in French."""
     sections, fees = quote_sections(quote)
@@ -139,6 +145,6 @@ def render_quote_pdf(quote: Quote) -> bytes:
             fees=fees,
             totals=totals,
             vat_mentions=mentions,
-            breakdown=breakdown(quote) if quote.show_breakdown else None,
+            breakdown=quote_annex(quote),
         )
     return render_pdf(html)
