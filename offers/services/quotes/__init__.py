@@ -21,6 +21,8 @@ from offers.services.quotes.answering import (
 from offers.services.quotes.document import (
     LotSection,
     breakdown,
+    members,
+    party_details,
     priced_lines,
     quote_annex,
     quote_billing_mode,
@@ -54,7 +56,9 @@ __all__ = [
     "expire_quotes",
     "issue_quote",
     "mark_sent",
+    "members",
     "missing_for_quote",
+    "party_details",
     "portal_token",
     "priced_lines",
     "quote_annex",
