@@ -189,6 +189,8 @@ def quote_send(quote_id: int):
 def _answer(quote: Quote, template: str, **context):
     """Shared by the signed-link portal and the client's account: show, accept or decline."""
     accept_form, decline_form = AcceptQuoteForm(prefix="a"), DeclineQuoteForm(prefix="d")
+    if request.method == "GET":
+        accept_form.purchase_order.data = service.purchase_order_on_file(quote)
     today = utcnow().date()
     status = 200
     if request.method == "POST":

@@ -355,3 +355,40 @@ def test_the_contract_is_frozen_in_the_quote(client, coordinator, joint):
 @pytest.fixture
 def ready_single(make_event, make_client, make_category, make_organisation):
     return build_ready_event(make_event, make_client, make_category, make_organisation)
+
+
+# --- the acceptance form knows the buyer's reference -----------------------------------------------
+
+
+def purchase_order_value(page: str) -> str:
+    return re.search(r'<input[^>]*name="a-purchase_order"[^>]*>', page)[0]
+
+
+def test_the_purchase_order_field_offers_the_reference_on_file(app, client, coordinator, joint):
+    event, *_ = joint  # the event's purchase-order number is BC-42
+    issue(client, event)
+    quote = latest(event)
+    send(client, quote)
+    page = text(app.test_client().get(portal_link(quote)))
+    assert 'value="BC-42"' in purchase_order_value(page)
+
+
+def test_without_a_purchase_order_the_clients_engagement_number_is_offered(
+    app, client, coordinator, make_event, make_client, make_category, make_organisation
+):
+    buyer = make_client(
+        name="Ville de Rezé",
+        siret="21440143200015",
+        contact_email="marches@example.org",
+        is_public_body=True,
+        chorus_service_code="MARCHES",
+        engagement_number="EJ-2027-0099",
+    )
+    event, *_ = build_ready_event(
+        make_event, make_client, make_category, make_organisation, client=buyer, purchase_order_number=None
+    )
+    issue(client, event)
+    quote = latest(event)
+    send(client, quote)
+    anon = app.test_client()
+    assert 'value="EJ-2027-0099"' in purchase_order_value(text(anon.get(portal_link(quote))))

@@ -151,6 +151,14 @@ def breakdown(quote: Quote) -> list[dict]:
     return sorted(rows.values(), key=lambda r: (r["is_fee"], r["name"].lower()))
 
 
+def purchase_order_on_file(quote: Quote) -> str:
+    """The buyer's reference already known when the quote was issued, offered on its acceptance
+    form: the event's purchase-order number, else the client's engagement number (Chorus Pro)."""
+    snap = quote.snapshot or {}
+    event, client = snap.get("event") or {}, snap.get("client") or {}
+    return event.get("purchase_order_number") or client.get("engagement_number") or ""
+
+
 def quote_annex(quote: Quote) -> list[dict] | None:
     """The annex when the quote carries one (chosen at issue): the same rows on the PDF and on the
     pages (the client's portal, the coordination's), from :func:`breakdown`; ``None`` otherwise."""
