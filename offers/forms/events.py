@@ -340,6 +340,9 @@ class DuplicateEventForm(Form):
         ],
         validate_choice=False,
     )
+    keep_actors = BooleanField(
+        _l("Garder les acteurs de chaque lot, comme « proposés » (à inviter de nouveau)"), default=True
+    )
     submit = SubmitField(_l("Dupliquer"))
 
     def __init__(self, *args, clients=(), **kwargs):

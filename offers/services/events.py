@@ -456,8 +456,13 @@ def duplicate_event(
     user,
     client_id: int | None = None,
     lots_outside: str | None = None,
+    keep_actors: bool = False,
 ) -> Event:
     """A new draft event copied from ``source``: its fields, open lots and their lines.
+
+    ``keep_actors``: each open lot's actors come along as "proposed" (nobody is invited, no answer
+    is copied), except those who declined or withdrew and inactive cards: the same event re-run a
+    year later mostly has the same actors.
 
     Lots (times and answer deadlines) and the event's own deadline move by the wall-clock distance
     between the two starts. Assignments are not copied (no answers, nobody invited); lines keep their
@@ -580,12 +585,15 @@ def duplicate_event(
         commission_rate=fields.commission_rate,
         purchase_order_number=None,
         onsite_contact=fields.onsite_contact,
+        **_contract_values(fields),
         duplicated_from_id=source.id,
         created_by_id=getattr(user, "id", None),
     )
     event.lots = [new_lot for _old, new_lot in copies]
     db.session.add(event)
     db.session.flush()
+    if keep_actors:
+        _keep_actors(copies, user)
     record(
         "event.duplicated",
         event,
@@ -653,6 +661,23 @@ class Check:
 def answer_deadline(lot: Lot, event: Event) -> datetime | None:
     """The lot's own response deadline, else the event's."""
     return lot.response_deadline or event.response_deadline
+
+
+def _keep_actors(copies: list[tuple[Lot, Lot]], user) -> None:
+    """Each copied lot gets its original's actors as "proposed", through
+    :func:`offers.services.assignments.add_assignments` (checked and audited as by hand); those who
+    declined or withdrew and inactive cards stay behind."""
+    from offers.services.assignments import add_assignments
+
+    for old, new in copies:
+        picks = [
+            (assignment.organisation_id, assignment.role)
+            for assignment in old.assignments
+            if assignment.status not in (AssignmentStatus.DECLINED, AssignmentStatus.WITHDRAWN)
+            and assignment.organisation.active
+        ]
+        if picks:
+            add_assignments(new, picks, user)
 
 
 def event_checklist(event: Event, now: datetime) -> list[Check]:
