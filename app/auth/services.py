@@ -185,6 +185,11 @@ def pending_link_requests(limit: int = 200) -> list[tuple[LoginLinkRequest, User
     return answered
 
 
+def safe_path(path: str | None) -> str | None:
+    """A return path given by a page (``next``), kept only when it stays on this site."""
+    return _safe_path(path)
+
+
 def _safe_path(path: str | None) -> str | None:
     """Only paths inside this site: no scheme, no host, no protocol-relative ``//``.
 

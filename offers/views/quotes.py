@@ -175,6 +175,7 @@ def quote_detail(quote_id: int):
         sections=sections,
         fees=fees,
         totals=service.quote_totals(quote),
+        annex=service.quote_annex(quote),
         refusal=service.answer_refusal(quote, utcnow().date()),
     )
 
@@ -206,6 +207,8 @@ def quote_send(quote_id: int):
 def _answer(quote: Quote, template: str, **context):
     """Shared by the signed-link portal and the client's account: show, accept or decline."""
     accept_form, decline_form = AcceptQuoteForm(prefix="a"), DeclineQuoteForm(prefix="d")
+    if request.method == "GET":
+        accept_form.purchase_order.data = service.purchase_order_on_file(quote)
     today = utcnow().date()
     status = 200
     if request.method == "POST":
@@ -248,6 +251,7 @@ def _answer(quote: Quote, template: str, **context):
         sections=sections,
         fees=fees,
         totals=service.quote_totals(quote),
+        annex=service.quote_annex(quote),
         refusal=service.answer_refusal(quote, today),
         accept_form=accept_form,
         decline_form=decline_form,

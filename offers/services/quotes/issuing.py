@@ -123,6 +123,11 @@ def _snapshot(
             "description": event.description,
             "purchase_order_number": event.purchase_order_number,
             "billing_mode": event.billing_mode.value,
+            "contract_reference": event.contract_reference,
+            "procurement_procedure": event.procurement_procedure,
+            "cpv_codes": [code for code in event.cpv_codes.split(", ") if code],
+            "joint_and_several": event.joint_and_several,
+            "member_signatures": event.member_signatures,
         },
         "lots": [
             {
