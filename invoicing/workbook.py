@@ -467,8 +467,11 @@ def _actor_chart(sheet: XlsxSheet) -> None:
     chart = BarChart()
     chart.type = "bar"
     chart.title = "Montants par acteur"
-    chart.y_axis.title = "€"
     chart.y_axis.numFmt = EURO_FORMAT
+    # Shown axes (openpyxl leaves them out unless told), the actors' names beside their bars.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.x_axis.scaling.orientation = "maxMin"  # the most owed first, at the top
     last = sheet.rows + 1
     for header in ("Dû en tout", "Payé"):
         column = headers.index(header) + 1

@@ -185,7 +185,8 @@ def test_the_actors_sheet_has_a_bar_chart_of_owed_and_paid(client, auth, story, 
     ]
     assert sheet["A2"].data_type == "s"
     (chart,) = sheet._charts
-    assert chart.tagname == "barChart"
+    assert (chart.tagname, chart.type) == ("barChart", "bar")
+    assert chart.x_axis.delete is False and chart.y_axis.delete is False  # the names and the amounts show
     refs = [
         (s.tx.strRef.f, s.val.numRef.f, s.cat.strRef.f if s.cat.strRef else s.cat.numRef.f)
         for s in chart.series
