@@ -104,6 +104,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(directory_bp)
     app.register_blueprint(public_bp)
 
+    from invoicing import exports_views as _exports_views  # noqa: F401  (routes on the invoicing blueprint)
     from invoicing.views import bp as invoicing_bp
     from offers.views import bp as offers_bp
 
