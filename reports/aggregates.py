@@ -94,7 +94,7 @@ def _month_of_date(column, period: Period):
     )
 
 
-def _money(expression):
+def money_sum(expression):
     """An SQL sum read back as Money (cents on SQLite, NUMERIC on PostgreSQL)."""
     return sa.type_coerce(sa.func.coalesce(expression, 0), Money())
 
@@ -152,7 +152,7 @@ def _neighbourhood():
 def per_actor(period: Period | None = None, event_id: int | None = None) -> list[ActorAmount]:
     """Σ nets per actor, largest first (one query)."""
     work = _work_in(period, event_id)
-    amount = _money(sa.func.sum(work.c.net)).label("amount")
+    amount = money_sum(sa.func.sum(work.c.net)).label("amount")
     rows = db.session.execute(
         sa.select(
             Organisation.id,
@@ -194,7 +194,7 @@ def per_actor(period: Period | None = None, event_id: int | None = None) -> list
 def per_category(period: Period | None = None, event_id: int | None = None) -> list[tuple[str, Decimal]]:
     """Σ nets per category (as the quotes froze its name), largest first."""
     work = _work_in(period, event_id)
-    amount = _money(sa.func.sum(work.c.net)).label("amount")
+    amount = money_sum(sa.func.sum(work.c.net)).label("amount")
     rows = db.session.execute(
         sa.select(work.c.category, amount)
         .group_by(work.c.category)
@@ -234,7 +234,7 @@ def by_month(period: Period, key: str) -> MonthSplit:
         else Organisation.legal_form
     ).label("key")
     rows = db.session.execute(
-        sa.select(month, column, _money(sa.func.sum(work.c.net)).label("amount"))
+        sa.select(month, column, money_sum(sa.func.sum(work.c.net)).label("amount"))
         .join(Organisation, Organisation.id == work.c.organisation_id)
         .group_by(month, column)
     )
@@ -442,7 +442,7 @@ def receivables(today: date) -> list[ClientReceivable]:
     balances = _invoice_balances()
     age = _age(balances.c.due_date, today).label("age")
     rows = db.session.execute(
-        sa.select(Client.id, Client.name, age, _money(sa.func.sum(balances.c.balance)).label("amount"))
+        sa.select(Client.id, Client.name, age, money_sum(sa.func.sum(balances.c.balance)).label("amount"))
         .join(balances, balances.c.client_id == Client.id)
         .where(balances.c.balance > 0)
         .group_by(Client.id, Client.name, age)
@@ -472,7 +472,7 @@ def treasury(period: Period) -> Treasury:
     billed = {
         row.month: row.amount
         for row in db.session.execute(
-            sa.select(month, _money(sa.func.sum(balances.c.due)).label("amount"))
+            sa.select(month, money_sum(sa.func.sum(balances.c.due)).label("amount"))
             .where(balances.c.issue_date >= period.first_day, balances.c.issue_date <= period.last_day)
             .group_by(month)
         )
@@ -481,7 +481,7 @@ def treasury(period: Period) -> Treasury:
     collected = {
         row.month: row.amount
         for row in db.session.execute(
-            sa.select(paid_month, _money(sa.func.sum(Payment.amount)).label("amount"))
+            sa.select(paid_month, money_sum(sa.func.sum(Payment.amount)).label("amount"))
             .where(Payment.received_on >= period.first_day, Payment.received_on <= period.last_day)
             .group_by(paid_month)
         )
@@ -493,10 +493,10 @@ def treasury(period: Period) -> Treasury:
     )
     payouts = db.session.execute(
         sa.select(
-            _money(sa.func.sum(sa.case((paid_in_period, Payout.amount), else_=0))).label("paid"),
-            _money(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0))).label(
-                "due"
-            ),
+            money_sum(sa.func.sum(sa.case((paid_in_period, Payout.amount), else_=0))).label("paid"),
+            money_sum(
+                sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0))
+            ).label("due"),
         )
     ).one()
     billed_months = [billed.get(m, ZERO) for m in range(1, 13)]
@@ -521,8 +521,8 @@ class ActorPayouts:
 
 def payouts_per_actor(period: Period) -> list[ActorPayouts]:
     """Per actor, for the events of the period: paid out and still due (one query)."""
-    paid = _money(sa.func.sum(sa.case((Payout.status == PayoutStatus.PAID, Payout.amount), else_=0)))
-    due = _money(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0)))
+    paid = money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.PAID, Payout.amount), else_=0)))
+    due = money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0)))
     rows = db.session.execute(
         sa.select(Organisation.id, Organisation.name, paid.label("paid"), due.label("due"))
         .join(Payout, Payout.organisation_id == Organisation.id)
@@ -535,9 +535,10 @@ def payouts_per_actor(period: Period) -> list[ActorPayouts]:
 
 
 def paid_out_per_actor(event_id: int) -> dict[int, Decimal]:
-    """What each actor was paid out for an event so far (one query)."""
+    """What each actor was paid out for an event so far, excl. VAT (its nets: share less commission;
+    one query)."""
     rows = db.session.execute(
-        sa.select(Payout.organisation_id, _money(sa.func.sum(Payout.amount)).label("paid"))
+        sa.select(Payout.organisation_id, money_sum(sa.func.sum(Payout.net_amount)).label("paid"))
         .where(Payout.event_id == event_id, Payout.status == PayoutStatus.PAID)
         .group_by(Payout.organisation_id)
     )

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from babel.numbers import format_compact_currency
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -35,6 +37,11 @@ Formatter = Callable[[Decimal], str]
 class Series:
     name: str
     values: Sequence[Decimal | None]
+
+
+def compact_money(value: Decimal) -> str:
+    """An axis label: ``12,5 k €`` (the language's own short form)."""
+    return format_compact_currency(value, "EUR", locale=str(get_locale() or "fr"), fraction_digits=1)
 
 
 def _num(value: float) -> str:

@@ -17,7 +17,7 @@ def accepted_work(make_event, lines, *, when=None, status=EventStatus.WON, fee=N
     when = when or datetime(2011, 4, 15, 6, 0, tzinfo=UTC)
     event = make_event(starts_at=when, ends_at=when + timedelta(hours=8), status=status, **event_kw)
     n = next(_numbers)
-    total = sum((D(net) for _org, _cat, net in lines), D("0"))
+    total = sum((D(net) for _org, _cat, net in lines), D(fee or "0"))
     quote = Quote(
         event_id=event.id,
         number=f"DEV-T-{n:04d}",
@@ -38,8 +38,8 @@ def accepted_work(make_event, lines, *, when=None, status=EventStatus.WON, fee=N
                 quote_id=quote.id,
                 position=position,
                 kind="line",
-                lot_title=f"Lot {category}",
-                lot_position=position,
+                lot_title=category,
+                lot_position=[c for _o, c, _n in lines].index(category),
                 category_name=category,
                 organisation_id=organisation.id,
                 organisation_name=organisation.name,

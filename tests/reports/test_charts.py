@@ -115,3 +115,11 @@ def test_nothing_to_draw_says_so(fr):
 )
 def test_nice_ceiling(value, ceiling):
     assert charts.nice_ceiling(value) == ceiling
+
+
+def test_axis_amounts_are_short(fr):
+    assert [charts.compact_money(D(v)) for v in ("0", "2500", "20000")] == [
+        "0\xa0€",
+        "2,5\xa0k\xa0€",
+        "20\xa0k\xa0€",
+    ]
