@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from babel.numbers import format_compact_currency
 from flask_babel import get_locale
@@ -26,7 +26,7 @@ PALETTE = ("#1d5c4d", "#d55e00", "#0072b2", "#cc79a7", "#8a6d00", "#56b4e9", "#0
 #: Dash patterns of the lines, so the series of a line chart differ by more than their colour.
 DASHES = ("", "6 4", "2 3", "10 3 2 3")
 
-WIDTH = 480
+WIDTH = 400
 FONT = 14
 LABEL_MAX = 48
 
@@ -61,18 +61,20 @@ def _ratio(value: Decimal | None, top: Decimal) -> float:
     return float(min(value / top, Decimal(1)))
 
 
-def nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at least ``value`` (the top of an axis); 1 for nothing."""
+def axis(value: Decimal, ticks: int = 4) -> tuple[Decimal, Decimal]:
+    """A round axis for values up to ``value``: ``(top, step)``, the step being 1, 2, 2.5 or 5 × 10ⁿ
+    and the top a multiple of it, with at most ``ticks`` steps (``(1, 0.25)`` for nothing)."""
     if value <= 0:
-        return Decimal(1)
-    exponent = value.adjusted()
-    for _round in range(2):
-        for step in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10)):
-            candidate = step.scaleb(exponent)
-            if candidate >= value:
-                return candidate
-        exponent += 1
-    return value  # pragma: no cover - the loop always returns
+        return Decimal(1), Decimal("0.25")
+    target = value / ticks
+    exponent = target.adjusted()
+    for scale in (exponent, exponent + 1):
+        for base in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5)):
+            step = base.scaleb(scale)
+            if step >= target:
+                top = step * (value / step).to_integral_value(rounding=ROUND_CEILING)
+                return top, step
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _open(chart_id: str, title: str, desc: str, height: float) -> list[str]:
@@ -244,7 +246,10 @@ def line_chart(
     ``ceiling``, e.g. 1 for shares). ``None`` is a gap (no point drawn)."""
     axis_fmt = axis_fmt or fmt
     values = [v for s in series for v in s.values if v is not None]
-    top = ceiling if ceiling is not None else nice_ceiling(max(values, default=Decimal(0)))
+    if ceiling is not None:
+        top, step_value = ceiling, ceiling / 4
+    else:
+        top, step_value = axis(max(values, default=Decimal(0)))
     legend, legend_height = _legend([s.name for s in series], 0, lines=True)
     left, plot_top, plot_height = 96.0, legend_height + 10, 180.0
     bottom = plot_top + plot_height
@@ -261,8 +266,8 @@ def line_chart(
 
     svg = _open(chart_id, title, desc, height)
     svg.extend(legend)
-    for tick in range(5):
-        value = top * tick / 4
+    for tick in range(int(top / step_value) + 1):
+        value = step_value * tick
         y = y_at(value) if tick else bottom
         svg.append(
             f'<line x1="{_num(left)}" y1="{_num(y)}" x2="{_num(WIDTH - 10)}" y2="{_num(y)}" '

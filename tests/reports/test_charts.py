@@ -104,17 +104,19 @@ def test_nothing_to_draw_says_so(fr):
 
 
 @pytest.mark.parametrize(
-    ("value", "ceiling"),
+    ("value", "top", "step"),
     [
-        (D("0"), D("1")),
-        (D("7"), D("10")),
-        (D("12490.10"), D("20000")),
-        (D("0.45"), D("0.5")),
-        (D("2500"), D("2500")),
+        (D("0"), D("1"), D("0.25")),
+        (D("7"), D("8"), D("2")),
+        (D("21864.30"), D("30000"), D("10000")),
+        (D("12512.00"), D("15000"), D("5000")),
+        (D("0.45"), D("0.6"), D("0.2")),
+        (D("4000"), D("4000"), D("1000")),
+        (D("4001"), D("6000"), D("2000")),
     ],
 )
-def test_nice_ceiling(value, ceiling):
-    assert charts.nice_ceiling(value) == ceiling
+def test_round_axes(value, top, step):
+    assert charts.axis(value) == (top, step)
 
 
 def test_axis_amounts_are_short(fr):
