@@ -208,6 +208,7 @@ def test_the_public_link_shows_no_personal_data_and_can_be_revoked(client, auth,
     response = client.get(url)
     assert response.status_code == 200
     assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
+    assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
     assert '<meta name="robots" content="noindex, nofollow">' in html
     page = text(response)
