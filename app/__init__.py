@@ -111,6 +111,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(offers_bp)
     app.register_blueprint(invoicing_bp)
 
+    from reports.views import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
+
     # Packages add their part of the demo (one-way arrows: app only knows the registry).
     from app.cli import register_commands
     from invoicing import demo as _invoicing_demo  # noqa: F401
