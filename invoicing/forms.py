@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -100,3 +101,45 @@ class PayoutPaidForm(Form):
         _l("Référence du virement"), validators=[DataRequired(_l("Indiquez la référence.")), Length(max=120)]
     )
     submit = SubmitField(_l("Marquer payé"))
+
+
+class MandatePortalForm(Form):
+    """The actor grants Maillage its billing mandate (portal)."""
+
+    prefix = StringField(
+        _l("Préfixe de votre série de factures (ex. MELI)"),
+        validators=[DataRequired(_l("Indiquez le préfixe.")), Length(max=10)],
+    )
+    valid_from = DateField(
+        _l("Valable à partir du"), validators=[DataRequired(_l("Indiquez la date de début."))]
+    )
+    valid_until = DateField(_l("Jusqu'au (facultatif)"), validators=[Optional()])
+    agreed = BooleanField(
+        _l(
+            "Je donne mandat à la coordination d'émettre en notre nom et pour notre compte les factures "
+            "de nos prestations vendues par Maillage, dans notre propre série de numéros."
+        )
+    )
+    submit = SubmitField(_l("Donner le mandat"))
+
+
+class MandateUploadForm(Form):
+    """The coordination records a mandate signed on paper, with its PDF."""
+
+    prefix = StringField(
+        _l("Préfixe de la série de l'acteur (ex. MELI)"),
+        validators=[DataRequired(_l("Indiquez le préfixe.")), Length(max=10)],
+    )
+    valid_from = DateField(
+        _l("Valable à partir du"), validators=[DataRequired(_l("Indiquez la date de début."))]
+    )
+    valid_until = DateField(_l("Jusqu'au (facultatif)"), validators=[Optional()])
+    document = FileField(_l("Mandat signé (PDF, 2 Mo au plus)"))
+    submit = SubmitField(_l("Enregistrer le mandat signé"))
+
+
+class MandateRevokeForm(Form):
+    reason = StringField(
+        _l("Motif de la révocation"), validators=[DataRequired(_l("Indiquez le motif.")), Length(max=300)]
+    )
+    submit = SubmitField(_l("Révoquer le mandat"))

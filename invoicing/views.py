@@ -442,3 +442,6 @@ def portal_statement_pdf(event_id: int):
     if has_payout is None:
         abort(404)
     return _statement_pdf(event, current_user.organisation_id)
+
+
+from invoicing import mandate_views as _mandate_views  # noqa: E402,F401  (routes on this blueprint)
