@@ -159,6 +159,7 @@ def fx_document(invoice, lines, event) -> fx.FxDocument:
         purchase_order=invoice.purchase_order_number,
         preceding_invoices=tuple(preceding),
         payment_terms=invoice.seller.get("payment_terms") or None,
+        payee_iban=invoice.seller.get("iban") or None,
         notes=tuple(fx.FxNote(m["text"], m.get("code")) for m in invoice.mentions),
         vat_on_debits=legal.text("legal.vat_on_debits") in mention_texts,
         operation_category=OPERATION_LETTERS[invoice.operation_category],
@@ -197,4 +198,14 @@ def render_statement(event, money, actor, lines, payouts) -> bytes:
             payouts=payouts,
             today=utcnow().date(),
         )
+    return render_pdf(html)
+
+
+def render_cover(event, summary) -> bytes:
+    """The cover summary of a joint event for the client: every invoice of the groupement, who is
+    paid what, adding up to the accepted quote (rendered on demand from the frozen invoices)."""
+    from app.db import utcnow
+
+    with force_locale("fr"):
+        html = render_template("pdf/joint_cover.html", event=event, summary=summary, today=utcnow().date())
     return render_pdf(html)

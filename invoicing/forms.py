@@ -143,3 +143,37 @@ class MandateRevokeForm(Form):
         _l("Motif de la révocation"), validators=[DataRequired(_l("Indiquez le motif.")), Length(max=300)]
     )
     submit = SubmitField(_l("Révoquer le mandat"))
+
+
+class JointInvoicesForm(Form):
+    """Issue the groupement's invoices (joint consortium)."""
+
+    operation_category = SelectField(
+        _l("Catégorie de l'opération"),
+        choices=[
+            SelectChoice("services", _l("Prestations de services")),
+            SelectChoice("goods", _l("Livraisons de biens")),
+            SelectChoice("mixed", _l("Livraisons de biens et prestations de services")),
+        ],
+        default="services",
+    )
+    submit = SubmitField(_l("Émettre les factures du groupement"))
+
+
+class RecordActorInvoiceForm(Form):
+    """Record the invoice a member without a mandate issued by itself."""
+
+    organisation_id = SelectField(_l("Membre"), validate_choice=False)
+    number = StringField(
+        _l("Numéro de sa facture"), validators=[DataRequired(_l("Indiquez le numéro.")), Length(max=35)]
+    )
+    issue_date = DateField(_l("Date de sa facture"), validators=[DataRequired(_l("Indiquez la date."))])
+    total_net = DecimalTextField(
+        _l("Total HT (€)"), places=2, validators=[DataRequired(_l("Indiquez le total HT."))]
+    )
+    total_vat = DecimalTextField(_l("TVA (€)"), places=2, validators=[Optional()])
+    total_gross = DecimalTextField(
+        _l("Total TTC (€)"), places=2, validators=[DataRequired(_l("Indiquez le total TTC."))]
+    )
+    pdf = FileField(_l("Sa facture (PDF, 2 Mo au plus)"))
+    submit = SubmitField(_l("Enregistrer sa facture"))

@@ -28,8 +28,10 @@ from invoicing.forms import (
     DepositForm,
     FinalInvoiceForm,
     InvoiceFilterForm,
+    JointInvoicesForm,
     PaymentForm,
     PayoutPaidForm,
+    RecordActorInvoiceForm,
 )
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout
 from invoicing.permissions import (
@@ -40,6 +42,7 @@ from invoicing.permissions import (
     can_view_payouts,
 )
 from invoicing.services import invoices as service
+from invoicing.services import joint as joint_service
 from invoicing.services import payouts as payout_service
 from invoicing.services.payments import record_payment
 from offers.models import Event, Quote, QuoteStatus
@@ -231,7 +234,15 @@ def _accepted_quote(event: Event) -> Quote | None:
     )
 
 
-def _money_page(event: Event, status=200, deposit_form=None, final_form=None, error=None):
+def _money_page(
+    event: Event,
+    status=200,
+    deposit_form=None,
+    final_form=None,
+    error=None,
+    joint_form=None,
+    record_form=None,
+):
     quote = _accepted_quote(event)
     invoices = list(
         db.session.scalars(
@@ -244,7 +255,21 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
     numbers = service.figures_of(invoices)
     rows = [(i, numbers[i.id]) for i in invoices]
     rows = [(i, f, service.state(i, today, f)) for i, f in rows]
-    billed = [r for r in rows if r[0].kind != InvoiceKind.CREDIT_NOTE]
+    joint_summary = None
+    if quote is not None and joint_service.is_joint(quote):
+        joint_summary = joint_service.cover_summary(quote, today)
+    record_form = record_form or RecordActorInvoiceForm(formdata=None)
+    if joint_summary is not None:
+        record_form.organisation_id.choices = [
+            (str(s.organisation_id), s.name) for s in joint_summary.shares if s.awaiting_own_invoice
+        ]
+    # What the client is asked for: the coordinator's commission invoices to the members are not.
+    billed = [
+        r
+        for r in rows
+        if r[0].kind != InvoiceKind.CREDIT_NOTE
+        and (r[0].references or {}).get("joint", {}).get("role") != joint_service.COMMISSION
+    ]
     summary = {
         "quoted": quote.total_gross if quote else None,
         # What each document asked of the client: deposits, and finals less the deposits they deduct.
@@ -265,6 +290,9 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
             final_issued=any(
                 i.kind == InvoiceKind.INVOICE and f.credited_net < i.total_net for i, f, _s in rows
             ),
+            joint=joint_summary,
+            joint_form=joint_form or JointInvoicesForm(formdata=None),
+            record_form=record_form,
             deposit_form=deposit_form or DepositForm(formdata=None),
             final_form=final_form or FinalInvoiceForm(formdata=None),
             can_issue=can_issue_invoice(current_user),
@@ -444,4 +472,5 @@ def portal_statement_pdf(event_id: int):
     return _statement_pdf(event, current_user.organisation_id)
 
 
+from invoicing import joint_views as _joint_views  # noqa: E402,F401  (routes on this blueprint)
 from invoicing import mandate_views as _mandate_views  # noqa: E402,F401  (routes on this blueprint)

@@ -52,20 +52,30 @@ def _size(count: int) -> str:
 # --- checks --------------------------------------------------------------------------------------
 
 
-def check_document(data: bytes | None) -> bytes:
-    """The signed mandate: a PDF (``%PDF-`` magic bytes) of at most :data:`MAX_DOCUMENT_BYTES`."""
+def check_document(data: bytes | None, field: str = "document") -> bytes:
+    """A signed mandate (``field`` "document") or a member's own invoice (``field`` "pdf"): a PDF
+    (``%PDF-`` magic bytes) of at most :data:`MAX_DOCUMENT_BYTES`."""
+    mandate = field == "document"
     if not data:
-        raise InvalidValue(_("Joignez le mandat signé (PDF)."), "document")
-    if len(data) > MAX_DOCUMENT_BYTES:
         raise InvalidValue(
-            _(
-                "Le mandat signé dépasse %(max)s : réduisez le fichier.",
-                max=_size(MAX_DOCUMENT_BYTES),
-            ),
-            "document",
+            _("Joignez le mandat signé (PDF).") if mandate else _("Joignez la facture du membre (PDF)."),
+            field,
+        )
+    if len(data) > MAX_DOCUMENT_BYTES:
+        size = _size(MAX_DOCUMENT_BYTES)
+        raise InvalidValue(
+            _("Le mandat signé dépasse %(max)s : réduisez le fichier.", max=size)
+            if mandate
+            else _("La facture dépasse %(max)s : réduisez le fichier.", max=size),
+            field,
         )
     if not data.startswith(PDF_MAGIC):
-        raise InvalidValue(_("Le mandat signé doit être un fichier PDF."), "document")
+        raise InvalidValue(
+            _("Le mandat signé doit être un fichier PDF.")
+            if mandate
+            else _("La facture doit être un fichier PDF."),
+            field,
+        )
     return data
 
 
