@@ -180,6 +180,9 @@ def render_invoice(invoice, lines, event) -> tuple[bytes, bytes]:
     if errors:
         raise InvoiceNotCompliant(errors)
     pdf = render_pdf(render_html(invoice, lines, event), pdf_variant=fx.PDF_VARIANT)
+    if (invoice.buyer or {}).get("einvoice_format") == "pdfa":
+        # The client asked for a plain PDF/A: the XML is kept and exported beside it, not embedded.
+        return pdf, xml
     return fx.embed(pdf, xml, metadata={"title": f"{TITLES[invoice.kind.value]} {invoice.number}"}), xml
 
 
@@ -208,4 +211,16 @@ def render_cover(event, summary) -> bytes:
 
     with force_locale("fr"):
         html = render_template("pdf/joint_cover.html", event=event, summary=summary, today=utcnow().date())
+    return render_pdf(html)
+
+
+def render_identity_sheet(sheet) -> bytes:
+    """The "fiche d'identité du marché" of a groupement (rendered on demand)."""
+    from app.db import utcnow
+    from invoicing.services.chorus import CIRCUITS
+
+    with force_locale("fr"):
+        html = render_template(
+            "pdf/identity_sheet.html", sheet=sheet, circuit=CIRCUITS[sheet.circuit], today=utcnow().date()
+        )
     return render_pdf(html)

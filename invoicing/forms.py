@@ -177,3 +177,25 @@ class RecordActorInvoiceForm(Form):
     )
     pdf = FileField(_l("Sa facture (PDF, 2 Mo au plus)"))
     submit = SubmitField(_l("Enregistrer sa facture"))
+
+
+class ChorusChoicesForm(Form):
+    """An event's Chorus Pro circuit and its client's e-invoice format."""
+
+    chorus_circuit = SelectField(
+        _l("Circuit Chorus Pro du groupement"),
+        choices=[
+            SelectChoice("each_member", _l("Chaque cotraitant dépose sa facture, le mandataire la valide")),
+            SelectChoice("global", _l("Le mandataire dépose une demande de paiement globale")),
+        ],
+        default="each_member",
+    )
+    einvoice_format = SelectField(
+        _l("Format des factures de ce client"),
+        choices=[
+            SelectChoice("facturx", _l("Factur-X (PDF avec sa facture électronique XML)")),
+            SelectChoice("pdfa", _l("PDF/A simple (XML fourni à part)")),
+        ],
+        default="facturx",
+    )
+    submit = SubmitField(_l("Enregistrer"))

@@ -14,10 +14,15 @@ from app.extensions import db
 from app.models import Organisation
 from app.money import ZERO
 from app.web import service_call
-from invoicing.forms import JointInvoicesForm, RecordActorInvoiceForm
-from invoicing.permissions import can_issue_invoice, can_view_invoices
+from invoicing.forms import ChorusChoicesForm, JointInvoicesForm, RecordActorInvoiceForm
+from invoicing.permissions import (
+    can_export_accounts,
+    can_issue_invoice,
+    can_set_invoicing_choices,
+    can_view_invoices,
+)
+from invoicing.services import chorus, mandates
 from invoicing.services import joint as service
-from invoicing.services import mandates
 from invoicing.views import _accepted_quote, _money_page, bp
 from offers.models import Event
 
@@ -116,6 +121,71 @@ def event_joint_cover(event_id: int):
         {
             "Content-Type": "application/pdf",
             "Content-Disposition": f'inline; filename="recapitulatif-{quote.number}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/evenements/<int:event_id>/facturation/chorus", methods=["POST"])
+@permission_required(can_set_invoicing_choices)
+def event_chorus_choices(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    form = ChorusChoicesForm()
+    if not form.validate_on_submit():
+        return _money_page(event, 400, chorus_form=form)
+    with service_call(form) as outcome:
+        chorus.set_choices(
+            event, current_user, circuit=form.chorus_circuit.data, einvoice_format=form.einvoice_format.data
+        )
+    if outcome.ok:
+        flash(_("Choix Chorus Pro enregistrés."), "success")
+        return redirect(url_for("invoicing.event_money", event_id=event.id))
+    return _money_page(event, outcome.status, chorus_form=form, error=outcome.error)
+
+
+@bp.route("/evenements/<int:event_id>/facturation/fiche-marche.<any(pdf, csv):kind>")
+@permission_required(can_view_invoices)
+def event_identity_sheet(event_id: int, kind: str):
+    from invoicing.documents import render_identity_sheet
+
+    event = db.get_or_404(Event, event_id)
+    quote = _joint_quote(event)
+    sheet = chorus.identity_sheet(quote, local_today())
+    name = f"fiche-identite-marche-{quote.number}"
+    if kind == "csv":
+        return (
+            chorus.identity_sheet_csv(sheet),
+            200,
+            {
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{name}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+    return (
+        render_identity_sheet(sheet),
+        200,
+        {
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f'inline; filename="{name}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/evenements/<int:event_id>/facturation/export.zip")
+@permission_required(can_export_accounts)
+def event_invoices_zip(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    quote = _accepted_quote(event)
+    if quote is None:
+        abort(404)
+    return (
+        chorus.export_zip(quote, local_today()),
+        200,
+        {
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="factures-{quote.number}.zip"',
             "Cache-Control": "no-store",
         },
     )

@@ -70,3 +70,8 @@ def may_revoke_mandates(user) -> bool:
 def may_read_mandates(user) -> bool:
     """Reach a signed mandate's PDF at all: staff, or an actor (its own, checked on the object)."""
     return is_staff(user) or is_actor(user)
+
+
+def can_set_invoicing_choices(user) -> bool:
+    """Choose an event's Chorus Pro circuit and a client's e-invoice format: staff."""
+    return is_staff(user)

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from app import snapshots
 from app.audit import register_fields
 from app.auth import actor_required, permission_required
 from app.dates import LOCAL_TZ
@@ -24,6 +25,7 @@ from app.web import service_call
 from invoicing.forms import (
     PAYMENT_METHODS,
     STATES,
+    ChorusChoicesForm,
     CreditNoteForm,
     DepositForm,
     FinalInvoiceForm,
@@ -35,9 +37,11 @@ from invoicing.forms import (
 )
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout
 from invoicing.permissions import (
+    can_export_accounts,
     can_issue_invoice,
     can_pay_out,
     can_record_payment,
+    can_set_invoicing_choices,
     can_view_invoices,
     can_view_payouts,
 )
@@ -242,6 +246,7 @@ def _money_page(
     error=None,
     joint_form=None,
     record_form=None,
+    chorus_form=None,
 ):
     quote = _accepted_quote(event)
     invoices = list(
@@ -258,6 +263,13 @@ def _money_page(
     joint_summary = None
     if quote is not None and joint_service.is_joint(quote):
         joint_summary = joint_service.cover_summary(quote, today)
+    missing = []
+    if joint_summary is not None:
+        from invoicing.services.invoices import missing_public_references
+
+        missing = missing_public_references(
+            snapshots.client(event.client), quote.client_purchase_order or event.purchase_order_number
+        )
     record_form = record_form or RecordActorInvoiceForm(formdata=None)
     if joint_summary is not None:
         record_form.organisation_id.choices = [
@@ -291,6 +303,10 @@ def _money_page(
                 i.kind == InvoiceKind.INVOICE and f.credited_net < i.total_net for i, f, _s in rows
             ),
             joint=joint_summary,
+            chorus_form=chorus_form or _chorus_form(event),
+            sheet_missing=missing,
+            can_export=can_export_accounts(current_user),
+            can_choose=can_set_invoicing_choices(current_user),
             joint_form=joint_form or JointInvoicesForm(formdata=None),
             record_form=record_form,
             deposit_form=deposit_form or DepositForm(formdata=None),
@@ -299,6 +315,16 @@ def _money_page(
             error=error,
         ),
         status,
+    )
+
+
+def _chorus_form(event: Event) -> ChorusChoicesForm:
+    from invoicing.services import chorus
+
+    return ChorusChoicesForm(
+        formdata=None,
+        chorus_circuit=chorus.event_choices(event.id).chorus_circuit.value,
+        einvoice_format=chorus.client_format(event.client_id).value,
     )
 
 

@@ -92,24 +92,17 @@ class ChorusCircuit(enum.StrEnum):
     GLOBAL = "global"
 
 
-class FeeInvoicedTo(enum.StrEnum):
-    """Who receives the coordinator's own invoice for the coordination fee, in joint mode."""
-
-    CLIENT = "client"
-    ACTORS = "actors"
-
-
 class EventInvoicing(db.Model):
-    """An event's invoicing choices (joint consortium), one row per event, created when first set."""
+    """An event's invoicing choices (joint consortium), one row per event, created when first set.
+
+    Who pays the coordination fee is the event's own setting (``Event.fee_charging``): a fee line is
+    the coordinator's invoice to the client, a commission its invoices to the members."""
 
     __tablename__ = "event_invoicing"
 
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
     chorus_circuit: Mapped[ChorusCircuit] = mapped_column(
         enum_column(ChorusCircuit, "chorus_circuit"), nullable=False, default=ChorusCircuit.EACH_MEMBER
-    )
-    fee_invoiced_to: Mapped[FeeInvoicedTo] = mapped_column(
-        enum_column(FeeInvoicedTo, "fee_invoiced_to"), nullable=False, default=FeeInvoicedTo.CLIENT
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

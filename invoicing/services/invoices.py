@@ -44,7 +44,16 @@ from app.money import ZERO, allocate, round_money
 from app.numbering import next_number
 from app.settings_store import get_setting
 from invoicing import mentions as legal
-from invoicing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceOrigin, InvoiceStatus, Payment
+from invoicing.models import (
+    ClientInvoicing,
+    EInvoiceFormat,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceOrigin,
+    InvoiceStatus,
+    Payment,
+)
 from invoicing.permissions import can_issue_invoice
 from offers import pricing
 from offers.models import BillingMode, Quote, QuoteStatus
@@ -345,7 +354,12 @@ def _issue(
 
     issuer = issuer or coordinator_issuer(context)
     event = quote.event
-    buyer = buyer if buyer is not None else snapshots.client(event.client)
+    if buyer is None:
+        chosen = db.session.get(ClientInvoicing, event.client_id)
+        buyer = {
+            **snapshots.client(event.client),
+            "einvoice_format": (chosen.einvoice_format if chosen else EInvoiceFormat.FACTURX).value,
+        }
     order = quote.client_purchase_order or event.purchase_order_number
     _require_public_references(buyer, order)
     totals = _totals(lines)

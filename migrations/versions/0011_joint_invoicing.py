@@ -58,7 +58,6 @@ def upgrade():
     op.create_table('event_invoicing',
     sa.Column('event_id', sa.Integer(), nullable=False),
     sa.Column('chorus_circuit', sa.Enum('each_member', 'global', name='chorus_circuit', native_enum=False, create_constraint=True), nullable=False),
-    sa.Column('fee_invoiced_to', sa.Enum('client', 'actors', name='fee_invoiced_to', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('updated_at', app.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_event_invoicing_event_id_events'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('event_id', name=op.f('pk_event_invoicing'))
