@@ -39,6 +39,7 @@ NAVIGATION: dict[Role, list[tuple[str, object]]] = {
         ("main.dashboard", _l("Accueil")),
         ("offers.portal_lots", _l("Mes lots")),
         ("invoicing.portal_statements", _l("Mes relevés")),
+        ("invoicing.portal_invoicing", _l("Ma facturation")),
         ("directory.my_card", _l("Ma fiche")),
     ],
     Role.CLIENT: [
