@@ -124,7 +124,12 @@ def main_pages(ids: DemoIds) -> dict[str, list[str]]:
             "/admin/utilisateurs",
             "/indicateurs/tresorerie",
         ],
-        "admin": ["/tableau-de-bord", "/admin/utilisateurs", "/admin/parametres", "/indicateurs/administration"],
+        "admin": [
+            "/tableau-de-bord",
+            "/admin/utilisateurs",
+            "/admin/parametres",
+            "/indicateurs/administration",
+        ],
         "actor": [
             "/tableau-de-bord",
             "/portail/lots",
