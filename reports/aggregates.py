@@ -296,41 +296,43 @@ def _participation():
 
 
 def _first_pairs(period: Period | None = None, event_id: int | None = None):
-    """Pairs (a < b) of actors on the same event who never shared an earlier one (earlier: an
-    earlier start, or the same start and a smaller id), as a subquery ``event_id, first_id,
-    second_id, first_time``."""
+    """Pairs (a < b) of actors on the same event, with ``first_time`` = 1 when they never shared an
+    earlier one (earlier: an earlier start, or the same start and a smaller id), as a subquery
+    ``event_id, starts_at, first_id, second_id, first_time``.
+
+    Every pair's events are ranked once (``ROW_NUMBER() OVER (PARTITION BY the pair ORDER BY start,
+    id)``); its first event is rank 1. Then only the period's (or the event's) pairs are kept."""
     part = _participation()
-    a, b, a2, b2 = part.alias("a"), part.alias("b"), part.alias("a2"), part.alias("b2")
-    this, other = aliased(Event), aliased(Event)
-    earlier = (
-        sa.select(sa.literal(1))
-        .select_from(a2)
-        .join(b2, a2.c.event_id == b2.c.event_id)
-        .join(other, other.id == a2.c.event_id)
-        .where(
-            a2.c.organisation_id == a.c.organisation_id,
-            b2.c.organisation_id == b.c.organisation_id,
-            sa.or_(
-                other.starts_at < this.starts_at,
-                sa.and_(other.starts_at == this.starts_at, other.id < this.id),
-            ),
-        )
+    a, b = part.alias("a"), part.alias("b")
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=(a.c.organisation_id, b.c.organisation_id), order_by=(Event.starts_at, Event.id))
+        .label("rank")
     )
-    query = (
+    ranked = (
         sa.select(
             a.c.event_id,
+            Event.starts_at,
             a.c.organisation_id.label("first_id"),
             b.c.organisation_id.label("second_id"),
-            sa.case((sa.exists(earlier), 0), else_=1).label("first_time"),
+            rank,
         )
         .select_from(a)
         .join(b, sa.and_(a.c.event_id == b.c.event_id, a.c.organisation_id < b.c.organisation_id))
-        .join(this, this.id == a.c.event_id)
+        .join(Event, Event.id == a.c.event_id)
+        .subquery("ranked")
+    )
+    query = sa.select(
+        ranked.c.event_id,
+        ranked.c.starts_at,
+        ranked.c.first_id,
+        ranked.c.second_id,
+        sa.case((ranked.c.rank == 1, 1), else_=0).label("first_time"),
     )
     if period is not None:
-        query = query.where(this.starts_at >= period.start, this.starts_at < period.end)
+        query = query.where(ranked.c.starts_at >= period.start, ranked.c.starts_at < period.end)
     if event_id is not None:
-        query = query.where(a.c.event_id == event_id)
+        query = query.where(ranked.c.event_id == event_id)
     return query.subquery("pairs")
 
 

@@ -155,13 +155,16 @@ def horizontal_bars(
     *,
     label_head: str = "",
     value_head: str = "",
+    limit: int | None = None,
 ) -> Markup:
-    """One bar per item, its label above it and its value at its end; longest bar = largest value."""
+    """One bar per item, its label above it and its value at its end; longest bar = largest value.
+    With ``limit``, only the first ``limit`` items are drawn; the data table keeps them all."""
+    drawn = items[:limit] if limit is not None else items
     top = max((value for _label, value in items), default=Decimal(0))
     row = FONT + 4 + 16 + 10
-    height = max(row * len(items), 1)
+    height = max(row * len(drawn), 1)
     svg = _open(chart_id, title, desc, height)
-    for index, (label, value) in enumerate(items):
+    for index, (label, value) in enumerate(drawn):
         y = index * row
         text = fmt(value)
         room = WIDTH - len(text) * FONT * 0.56 - 8
@@ -189,18 +192,21 @@ def stacked_bars(
     *,
     row_head: str = "",
     total_head: str | None = None,
+    limit: int | None = None,
 ) -> Markup:
     """One horizontal bar per row, made of one segment per series; the longest bar is the largest
-    row total. Series values are aligned with ``rows`` (``None`` counts as zero)."""
+    row total. Series values are aligned with ``rows`` (``None`` counts as zero). With ``limit``,
+    only the first ``limit`` rows are drawn; the data table keeps them all."""
     totals = [sum((s.values[i] or Decimal(0) for s in series), Decimal(0)) for i in range(len(rows))]
     top = max(totals, default=Decimal(0))
+    drawn = rows[:limit] if limit is not None else rows
     legend, legend_height = _legend([s.name for s in series], 0)
     row = FONT + 4 + 18 + 10
-    height = legend_height + 6 + row * len(rows)
+    height = legend_height + 6 + row * len(drawn)
     svg = _open(chart_id, title, desc, height)
     svg.extend(legend)
     room = WIDTH - 100
-    for index, label in enumerate(rows):
+    for index, label in enumerate(drawn):
         y = legend_height + 6 + index * row
         total_text = fmt(totals[index])
         svg.append(f"<g><title>{escape(label)} : {escape(total_text)}</title>")

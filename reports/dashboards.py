@@ -16,8 +16,16 @@ from app.money import ZERO
 from reports import aggregates as ag
 from reports import charts
 
-#: At most this many actors drawn as bars; the table under the chart keeps them all.
-TOP_ACTORS = 15
+#: At most this many actors (clients) drawn as bars; the table under the chart keeps them all.
+TOP_ROWS = 20
+
+
+def _top_note(count: int) -> str:
+    if count <= TOP_ROWS:
+        return ""
+    return " " + _(
+        "Le graphique montre les %(top)s premiers ; le tableau des données les donne tous.", top=TOP_ROWS
+    )
 
 
 def month_labels() -> list[str]:
@@ -41,7 +49,6 @@ def work(period: ag.Period) -> dict:
     total = sum(amounts, ZERO)
     qpv_total = sum((a.amount for a in actors if a.qpv), ZERO)
     months = month_labels()
-    shown = actors[:TOP_ACTORS]
     actor_chart = charts.horizontal_bars(
         "chart-actors",
         _("Montants HT par acteur, %(year)s", year=period.year),
@@ -51,11 +58,13 @@ def work(period: ag.Period) -> dict:
             total=money(total),
             first=actors[0].name if actors else "—",
             amount=money(actors[0].amount) if actors else "—",
-        ),
+        )
+        + _top_note(len(actors)),
         [(a.name, a.amount) for a in actors],
         money,
         label_head=_("Acteur"),
         value_head=_("Montant HT"),
+        limit=TOP_ROWS,
     )
     category_chart = charts.horizontal_bars(
         "chart-categories",
@@ -118,7 +127,6 @@ def work(period: ag.Period) -> dict:
         by_form.append((str(label(key)), amount, _share(amount, total)))
     return {
         "actors": actors,
-        "shown_actors": shown,
         "total": total,
         "qpv_total": qpv_total,
         "qpv_share": _share(qpv_total, total),
@@ -180,12 +188,14 @@ def treasury(period: ag.Period, today: date) -> dict:
     receivable_chart = charts.stacked_bars(
         "chart-receivables",
         _("Créances clients par ancienneté, au %(day)s", day=date_short(today)),
-        _("%(count)s clients doivent %(total)s TTC.", count=len(owed), total=money(outstanding)),
+        _("%(count)s clients doivent %(total)s TTC.", count=len(owed), total=money(outstanding))
+        + _top_note(len(owed)),
         [c.name for c in owed],
         [charts.Series(labels[b], [c.buckets.get(b, ZERO) for c in owed]) for b in ag.AGE_BUCKETS],
         money,
         row_head=_("Client"),
         total_head=_("Total"),
+        limit=TOP_ROWS,
     )
     payout_chart = charts.stacked_bars(
         "chart-payouts",
@@ -194,7 +204,8 @@ def treasury(period: ag.Period, today: date) -> dict:
             "Reversé : %(paid)s ; reste à reverser : %(due)s.",
             paid=money(sum((p.paid for p in payouts), ZERO)),
             due=money(sum((p.due for p in payouts), ZERO)),
-        ),
+        )
+        + _top_note(len(payouts)),
         [p.name for p in payouts],
         [
             charts.Series(_("Reversé"), [p.paid for p in payouts]),
@@ -203,6 +214,7 @@ def treasury(period: ag.Period, today: date) -> dict:
         money,
         row_head=_("Acteur"),
         total_head=_("Total"),
+        limit=TOP_ROWS,
     )
     return {
         "money": money_in,

@@ -125,3 +125,14 @@ def test_axis_amounts_are_short(fr):
         "2,5\xa0k\xa0€",
         "20\xa0k\xa0€",
     ]
+
+
+def test_a_limit_draws_the_first_rows_and_tables_them_all(fr):
+    items = [(f"Acteur {n}", D(100 - n)) for n in range(30)]
+    markup = charts.horizontal_bars("c7", "t", "d", items, money, limit=20)
+    assert len(list(svg_of(markup).iter(f"{SVG}rect"))) == 20
+    assert len(table_cells(markup)) == 30
+    series = [charts.Series("A", [D(1)] * 30)]
+    stacked = charts.stacked_bars("c8", "t", "d", [f"R{n}" for n in range(30)], series, money, limit=20)
+    assert len([r for r in svg_of(stacked).iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]) == 20
+    assert len(table_cells(stacked)) == 30

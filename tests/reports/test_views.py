@@ -232,6 +232,9 @@ def test_the_public_link_shows_no_personal_data_and_can_be_revoked(client, auth,
     )
     assert revoked.status_code == 302
     assert client.get(url).status_code == 404
+    history = text(client.get(f"/evenements/{event.id}"))
+    assert "Bilan publié par un lien, sans les montants par acteur" in history
+    assert "Lien du bilan retiré" in history
 
 
 def test_publishing_amounts_is_the_coordinators_choice_and_a_new_link_replaces_the_old(
