@@ -142,3 +142,19 @@ class ClientSearchForm(Form):
         csrf = False
 
     q = StringField(_l("Rechercher (nom, SIRET, commune)"), validators=[Optional(), Length(max=200)])
+
+
+class InviteContactForm(Form):
+    """A contact of the client, to give an account that sees the client's quotes."""
+
+    email = EmailField(
+        _l("E-mail du contact"),
+        validators=[
+            DataRequired(_l("Indiquez l'adresse e-mail du contact.")),
+            Length(max=254),
+            _checked(check_email),
+        ],
+        filters=[strip],
+    )
+    name = StringField(_l("Nom du contact"), validators=[Optional(), Length(max=120)], filters=[strip])
+    submit = SubmitField(_l("Créer l'accès et envoyer le lien"))

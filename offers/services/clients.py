@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.audit import N_, record
-from app.directory.validation import FieldError, check_siren, check_siret, check_vat_number
+from app.auth.roles import is_client_of
+from app.directory.validation import FieldError, check_email, check_siren, check_siret, check_vat_number
 from app.errors import Conflict, Forbidden, InvalidValue
 from app.extensions import db
-from app.models import Client
+from app.models import Client, Role, User
 from offers.permissions import can_manage_clients
 
 #: Fields whose before/after the audit log keeps on edits.
@@ -191,3 +192,61 @@ def search_clients(query: str | None = None) -> sa.Select:
             conditions += [Client.siret.like(f"%{digits}%"), Client.siren.like(f"%{digits}%")]
         statement = statement.where(sa.or_(*conditions))
     return statement
+
+
+# --- the client's accounts ------------------------------------------------------------------------
+
+
+def client_accounts(client: Client) -> list[User]:
+    """The accounts bound to ``client`` (its contacts who see its quotes), by e-mail."""
+    return list(db.session.scalars(sa.select(User).where(User.client_id == client.id).order_by(User.email)))
+
+
+def invite_client_contact(
+    client: Client, *, email: str, name: str, user, next_path: str
+) -> tuple[User, bool]:
+    """Give a contact of ``client`` an account bound to it (no password) and e-mail it a login link
+    that lands on ``next_path`` (its quotes). A contact who already has this client's account gets a
+    new link. Returns the account and whether it was created.
+
+    Raises :class:`Forbidden` (not coordination) and :class:`InvalidValue` (``email``: invalid, or
+    the address of another account).
+    """
+    from app.auth.services import create_user
+    from app.auth.views import send_login_link
+
+    _require_editor(user)
+    try:
+        email = check_email(email).lower()
+    except FieldError as exc:
+        raise InvalidValue(exc.message, "email") from exc
+    account = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email))
+    created = account is None
+    if account is not None and not (is_client_of(account, client.id) and account.active):
+        raise InvalidValue(
+            _(
+                "%(email)s est déjà l'adresse d'un autre compte : choisissez celle du contact chez le client.",
+                email=email,
+            ),
+            "email",
+        )
+    if account is None:
+        account = create_user(
+            email=email, role=Role.CLIENT, name=(name or "").strip()[:120], client=client, by=user
+        )
+        record(
+            "client.account_created",
+            client,
+            user=user,
+            summary=N_("Compte client créé pour %(email)s", email=email),
+        )
+    send_login_link(
+        account,
+        next_path=next_path,
+        subject=_("Vos devis de %(client)s sur Maillage", client=client.name),
+        intro=_(
+            "Un accès vous est ouvert pour consulter et accepter en ligne les devis adressés à %(client)s.",
+            client=client.name,
+        ),
+    )
+    return account, created

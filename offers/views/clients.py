@@ -13,13 +13,15 @@ from app.locking import check_version
 from app.models import Client
 from app.parsing import page_number
 from app.web import service_call
-from offers.forms.clients import ClientForm, ClientSearchForm
+from offers.forms.clients import ClientForm, ClientSearchForm, InviteContactForm
 from offers.models import Event
 from offers.permissions import can_manage_clients, can_view_clients
 from offers.services.clients import (
     DuplicateClient,
+    client_accounts,
     create_client,
     find_by_siret,
+    invite_client_contact,
     search_clients,
     update_client,
 )
@@ -45,16 +47,58 @@ def client_list():
     )
 
 
-@bp.route("/clients/<int:client_id>")
-@permission_required(can_view_clients)
-def client_detail(client_id: int):
-    client = db.get_or_404(Client, client_id)
+def _detail_page(client: Client, invite_form: InviteContactForm | None = None):
     events = db.session.scalars(
         sa.select(Event).where(Event.client_id == client.id).order_by(Event.starts_at.desc(), Event.id.desc())
     ).all()
+    can_edit = can_manage_clients(current_user)
+    if can_edit and invite_form is None:
+        invite_form = InviteContactForm(
+            formdata=None, data={"email": client.contact_email, "name": client.contact_name}
+        )
     return render_template(
-        "offers/client_detail.html", client=client, events=events, can_edit=can_manage_clients(current_user)
+        "offers/client_detail.html",
+        client=client,
+        events=events,
+        can_edit=can_edit,
+        accounts=client_accounts(client) if can_edit else [],
+        invite_form=invite_form,
     )
+
+
+@bp.route("/clients/<int:client_id>")
+@permission_required(can_view_clients)
+def client_detail(client_id: int):
+    return _detail_page(db.get_or_404(Client, client_id))
+
+
+@bp.route("/clients/<int:client_id>/acces", methods=["POST"])
+@permission_required(can_manage_clients)
+def client_invite(client_id: int):
+    """Give a contact of the client an account that sees its quotes, with a login link by e-mail."""
+    client = db.get_or_404(Client, client_id)
+    form = InviteContactForm()
+    if form.validate_on_submit():
+        with service_call(form) as outcome:
+            account, created = invite_client_contact(
+                client,
+                email=form.email.data,
+                name=form.name.data or "",
+                user=current_user,
+                next_path=url_for("offers.client_quotes"),
+            )
+        if outcome.ok:
+            message = (
+                _("Accès créé pour %(email)s : le lien de connexion lui est envoyé.", email=account.email)
+                if created
+                else _("%(email)s a déjà un accès : un nouveau lien lui est envoyé.", email=account.email)
+            )
+            flash(message, "success")
+            return redirect(url_for("offers.client_detail", client_id=client.id, _anchor="acces"))
+        status = outcome.status
+    else:
+        status = 400
+    return _detail_page(client, form), status
 
 
 def _siret_just_taken(form) -> None:

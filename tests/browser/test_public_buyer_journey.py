@@ -7,7 +7,8 @@
    its own browser context, open the link of their invitation, accept and price several lines;
 3. the coordinator checks the totals on the event page, issues a first version without sending it,
    then a second one that it sends;
-4. the client's account never lists the unsent version; the client accepts from the e-mail's link.
+4. the client's contact, given an account from the client's page, never sees the unsent version in
+   its list; the client accepts from the e-mail's link.
 
 The expected figures are computed here with plain ``Decimal`` arithmetic (never with the app's
 pricing module) and checked on the event page, the quote page and the PDF's text. The coordinator's
@@ -39,8 +40,6 @@ CENT = D("0.01")
 CLIENT_NAME = "Ville de Saint-Herblain"
 CLIENT_SIRET = make_siret("21440162", "0001")  # a SIREN and a SIRET with valid keys
 CLIENT_CONTACT = "commande-publique@saint-herblain.example.org"
-CLIENT_ACCOUNT = "marches@saint-herblain.example.org"
-CLIENT_PASSWORD = "mot-de-passe-du-client-2027"
 EVENT_TITLE = "Rencontres de l'économie sociale et solidaire 2027"
 FEE_PERCENT = D("6.5")
 
@@ -258,22 +257,10 @@ def _journey(browser, base_url, live_app, outbox, figures, pages):
     me.click(page.get_by_role("button", name="Enregistrer"))
     page.wait_for_selector("h1")
     assert CLIENT_NAME in page.locator("h1").inner_text()
-    # The client's account (the CLI is the way a client account is made).
-    made = live_app.test_cli_runner().invoke(
-        args=[
-            "users",
-            "create",
-            "--email",
-            CLIENT_ACCOUNT,
-            "--role",
-            "client",
-            "--client",
-            CLIENT_SIRET,
-            "--password",
-            CLIENT_PASSWORD,
-        ]
-    )
-    assert made.exit_code == 0, made.output
+    # The contact on file gets an account of this client (the form is filled from the card).
+    me.click(page.get_by_role("button", name="Créer l'accès et envoyer le lien"))
+    page.wait_for_selector(".alert")
+    assert f"Accès créé pour {CLIENT_CONTACT}" in text(page)
 
     # 2. The event, joint consortium, with its contract fields and a 6,5 % coordination fee.
     me.goto(f"{base_url}/evenements/nouveau")
@@ -380,8 +367,10 @@ def _journey(browser, base_url, live_app, outbox, figures, pages):
     client = client_context.new_page()
     client.set_default_timeout(15_000)
     pages["client"] = client
-    login(client, base_url, CLIENT_ACCOUNT, CLIENT_PASSWORD)
-    client.goto(f"{base_url}/mes-devis")
+    access = newest_mail_to(outbox, CLIENT_CONTACT, f"Vos devis de {CLIENT_NAME}")
+    client.goto(link_in(access, base_url, "/lien/"))
+    client.get_by_role("button", name="Me connecter").click()
+    client.wait_for_url(f"{base_url}/mes-devis")
     assert number not in text(client)
     first_id = int(first_url.rstrip("/").rsplit("/", 1)[1])
     assert client.goto(f"{base_url}/mes-devis/{first_id}").status in (403, 404)
