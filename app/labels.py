@@ -60,6 +60,7 @@ LABELS: dict[str, object] = {
     "heure": _l("heure"),
     "jour": _l("jour"),
     "forfait": _l("forfait"),
+    "kg": _l("kg"),
     "m2": _l("m²"),
     "repas": _l("repas"),
     "lot": _l("lot"),

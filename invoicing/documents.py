@@ -28,13 +28,14 @@ TITLES = {
 
 TYPE_CODES = {"invoice": fx.INVOICE, "deposit": fx.DEPOSIT, "credit_note": fx.CREDIT_NOTE}
 
-#: Our units as UN/ECE Recommendation 20 codes (BT-130).
+#: Our common units as UN/ECE Recommendation 20 codes (BT-130); a unit typed by hand is "C62" (one).
 UNIT_CODES = {
     "piece": "C62",
     "personne": "IE",
     "heure": "HUR",
     "jour": "DAY",
     "forfait": "LS",
+    "kg": "KGM",
     "m2": "MTK",
     "repas": "C62",
     "lot": "LO",

@@ -13,10 +13,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from app.formatting import rate as format_rate
 from app.forms import Form
-from app.labels import label
 from app.parsing import parse_plain_decimal
 from offers.forms.events import DecimalTextField, strip
-from offers.models import UNITS
+from offers.models import MAX_UNIT_LENGTH, UNITS, unit_label
 from offers.services.lines import LineFields, price_error, quantity_error
 
 #: Parse generously, then say precisely what is wrong (``quantity_error``, ``price_error``).
@@ -37,8 +36,18 @@ class PriceField(DecimalTextField):
         return format(Decimal(self.data).quantize(Decimal("0.01")), "f").replace(".", ",")
 
 
-def unit_choices() -> list[SelectChoice]:
-    return [SelectChoice(code, label(code)) for code in UNITS]
+class SuggestedTextField(StringField):
+    """Free text with suggestions (an HTML ``<datalist>``, drawn by the ``field`` macro)."""
+
+    suggestions: list[str] = []
+
+    def _value(self):
+        # A common unit shows as its label, so the box reads like the list it came from.
+        return unit_label(self.data) if not self.raw_data and self.data else super()._value()
+
+
+def unit_suggestions() -> list[str]:
+    return [unit_label(code) for code in UNITS]
 
 
 class LineValuesForm(Form):
@@ -54,7 +63,12 @@ class LineValuesForm(Form):
         places=_PARSE_PLACES,
         validators=[InputRequired(_l("Indiquez une quantité (ex. 7,5)."))],
     )
-    unit = SelectField(_l("Unité"), default="forfait")
+    unit = SuggestedTextField(
+        _l("Unité"),
+        default="forfait",
+        validators=[Length(max=MAX_UNIT_LENGTH)],
+        description=_l("Choisissez dans la liste ou écrivez votre unité."),
+    )
     unit_price = PriceField(
         _l("Prix unitaire HT (€)"),
         places=_PARSE_PLACES,
@@ -65,7 +79,7 @@ class LineValuesForm(Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.unit.choices = unit_choices()
+        self.unit.suggestions = unit_suggestions()
 
     def validate_quantity(self, field):
         error = quantity_error(field.data)

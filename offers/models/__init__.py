@@ -11,7 +11,7 @@ from offers.models.event import (
     EventStatus,
     FeeKind,
 )
-from offers.models.line import UNITS, Line
+from offers.models.line import MAX_UNIT_LENGTH, UNITS, Line, unit_label
 from offers.models.lot import LOT_STATES, Lot, LotStatus
 from offers.models.quote import (
     QUOTE_STATES,
@@ -27,6 +27,7 @@ __all__ = [
     "EVENT_STATES",
     "FROZEN_EVENT_STATUSES",
     "LOT_STATES",
+    "MAX_UNIT_LENGTH",
     "PROCUREMENT_PROCEDURES",
     "QUOTABLE_EVENT_STATUSES",
     "QUOTE_STATES",
@@ -46,4 +47,5 @@ __all__ = [
     "QuoteStatus",
     "quote_status_code",
     "quote_status_label",
+    "unit_label",
 ]

@@ -11,8 +11,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db import Money, Quantity, Rate, UTCDateTime, utcnow
 from app.extensions import db
 
-#: Units offered in forms; stored as their code.
-UNITS = ("piece", "personne", "heure", "jour", "forfait", "m2", "repas", "lot", "km")
+#: Common units, offered in forms and stored as their code; any other unit is stored as typed.
+UNITS = ("personne", "repas", "heure", "jour", "forfait", "kg", "m2", "piece", "lot", "km")
+#: The longest unit typed by hand (the column's width).
+MAX_UNIT_LENGTH = 20
+
+
+def unit_label(unit: str) -> str:
+    """How a unit prints: a common unit's label in the current language, any other as typed."""
+    if unit in UNITS:
+        from app.labels import label
+
+        return label(unit)
+    return unit
 
 
 class Line(db.Model):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app.audit import N_, as_money, as_quantity, record
@@ -21,10 +22,13 @@ from app.auth import is_actor, is_coordination
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from app.formatting import rate as format_rate
+from app.labels import label
 from app.models import Organisation, User
 from app.money import line_net
+from app.parsing import single_line_error
 from offers import pricing
 from offers.models import (
+    MAX_UNIT_LENGTH,
     UNITS,
     AssignmentStatus,
     Event,
@@ -173,6 +177,25 @@ def price_error(price) -> str | None:
     return None
 
 
+def normalise_unit(typed: str | None) -> str:
+    """The unit to store: a common unit's code when ``typed`` is its code or its label (in either
+    language, any case), else the text as typed, on one line and at most 20 characters."""
+    unit = " ".join((typed or "").split())
+    if not unit:
+        raise InvalidValue(_("Indiquez une unité (ex. repas, heure, forfait)."), "unit")
+    folded = unit.casefold()
+    with force_locale("fr"):
+        french = {code: str(label(code)).casefold() for code in UNITS}
+    for code in UNITS:
+        if folded in {code, str(label(code)).casefold(), french[code]}:
+            return code
+    if single_line_error(typed) or len(unit) > MAX_UNIT_LENGTH:
+        raise InvalidValue(
+            _("Une unité tient sur une ligne, en %(n)d caractères au plus.", n=MAX_UNIT_LENGTH), "unit"
+        )
+    return unit
+
+
 def _clean(fields: LineFields) -> LineFields:
     """Check and normalise the typed values; raise :class:`InvalidValue` naming the field."""
     description = (fields.description or "").strip()
@@ -196,12 +219,11 @@ def _clean(fields: LineFields) -> LineFields:
             ),
             "quantity",
         )
-    if fields.unit not in UNITS:
-        raise InvalidValue(_("Choisissez une unité de la liste."), "unit")
+    unit = normalise_unit(fields.unit)
     return LineFields(
         description=description,
         quantity=_no_negative_zero(quantity.quantize(QUANTITY_QUANTUM)),
-        unit=fields.unit,
+        unit=unit,
         unit_price=_no_negative_zero(price.quantize(PRICE_QUANTUM)),
         organisation_id=fields.organisation_id,
         vat_rate=fields.vat_rate,

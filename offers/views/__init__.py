@@ -2,6 +2,7 @@
 
 from flask import Blueprint, g
 
+from offers.models import unit_label
 from offers.permissions import TEMPLATE_RULES
 from offers.pricing import LinePricing, PricingContext
 
@@ -19,6 +20,12 @@ def pricing_context() -> PricingContext:
 def line_pricing(event, line) -> LinePricing:
     """A line's seller, effective rate, mention and flags, for the pages (``offers.pricing``)."""
     return pricing_context().line(event, line)
+
+
+@bp.app_template_global("unit_label")
+def _unit_label(unit: str) -> str:
+    """How a line's unit prints (``offers.models.unit_label``)."""
+    return unit_label(unit)
 
 
 @bp.record_once

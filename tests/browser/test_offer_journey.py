@@ -113,7 +113,7 @@ def test_event_to_accepted_quote_across_three_browsers(browser, base_url, live_a
     assert "Accepté" in text(actor_page)
     actor_page.get_by_label("Description de la prestation").fill("Buffet de saison, boissons comprises")
     actor_page.get_by_label("Quantité").fill("120")
-    actor_page.get_by_label("Unité").select_option(label="personne")
+    actor_page.get_by_label("Unité").fill("personne")
     actor_page.get_by_label(re.compile("Prix unitaire")).fill("14,50")
     actor_page.get_by_role("button", name="Enregistrer").click()
     actor_page.wait_for_selector(".alert")

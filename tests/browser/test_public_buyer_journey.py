@@ -326,7 +326,7 @@ def _journey(browser, base_url, live_app, outbox, figures, pages):
             form = actor.locator("form.portal-line-form")
             form.get_by_label("Description de la prestation").fill(description)
             form.get_by_label("Quantité").fill(quantity)
-            form.get_by_label("Unité").select_option(value=unit)
+            form.get_by_label("Unité").fill(unit)
             form.get_by_label(re.compile("Prix unitaire")).fill(price)
             form.get_by_role("button", name="Enregistrer la ligne").click()
             actor.wait_for_selector(".alert")

@@ -169,12 +169,52 @@ def test_an_absurd_line_total_is_refused(client, coordinator, lunch):
     assert lines_of(lot) == []
 
 
-def test_an_unknown_unit_is_refused(client, coordinator, lunch):
+@pytest.mark.parametrize(
+    ("typed", "stored", "printed"),
+    [
+        ("repas", "repas", "repas"),
+        ("Repas", "repas", "repas"),
+        ("m²", "m2", "m²"),
+        ("PIÈCE", "piece", "pièce"),
+        ("kg", "kg", "kg"),
+        ("  litre  ", "litre", "litre"),
+        ("nuitée", "nuitée", "nuitée"),
+        ("sent", "sent", "sent"),  # a free unit never prints as some other label
+    ],
+)
+def test_a_unit_from_the_list_or_typed_by_hand(client, coordinator, lunch, typed, stored, printed):
     _event, lot, cook = lunch
-    response = post_form(client, f"/lots/{lot.id}/lignes/nouvelle", data=line_data(cook.id, unit="litre"))
+    response = post_form(client, f"/lots/{lot.id}/lignes/nouvelle", data=line_data(cook.id, unit=typed))
+    assert response.status_code == 302
+    (line,) = lines_of(lot)
+    assert line.unit == stored
+    page = text(client.get(f"/evenements/{lot.event_id}"))
+    assert f"{printed}" in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("", "Indiquez une unité (ex. repas, heure, forfait)."),
+        ("   ", "Indiquez une unité (ex. repas, heure, forfait)."),
+        ("x" * 21, "20"),
+        ("li\ntre", "seule ligne"),
+    ],
+)
+def test_a_bad_unit_is_refused(client, coordinator, lunch, typed, message):
+    _event, lot, cook = lunch
+    response = post_form(client, f"/lots/{lot.id}/lignes/nouvelle", data=line_data(cook.id, unit=typed))
     assert response.status_code == 400
-    assert field_error(text(response), "unit")
+    assert message in field_error(text(response), "unit")
     assert lines_of(lot) == []
+
+
+def test_the_unit_box_suggests_the_common_units(client, coordinator, lunch):
+    _event, lot, _cook = lunch
+    page = client.get(f"/lots/{lot.id}/lignes/nouvelle").get_data(as_text=True)
+    assert 'list="unit-suggestions"' in page
+    for unit in ("personne", "repas", "heure", "jour", "forfait", "kg", "m²", "pièce", "lot"):
+        assert f'<option value="{unit}">' in page
 
 
 def test_the_actor_must_be_on_the_lot(client, coordinator, lunch, make_organisation):
