@@ -82,6 +82,8 @@ class ChainLinkNoteForm(Form):
     note = StringField(
         _l("Ce qu'il transmet au suivant"), validators=[Optional(), Length(max=200)], filters=[strip]
     )
+    #: The chain's version when the page was loaded (a note change is a change of the chain).
+    version_id = HiddenField()
     submit = SubmitField(_l("Enregistrer la note"))
 
 

@@ -66,8 +66,11 @@ def render_edit(
     error: str | None = None,
     form: ChainForm | None = None,
     add_form: ChainLinkAddForm | None = None,
+    kept_note: tuple[int, str | None] | None = None,
 ):
-    """The chain's page: its form, its ordered actors and the "add an actor" form."""
+    """The chain's page: its form, its ordered actors and the "add an actor" form. ``kept_note`` is
+    ``(link id, what the user typed)`` after a stale note form: shown in its field, beside the note
+    saved meanwhile."""
     if form is None:
         form = ChainForm(formdata=None).fill(chain)
     if add_form is None:
@@ -82,6 +85,7 @@ def render_edit(
             move_form=MoveForm(formdata=None),
             confirm_form=ConfirmForm(formdata=None),
             error=error,
+            kept_note=kept_note,
         ),
         status,
     )
@@ -204,9 +208,13 @@ def chain_link_note(chain_id: int, link_id: int):
     if not form.validate_on_submit():
         message = next(iter(form.note.errors), None) or _("Le formulaire n'est pas valide.")
         return render_edit(chain, 400, message)
-    changed, refused = _link_action(chain_id, lambda: set_link_note(link, form.note.data, current_user))
-    if refused:
-        return refused
+    with service_call(stale=_raced()) as outcome:
+        check_version(chain, form.version_id.data)
+        changed = set_link_note(link, form.note.data, current_user)
+    if outcome.conflict:
+        return render_edit(_load_chain(chain_id), 409, outcome.error, kept_note=(link_id, form.note.data))
+    if not outcome.ok:
+        return render_edit(_load_chain(chain_id), outcome.status, outcome.error)
     flash(_("Note enregistrée.") if changed else _("Aucune modification."), "success")
     return _back(chain)
 

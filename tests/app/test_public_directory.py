@@ -477,7 +477,7 @@ def test_coordinator_creates_orders_edits_and_deletes_a_chain(
         client,
         edit_url,
         f"/chaines/{chain.id}/acteurs/{link_ids['Fablab du Breil']}/note",
-        data={"note": "fabrique les décors"},
+        data={"note": "fabrique les décors", "version_id": db.session.get(Chain, chain.id).version_id},
     )
     assert chain_links(chain.id)[2] == ("Fablab du Breil", 2, "fabrique les décors")
 
