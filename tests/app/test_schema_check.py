@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
@@ -49,8 +50,11 @@ def test_an_empty_database_is_refused_with_the_command_to_run(tmp_path):
 def test_a_database_one_migration_behind_is_refused(tmp_path):
     app = migrated(tmp_path)
     with app.app_context():
+        script = ScriptDirectory(app.extensions["migrate"].directory)
+        head = script.get_revision(script.get_current_head())
         downgrade(revision="-1")
-    with pytest.raises(SchemaNotCurrent, match=r"n'est pas à jour \(révision 0008, attendue "):
+    expected = rf"n'est pas à jour \(révision {head.down_revision}, attendue {head.revision}\)"
+    with pytest.raises(SchemaNotCurrent, match=expected):
         create_app(config(tmp_path))
 
 
