@@ -291,6 +291,16 @@ def _money_page(
     }
     summary["outstanding"] = summary["invoiced"] - summary["credited"] - summary["collected"]
     money = payout_service.event_money(event) if quote is not None else None
+    self_billed, mandated = {}, {}
+    if money is not None and money.split is not None and joint_summary is None:
+        from invoicing.services import mandates as mandate_service
+        from invoicing.services import self_billing
+
+        self_billed = {
+            i.issuer_organisation_id: (i, self_billing.review_of(i))
+            for i in self_billing.self_billed_of(event.id)
+        }
+        mandated = mandate_service.valid_mandates([a.organisation_id for a in money.actors], today)
     return (
         render_template(
             "invoicing/event_money.html",
@@ -303,6 +313,9 @@ def _money_page(
                 i.kind == InvoiceKind.INVOICE and f.credited_net < i.total_net for i, f, _s in rows
             ),
             joint=joint_summary,
+            self_billing=self_billed,
+            mandated=mandated,
+            self_billing_form=JointInvoicesForm(formdata=None),
             chorus_form=chorus_form or _chorus_form(event),
             sheet_missing=missing,
             can_export=can_export_accounts(current_user),

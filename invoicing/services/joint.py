@@ -222,7 +222,11 @@ def actor_invoices(organisation_id: int, today: date) -> list[tuple[Invoice, Fig
 
 
 def actor_issuer(
-    organisation: Organisation, mandate: BillingMandate, context: pricing.PricingContext
+    organisation: Organisation,
+    mandate: BillingMandate,
+    context: pricing.PricingContext,
+    *,
+    self_billing: bool = False,
 ) -> Issuer:
     """A member as the issuer of its invoice: its card frozen, its regime's mention, its series (the
     mandate's prefix, credit notes in the same series), and the mandate's mention."""
@@ -239,10 +243,16 @@ def actor_issuer(
         "iban": organisation.iban,
         "legal_mentions": "",
     }
-    mention = (
-        f"Facture émise par {identity.name}, mandataire du groupement, au nom et pour le compte de "
-        f"{organisation.name} (mandat de facturation du {mandate.valid_from:%d/%m/%Y})."
-    )
+    if self_billing:
+        mention = (
+            f"Autofacturation : facture établie par {identity.name}, client, au nom et pour le compte de "
+            f"{organisation.name} (mandat de facturation du {mandate.valid_from:%d/%m/%Y})."
+        )
+    else:
+        mention = (
+            f"Facture émise par {identity.name}, mandataire du groupement, au nom et pour le compte de "
+            f"{organisation.name} (mandat de facturation du {mandate.valid_from:%d/%m/%Y})."
+        )
     return Issuer(
         key=organisation_issuer(organisation.id),
         organisation_id=organisation.id,
