@@ -141,7 +141,9 @@ def test_accepted_in_the_portal_and_the_payout_becomes_payable(client, single):
     db.session.flush()
     login(client, single["cook_person"])
     page = client.get("/portail/facturation").get_data(as_text=True)
-    assert invoice.number in page and "accepte cette autofacture" in page, page[page.find("Mes factures") :][:3000]
+    assert invoice.number in page and "accepte cette autofacture" in page, page[page.find("Mes factures") :][
+        :3000
+    ]
     response = client.post(
         f"/portail/autofactures/{invoice.id}/reponse", data={"accept": "1", "csrf_token": csrf_token(page)}
     )
