@@ -149,7 +149,8 @@ def load_joint() -> None:
     )
     if accepted is not None and any(ql.organisation_id == tak.id for ql in accepted.lines):
         statement = self_billing.issue_self_billed(accepted, tak, treasurer, today=date(2012, 1, 10))
-        self_billing.answer(statement, tak_person, accept=True, ip="192.0.2.10")
+        review = self_billing.answer(statement, tak_person, accept=True, ip="192.0.2.10")
+        review.answered_at = datetime(2012, 1, 12, 9, 5, tzinfo=UTC)
 
     def at(day: int, hour: int) -> datetime:
         return datetime(2012, 6, day, hour - 2, 0, tzinfo=UTC)  # Paris wall time in June (UTC+2)

@@ -35,7 +35,7 @@ from invoicing.forms import (
     PayoutPaidForm,
     RecordActorInvoiceForm,
 )
-from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout
+from invoicing.models import Invoice, InvoiceKind, InvoiceOrigin, InvoiceStatus, Payment, Payout
 from invoicing.permissions import (
     can_export_accounts,
     can_issue_invoice,
@@ -162,7 +162,7 @@ def _detail(invoice: Invoice, status: int = 200, payment_form=None, credit_form=
             payment_form=payment_form or PaymentForm(formdata=None, received_on=today),
             credit_form=credit_form or CreditNoteForm(formdata=None),
             can_issue=can_issue_invoice(current_user),
-            can_pay=can_record_payment(current_user),
+            can_pay=can_record_payment(current_user) and invoice.origin != InvoiceOrigin.SELF_BILLED.value,
             error=error,
         ),
         status,

@@ -215,7 +215,34 @@ def actor_invoices(organisation_id: int, today: date) -> list[tuple[Invoice, Fig
         )
     )
     numbers = figures_of(invoices)
-    return [(i, numbers[i.id], state(i, today, numbers[i.id])) for i in invoices]
+    result = []
+    for invoice in invoices:
+        figures = numbers[invoice.id]
+        if invoice.origin == InvoiceOrigin.SELF_BILLED.value:
+            # The coordinator settles a self-billed invoice by paying out, not by a client's payment.
+            paid = _paid_out(invoice.event_id, organisation_id)
+            figures = Figures(
+                figures.gross, figures.prepaid, figures.credited_net, figures.credited_gross, paid
+            )
+            result.append((invoice, figures, "paid" if paid >= invoice.total_gross else "open"))
+        else:
+            result.append((invoice, figures, state(invoice, today, figures)))
+    return result
+
+
+def _paid_out(event_id: int, organisation_id: int) -> Decimal:
+    from invoicing.models import Payout, PayoutStatus
+
+    return (
+        db.session.scalar(
+            sa.select(sa.func.sum(Payout.amount)).where(
+                Payout.event_id == event_id,
+                Payout.organisation_id == organisation_id,
+                Payout.status == PayoutStatus.PAID,
+            )
+        )
+        or ZERO
+    )
 
 
 # --- issuing -------------------------------------------------------------------------------------

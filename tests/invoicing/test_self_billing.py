@@ -86,6 +86,11 @@ def test_self_billed_invoice_in_the_actors_series_type_389(single):
         "Autofacturation : facture établie par Les Ecossolies, client, au nom et pour le compte de L'Équipage"
         in text
     )
+    with pytest.raises(invoice_service.InvoiceRefused) as paid:
+        record_payment(invoice, treasurer, received_on=DAY, amount=D("10.00"))
+    assert paid.value.message == (
+        "Une autofacture se règle par le reversement de l'acteur, pas par un paiement du client."
+    )
     with pytest.raises(invoice_service.InvoiceRefused) as twice:
         self_billing.issue_self_billed(quote, shop, treasurer, today=DAY)
     assert twice.value.message == "L'autofacture de L'Équipage est déjà émise (EQUI-2026-0001)."
