@@ -430,6 +430,7 @@ def _issue_commissions(quote: Quote, user, today: date, context) -> list[Invoice
             references=_references(quote, COMMISSION, actor.organisation_id),
             context=context,
             buyer=buyer,
+            purchase_order=None,
         )
         _audit_issued(invoice, user, context.identity.name)
         issued.append(invoice)

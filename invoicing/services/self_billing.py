@@ -141,6 +141,7 @@ def issue_self_billed(
         issuer=actor_issuer(organisation, mandate, context, self_billing=True),
         buyer=buyer,
         origin=InvoiceOrigin.SELF_BILLED,
+        purchase_order=None,
     )
     if invoice.total_gross != actor.amount:
         raise AssertionError("self-billed invoice differs from the split")  # pragma: no cover

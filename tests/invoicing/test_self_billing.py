@@ -78,6 +78,7 @@ def test_self_billed_invoice_in_the_actors_series_type_389(single):
         D("350.79"),
     )
     assert invoice.seller["name"] == "L'Équipage" and invoice.buyer["name"] == "Les Ecossolies"
+    assert invoice.purchase_order_number is None
     assert b"<ram:TypeCode>389</ram:TypeCode>" in invoice.xml
     assert fx.validate(invoice.xml) == []
     text = pdf_text(invoice.pdf)
