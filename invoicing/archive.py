@@ -35,7 +35,7 @@ from app.extensions import db
 from app.pdf import sha256
 from app.spreadsheets import Column, write_csv
 from invoicing.documents import TITLES
-from invoicing.models import Invoice, InvoiceStatus
+from invoicing.models import Invoice, InvoiceOrigin, InvoiceStatus
 
 INDEX_NAME = "index.csv"
 MANIFEST_NAME = "MANIFEST.sha256"
@@ -101,13 +101,16 @@ def parse_year(text: str) -> int:
 
 
 def issued_in(year: int) -> list[Invoice]:
-    """The invoices and credit notes issued in ``year`` (by issue date), oldest first, PDF and XML loaded."""
+    """The invoices and credit notes issued in ``year`` (by issue date) by Maillage, oldest first, PDF
+    and XML loaded."""
     return list(
         db.session.scalars(
             sa.select(Invoice)
             .options(undefer(Invoice.pdf), undefer(Invoice.xml))
             .where(
                 Invoice.status == InvoiceStatus.ISSUED,
+                # A member's own invoice, recorded in joint mode, is the member's to archive.
+                Invoice.origin != InvoiceOrigin.RECORDED.value,
                 Invoice.issue_date >= date(year, 1, 1),
                 Invoice.issue_date <= date(year, 12, 31),
             )

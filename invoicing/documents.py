@@ -63,7 +63,7 @@ def render_html(invoice, lines, event) -> str:
             "pdf/invoice.html",
             invoice=invoice,
             lines=lines,
-            title=TITLES[invoice.kind.value],
+            title="Autofacture" if invoice.origin == "self_billed" else TITLES[invoice.kind.value],
             seller=invoice.seller,
             buyer=invoice.buyer,
             event=event,
@@ -143,7 +143,7 @@ def fx_document(invoice, lines, event) -> fx.FxDocument:
     mention_texts = {m["text"] for m in invoice.mentions}
     return fx.FxDocument(
         number=invoice.number,
-        type_code=TYPE_CODES[invoice.kind.value],
+        type_code=fx.SELF_BILLED if invoice.origin == "self_billed" else TYPE_CODES[invoice.kind.value],
         issue_date=invoice.issue_date,
         seller=_party(invoice.seller),
         buyer=_party(invoice.buyer, buyer=True),

@@ -199,3 +199,11 @@ class ChorusChoicesForm(Form):
         default="facturx",
     )
     submit = SubmitField(_l("Enregistrer"))
+
+
+class SelfBillingAnswerForm(Form):
+    """The actor accepts its self-billed invoice, or contests it with a reason."""
+
+    reason = TextAreaField(_l("Motif de la contestation"), validators=[Optional(), Length(max=500)])
+    accept = SubmitField(_l("J'accepte cette autofacture"))
+    contest = SubmitField(_l("Je la conteste"))

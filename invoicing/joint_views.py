@@ -189,3 +189,29 @@ def event_invoices_zip(event_id: int):
             "Cache-Control": "no-store",
         },
     )
+
+
+@bp.route("/evenements/<int:event_id>/autofactures/<int:organisation_id>", methods=["POST"])
+@permission_required(can_issue_invoice)
+def event_self_billing(event_id: int, organisation_id: int):
+    from invoicing.services import self_billing
+
+    event = db.get_or_404(Event, event_id)
+    organisation = db.get_or_404(Organisation, organisation_id)
+    quote = _accepted_quote(event)
+    form = JointInvoicesForm()
+    if quote is None or not form.validate_on_submit():
+        return _money_page(event, 400, error=_("Aucun devis accepté : rien à autofacturer."))
+    with service_call(form) as outcome:
+        invoice = self_billing.issue_self_billed(quote, organisation, current_user)
+    if outcome.ok:
+        flash(
+            _(
+                "Autofacture %(number)s émise au nom de %(name)s.",
+                number=invoice.number,
+                name=organisation.name,
+            ),
+            "success",
+        )
+        return redirect(url_for("invoicing.event_money", event_id=event.id))
+    return _money_page(event, outcome.status, error=outcome.message)

@@ -13,7 +13,7 @@ from app.dates import local_today
 from app.extensions import db
 from app.models import Organisation
 from app.web import service_call
-from invoicing.forms import MandatePortalForm, MandateRevokeForm, MandateUploadForm
+from invoicing.forms import MandatePortalForm, MandateRevokeForm, MandateUploadForm, SelfBillingAnswerForm
 from invoicing.models import BillingMandate, Invoice
 from invoicing.permissions import (
     can_manage_mandates,
@@ -114,6 +114,18 @@ def mandate_pdf(mandate_id: int):
 # --- the actor's portal --------------------------------------------------------------------------
 
 
+def _reviews(organisation_id: int) -> dict:
+    """The actor's answers to its self-billed invoices, by invoice id."""
+    import sqlalchemy as sa
+
+    from invoicing.models import SelfBillingReview
+
+    rows = db.session.scalars(
+        sa.select(SelfBillingReview).where(SelfBillingReview.organisation_id == organisation_id)
+    )
+    return {r.invoice_id: r for r in rows}
+
+
 def _portal_page(status: int = 200, grant_form=None, error=None):
     from invoicing.services import joint
 
@@ -130,6 +142,8 @@ def _portal_page(status: int = 200, grant_form=None, error=None):
             grant_form=grant_form or MandatePortalForm(formdata=None, valid_from=local_today()),
             revoke_form=MandateRevokeForm(formdata=None),
             invoices=joint.actor_invoices(organisation.id, local_today()),
+            reviews=_reviews(organisation.id),
+            answer_form=SelfBillingAnswerForm(formdata=None),
             error=error,
         ),
         status,
@@ -184,3 +198,32 @@ def portal_invoice_pdf(invoice_id: int):
             "Cache-Control": "no-store",
         },
     )
+
+
+@bp.route("/portail/autofactures/<int:invoice_id>/reponse", methods=["POST"])
+@actor_required
+def portal_self_billing_answer(invoice_id: int):
+    """Another actor's self-billed invoice is refused by the service (403, with its message)."""
+    from invoicing.services import self_billing
+
+    invoice = db.get_or_404(Invoice, invoice_id)
+    form = SelfBillingAnswerForm()
+    if not form.validate_on_submit():
+        return _portal_page(400, error=_("Le motif a au plus 500 caractères."))
+    with service_call(form) as outcome:
+        self_billing.answer(
+            invoice,
+            current_user,
+            accept=bool(form.accept.data),
+            reason=form.reason.data or "",
+            ip=g.get("client_ip"),
+        )
+    if outcome.ok:
+        flash(
+            _("Autofacture acceptée : son reversement devient payable.")
+            if form.accept.data
+            else _("Contestation enregistrée : la coordination en est informée, le reversement est bloqué."),
+            "success",
+        )
+        return redirect(url_for("invoicing.portal_invoicing"))
+    return _portal_page(outcome.status, error=outcome.error or outcome.message)

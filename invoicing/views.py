@@ -35,7 +35,7 @@ from invoicing.forms import (
     PayoutPaidForm,
     RecordActorInvoiceForm,
 )
-from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout
+from invoicing.models import Invoice, InvoiceKind, InvoiceOrigin, InvoiceStatus, Payment, Payout
 from invoicing.permissions import (
     can_export_accounts,
     can_issue_invoice,
@@ -162,7 +162,7 @@ def _detail(invoice: Invoice, status: int = 200, payment_form=None, credit_form=
             payment_form=payment_form or PaymentForm(formdata=None, received_on=today),
             credit_form=credit_form or CreditNoteForm(formdata=None),
             can_issue=can_issue_invoice(current_user),
-            can_pay=can_record_payment(current_user),
+            can_pay=can_record_payment(current_user) and invoice.origin != InvoiceOrigin.SELF_BILLED.value,
             error=error,
         ),
         status,
@@ -291,6 +291,16 @@ def _money_page(
     }
     summary["outstanding"] = summary["invoiced"] - summary["credited"] - summary["collected"]
     money = payout_service.event_money(event) if quote is not None else None
+    self_billed, mandated = {}, {}
+    if money is not None and money.split is not None and joint_summary is None:
+        from invoicing.services import mandates as mandate_service
+        from invoicing.services import self_billing
+
+        self_billed = {
+            i.issuer_organisation_id: (i, self_billing.review_of(i))
+            for i in self_billing.self_billed_of(event.id)
+        }
+        mandated = mandate_service.valid_mandates([a.organisation_id for a in money.actors], today)
     return (
         render_template(
             "invoicing/event_money.html",
@@ -303,6 +313,9 @@ def _money_page(
                 i.kind == InvoiceKind.INVOICE and f.credited_net < i.total_net for i, f, _s in rows
             ),
             joint=joint_summary,
+            self_billing=self_billed,
+            mandated=mandated,
+            self_billing_form=JointInvoicesForm(formdata=None),
             chorus_form=chorus_form or _chorus_form(event),
             sheet_missing=missing,
             can_export=can_export_accounts(current_user),

@@ -347,6 +347,7 @@ def _issue(
     issuer: Issuer | None = None,
     buyer: dict | None = None,
     origin: InvoiceOrigin = InvoiceOrigin.MAILLAGE,
+    purchase_order: str | bool | None = True,
 ) -> Invoice:
     """Number, freeze, render and insert an issued document in one INSERT (then its lines): by the
     coordinator to the client unless ``issuer`` (an actor under mandate) or ``buyer`` say otherwise."""
@@ -360,7 +361,12 @@ def _issue(
             **snapshots.client(event.client),
             "einvoice_format": (chosen.einvoice_format if chosen else EInvoiceFormat.FACTURX).value,
         }
-    order = quote.client_purchase_order or event.purchase_order_number
+    # ``True``: the client's order for the quote or the event; a document to someone else says its own.
+    order = (
+        quote.client_purchase_order or event.purchase_order_number
+        if purchase_order is True
+        else purchase_order
+    )
     _require_public_references(buyer, order)
     totals = _totals(lines)
     if prepaid > totals.gross:
@@ -725,6 +731,7 @@ def issue_credit_note(
         context=context,
         issuer=_issuer_of(invoice, user, today, context),
         buyer=invoice.buyer,
+        purchase_order=invoice.purchase_order_number,
     )
     record(
         "invoice.credited",

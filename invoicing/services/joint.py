@@ -215,14 +215,45 @@ def actor_invoices(organisation_id: int, today: date) -> list[tuple[Invoice, Fig
         )
     )
     numbers = figures_of(invoices)
-    return [(i, numbers[i.id], state(i, today, numbers[i.id])) for i in invoices]
+    result = []
+    for invoice in invoices:
+        figures = numbers[invoice.id]
+        if invoice.origin == InvoiceOrigin.SELF_BILLED.value:
+            # The coordinator settles a self-billed invoice by paying out, not by a client's payment.
+            paid = _paid_out(invoice.event_id, organisation_id)
+            figures = Figures(
+                figures.gross, figures.prepaid, figures.credited_net, figures.credited_gross, paid
+            )
+            result.append((invoice, figures, "paid" if paid >= invoice.total_gross else "open"))
+        else:
+            result.append((invoice, figures, state(invoice, today, figures)))
+    return result
+
+
+def _paid_out(event_id: int, organisation_id: int) -> Decimal:
+    from invoicing.models import Payout, PayoutStatus
+
+    return (
+        db.session.scalar(
+            sa.select(sa.func.sum(Payout.amount)).where(
+                Payout.event_id == event_id,
+                Payout.organisation_id == organisation_id,
+                Payout.status == PayoutStatus.PAID,
+            )
+        )
+        or ZERO
+    )
 
 
 # --- issuing -------------------------------------------------------------------------------------
 
 
 def actor_issuer(
-    organisation: Organisation, mandate: BillingMandate, context: pricing.PricingContext
+    organisation: Organisation,
+    mandate: BillingMandate,
+    context: pricing.PricingContext,
+    *,
+    self_billing: bool = False,
 ) -> Issuer:
     """A member as the issuer of its invoice: its card frozen, its regime's mention, its series (the
     mandate's prefix, credit notes in the same series), and the mandate's mention."""
@@ -239,10 +270,16 @@ def actor_issuer(
         "iban": organisation.iban,
         "legal_mentions": "",
     }
-    mention = (
-        f"Facture émise par {identity.name}, mandataire du groupement, au nom et pour le compte de "
-        f"{organisation.name} (mandat de facturation du {mandate.valid_from:%d/%m/%Y})."
-    )
+    if self_billing:
+        mention = (
+            f"Autofacturation : facture établie par {identity.name}, client, au nom et pour le compte de "
+            f"{organisation.name} (mandat de facturation du {mandate.valid_from:%d/%m/%Y})."
+        )
+    else:
+        mention = (
+            f"Facture émise par {identity.name}, mandataire du groupement, au nom et pour le compte de "
+            f"{organisation.name} (mandat de facturation du {mandate.valid_from:%d/%m/%Y})."
+        )
     return Issuer(
         key=organisation_issuer(organisation.id),
         organisation_id=organisation.id,
@@ -393,6 +430,7 @@ def _issue_commissions(quote: Quote, user, today: date, context) -> list[Invoice
             references=_references(quote, COMMISSION, actor.organisation_id),
             context=context,
             buyer=buyer,
+            purchase_order=None,
         )
         _audit_issued(invoice, user, context.identity.name)
         issued.append(invoice)

@@ -19,7 +19,7 @@ from app.errors import Forbidden, InvalidValue
 from app.extensions import db
 from app.formatting import money as format_money
 from app.models import User
-from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentMethod
+from invoicing.models import Invoice, InvoiceKind, InvoiceOrigin, InvoiceStatus, Payment, PaymentMethod
 from invoicing.permissions import can_record_payment
 from invoicing.services.invoices import InvoiceRefused, figures
 from offers.models import Event
@@ -47,6 +47,10 @@ def record_payment(
         raise Forbidden(_("Seule la trésorerie enregistre les paiements."))
     if invoice.status != InvoiceStatus.ISSUED or invoice.kind == InvoiceKind.CREDIT_NOTE:
         raise InvoiceRefused(_("Un paiement s'enregistre sur une facture émise, pas sur un avoir."))
+    if invoice.origin == InvoiceOrigin.SELF_BILLED.value:
+        raise InvoiceRefused(
+            _("Une autofacture se règle par le reversement de l'acteur, pas par un paiement du client.")
+        )
     if amount is None or not amount.is_finite() or amount <= 0:
         raise InvalidValue(_("Le montant du paiement doit être supérieur à 0."), "amount")
     if amount.as_tuple().exponent < -2:

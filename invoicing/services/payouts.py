@@ -205,6 +205,12 @@ def mark_paid(payout: Payout, user, *, paid_on: date, reference: str) -> Payout:
         raise InvalidValue(_("La date du reversement ne peut pas être dans le futur."), "paid_on")
     if payout.status == PayoutStatus.DUE and payout.amount == 0:
         raise DomainError(_("Ce reversement est nul : rien à payer."))
+    if payout.status == PayoutStatus.DUE and payout.amount > 0:
+        from invoicing.services.self_billing import payout_block
+
+        blocked = payout_block(payout.event_id, payout.organisation_id)
+        if blocked:
+            raise DomainError(blocked)
     PAYOUT_STATES.move(
         payout,
         PayoutStatus.PAID,

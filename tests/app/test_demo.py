@@ -99,10 +99,11 @@ def test_load_creates_the_assises_case(loaded):
     assert count(Organisation) == 21
     assert count(Client) == 1
     assert count(CoordinatorIdentity) == 1
-    assert count(Event) == 1
-    assert count(Lot) == 10
-    assert count(Assignment) == 22
-    assert count(Line) == 34
+    # The Assises, and the joint-consortium forum (invoicing/demo.py): 3 lots, 3 actors, 4 lines.
+    assert count(Event) == 2
+    assert count(Lot) == 10 + 3
+    assert count(Assignment) == 22 + 3
+    assert count(Line) == 34 + 4
     assert db.session.get(Setting, DEMO_MARKER).value == {"version": 1}
 
 
@@ -138,8 +139,9 @@ def test_running_twice_changes_nothing(runner, loaded):
     second = load(runner)
     assert "rien n'a changé" in second.output
     assert snapshot() == before
-    # 6 634,97 as priced by the actors, less 0,60 on the buffet revised between quote versions 1 and 2.
-    assert before["unit_prices"] == Decimal("6634.37")
+    # 6 634,97 as priced by the actors, less 0,60 on the buffet revised between quote versions 1 and 2;
+    # plus the joint-consortium forum's 12,80 + 2,40 + 520,00 + 45,00.
+    assert before["unit_prices"] == Decimal("6634.37") + Decimal("580.20")
 
 
 def test_identifiers_are_valid(loaded):
@@ -193,7 +195,7 @@ def test_actor_cards_are_complete_and_varied(loaded):
 def test_event_lots_and_money(loaded):
     from offers.pricing import event_totals
 
-    event = db.session.scalar(sa.select(Event))
+    event = db.session.scalar(sa.select(Event).order_by(Event.id))
     assert event.title == "Assises métropolitaines de la Politique de la Ville"
     assert event.client.name == "Nantes Métropole"
     assert event.venue == "Cité des Congrès de Nantes"
@@ -221,7 +223,7 @@ def test_event_lots_and_money(loaded):
         for line in lot.lines:
             assert line.vat_rate == lot.category.default_vat_rate
             assert line.unit_price == line.unit_price.quantize(Decimal("0.01"))
-    lines = db.session.scalars(sa.select(Line)).all()
+    lines = db.session.scalars(sa.select(Line).join(Lot).where(Lot.event_id == event.id)).all()
     # 25 110,10 priced, less 180 buffets × 0,60 revised for version 2 of the quote.
     assert sum((line_net(x.quantity, x.unit_price) for x in lines), Decimal("0")) == Decimal("25002.10")
     assert {x.unit for x in lines} <= {
@@ -244,7 +246,9 @@ def test_event_lots_and_money(loaded):
 def test_the_quote_story_v1_superseded_v2_accepted(loaded):
     from offers.models import Quote, QuoteStatus
 
-    quotes = db.session.scalars(sa.select(Quote).order_by(Quote.version)).all()
+    quotes = db.session.scalars(
+        sa.select(Quote).where(Quote.number == "DEV-2011-0001").order_by(Quote.version)
+    ).all()
     assert [(q.number, q.version, q.status) for q in quotes] == [
         ("DEV-2011-0001", 1, QuoteStatus.SUPERSEDED),
         ("DEV-2011-0001", 2, QuoteStatus.ACCEPTED),
@@ -259,7 +263,8 @@ def test_the_quote_story_v1_superseded_v2_accepted(loaded):
 
 
 def test_assignments_in_every_state_with_a_replacement(loaded):
-    assignments = db.session.scalars(sa.select(Assignment)).all()
+    assises = db.session.scalar(sa.select(Event).order_by(Event.id))
+    assignments = db.session.scalars(sa.select(Assignment).join(Lot).where(Lot.event_id == assises.id)).all()
     by_status = {}
     for a in assignments:
         by_status.setdefault(a.status, []).append(a)
@@ -353,7 +358,7 @@ def form_values(page: str) -> dict:
 def test_the_demo_event_duplicates_as_the_form_stands(loaded, client, auth):
     """Its first lot starts at 7:30, before the event's 8:00: the copy widens the event, not refuses."""
     auth.login("coordination@example.org", DEMO_PASSWORD)
-    event = db.session.scalar(sa.select(Event))
+    event = db.session.scalar(sa.select(Event).order_by(Event.id))
     page = client.get(f"/evenements/{event.id}/dupliquer").get_data(as_text=True)
     assert "débordent déjà des dates" in page
     data = form_values(page)

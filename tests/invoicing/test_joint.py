@@ -114,6 +114,8 @@ def test_one_invoice_per_member_in_its_own_series_and_regime(setup):
     assert fee.seller["name"] == "Les Ecossolies" and fee.issuer == "coordinator"
     # The commission invoices go to the members, not to the client.
     assert [i.buyer["name"] for i in outcome.issued[3:]] == ["Méli-Mélo", "L'Équipage", "Yves Monteil"]
+    # The client's order number is on its invoices only.
+    assert [i.purchase_order_number for i in outcome.issued] == ["BC-42"] * 3 + [None] * 3
 
 
 def test_franchise_member_and_recorded_invoice_complete_the_cover_summary(setup):
