@@ -71,6 +71,21 @@ def page_number(args, name: str = "page") -> int:
     return page
 
 
+def id_filter(args, name: str) -> int | None:
+    """An identifier asked for in a query string (``?event_id=12``): None when absent or empty,
+    else a plain positive integer of at most 10¹², else 400 (:func:`bad_filter`)."""
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = parse_plain_int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        bad_filter()
+    return value
+
+
 def bad_filter() -> None:
     """Answer a list's query string that names an unknown status, client or date: 400."""
     abort(400, _("Filtre invalide : vérifiez le statut, le client ou les dates demandés."))

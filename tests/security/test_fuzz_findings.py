@@ -41,3 +41,19 @@ def test_text_error_keeps_lines_and_tabs():
     assert text_error("nul\x00") is not None
     assert text_error("\x85") is not None
     assert text_error(None) is None
+
+
+@pytest.mark.parametrize("value", ["9223372036854775808", "99999999999999999999", "-1e3", "\u0661", "abc"])
+def test_an_absurd_event_filter_on_pending_answers_is_a_400(client, auth, make_user, value):
+    """``event_id=9223372036854775808`` overflowed SQLite's integer: a 500."""
+    auth.login(make_user("coordinator").email)
+    response = client.get("/reponses-attendues", query_string={"event_id": value})
+    assert response.status_code == 400
+    assert "Filtre invalide" in response.get_data(as_text=True)
+
+
+def test_a_plain_event_filter_on_pending_answers_still_works(client, auth, make_user, make_event):
+    auth.login(make_user("coordinator").email)
+    event = make_event()
+    assert client.get("/reponses-attendues", query_string={"event_id": str(event.id)}).status_code == 200
+    assert client.get("/reponses-attendues", query_string={"event_id": ""}).status_code == 200
