@@ -1,0 +1,52 @@
+"""The gunicorn configuration Maillage ships, and the one it is load-tested with:
+
+    gunicorn -c gunicorn.conf.py
+
+- **sync workers, one thread each**;
+- ``preload_app``: the app is imported once in the master, then forked (each worker costs about
+  190 MiB at boot without it); each worker drops the database connections it inherited;
+- ``graceful_timeout`` longer than the longest request (an invoice's PDF with its Factur-X checks
+  takes a few seconds): on ``kill -HUP`` (reload) or SIGTERM a worker finishes what it is doing;
+- access log with the request id (``X-Request-ID``, see app/logs.py), the app's own logs in JSON.
+
+Environment: ``MAILLAGE_BIND`` (default ``127.0.0.1:8000``, behind the HTTPS proxy),
+``WEB_CONCURRENCY`` (workers, default 2 × cores + 1, at most 8).
+"""
+
+from __future__ import annotations
+
+import os
+
+wsgi_app = "wsgi:app"
+bind = os.environ.get("MAILLAGE_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * (os.cpu_count() or 1) + 1, 8))
+worker_class = "sync"
+threads = 1
+preload_app = True
+
+#: A request still running after this many seconds is killed (a PDF render takes a few seconds).
+timeout = 60
+#: On reload (HUP) or stop (TERM), the seconds a worker has to finish its request.
+graceful_timeout = 90
+keepalive = 5
+#: Workers are replaced after this many requests (with jitter so they do not all restart at once).
+max_requests = 2000
+max_requests_jitter = 200
+
+accesslog = "-"
+errorlog = "-"
+access_log_format = (
+    'request_id=%({x-request-id}o)s remote=%(h)s method=%(m)s path="%(U)s" query="%(q)s" '
+    'status=%(s)s bytes=%(B)s ms=%(M)s agent="%(a)s"'
+)
+
+
+def post_fork(server, worker):
+    """Drop the pooled connections the master may have opened while preloading the app: a socket
+    shared by two processes mixes their conversations with the database."""
+    from app.extensions import db
+    from wsgi import app
+
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
