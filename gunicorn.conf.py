@@ -2,7 +2,8 @@
 
     gunicorn -c gunicorn.conf.py
 
-- **sync workers, one thread each**;
+- **sync workers, one thread each**; threaded workers (``--threads`` > 1, gthread, gevent, eventlet)
+  are refused at start: see docs/scaling.md ("Workers: processes, not threads");
 - ``preload_app``: the app is imported once in the master, then forked (each worker costs about
   190 MiB at boot without it); each worker drops the database connections it inherited;
 - ``graceful_timeout`` longer than the longest request (an invoice's PDF with its Factur-X checks
@@ -39,6 +40,19 @@ access_log_format = (
     'request_id=%({x-request-id}o)s remote=%(h)s method=%(m)s path="%(U)s" query="%(q)s" '
     'status=%(s)s bytes=%(B)s ms=%(M)s agent="%(a)s"'
 )
+
+REFUSED = (
+    "Maillage runs on sync workers with one thread each (worker_class=sync, threads=1): threaded "
+    "workers crashed under load with PostgreSQL (see docs/scaling.md, 'Workers: processes, not "
+    "threads'). Add workers (WEB_CONCURRENCY) instead of threads."
+)
+
+
+def on_starting(server):
+    """Refuse threaded workers, whatever the command line said (it overrides this file)."""
+    threaded = server.cfg.threads > 1 or server.cfg.worker_class_str not in ("sync",)
+    if threaded:
+        raise SystemExit(REFUSED)
 
 
 def post_fork(server, worker):

@@ -9,6 +9,7 @@ import logging
 import re
 import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -135,6 +136,25 @@ def test_the_shipped_gunicorn_configuration(gunicorn_conf):
     # Longer than the longest PDF render (an invoice with its Factur-X checks: a few seconds).
     assert conf["graceful_timeout"] >= conf["timeout"] >= 60
     assert "%({x-request-id}o)s" in conf["access_log_format"]
+
+
+def _server(**settings):
+    values = {"threads": 1, "worker_class_str": "sync", **settings}
+    return SimpleNamespace(cfg=SimpleNamespace(**values), log=SimpleNamespace(info=lambda *a: None))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"threads": 4}, {"worker_class_str": "gthread"}, {"worker_class_str": "gevent"}],
+)
+def test_threaded_workers_are_refused(gunicorn_conf, settings):
+    with pytest.raises(SystemExit) as refused:
+        gunicorn_conf["on_starting"](_server(**settings))
+    assert "docs/scaling.md" in str(refused.value)
+
+
+def test_sync_workers_start(gunicorn_conf):
+    assert gunicorn_conf["on_starting"](_server()) is None
 
 
 def test_pdfs_are_set_in_dejavu_sans():
