@@ -145,6 +145,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     def _remember_client_ip():
         g.client_ip = request.remote_addr
 
+    from app.parsing import refuse_nul_in_query
+
+    app.before_request(refuse_nul_in_query)
+
     @app.after_request
     def _security_headers(response):
         _cache_and_transport_headers(app, response)

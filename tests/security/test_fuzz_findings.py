@@ -57,3 +57,22 @@ def test_a_plain_event_filter_on_pending_answers_still_works(client, auth, make_
     event = make_event()
     assert client.get("/reponses-attendues", query_string={"event_id": str(event.id)}).status_code == 200
     assert client.get("/reponses-attendues", query_string={"event_id": ""}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path,name",
+    [
+        ("/acteurs", "category"),
+        ("/acteurs", "q"),
+        ("/clients", "q"),
+        ("/devis", "status"),
+        ("/annuaire", "commune"),
+    ],
+)
+def test_a_nul_character_in_a_query_string_is_a_400(client, auth, make_user, path, name):
+    """``/acteurs?category=%00`` was a 500 on PostgreSQL (text cannot hold NUL); no filter can match
+    it, so every GET with one answers 400, on both databases."""
+    auth.login(make_user("coordinator").email)
+    response = client.get(path, query_string={name: "a\x00b"})
+    assert response.status_code == 400
+    assert "caractère nul" in response.get_data(as_text=True)
