@@ -8,7 +8,8 @@
   190 MiB at boot without it); each worker drops the database connections it inherited;
 - ``graceful_timeout`` longer than the longest request (an invoice's PDF with its Factur-X checks
   takes a few seconds): on ``kill -HUP`` (reload) or SIGTERM a worker finishes what it is doing;
-- access log with the request id (``X-Request-ID``, see app/logs.py), the app's own logs in JSON.
+- access log with the request id (``X-Request-ID``, see app/logs.py), without the secret part of
+  login and quote links; the app's own logs in JSON.
 
 Environment: ``MAILLAGE_BIND`` (default ``127.0.0.1:8000``, behind the HTTPS proxy),
 ``WEB_CONCURRENCY`` (workers, default 2 × cores + 1, at most 8).
@@ -17,6 +18,9 @@ Environment: ``MAILLAGE_BIND`` (default ``127.0.0.1:8000``, behind the HTTPS pro
 from __future__ import annotations
 
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 wsgi_app = "wsgi:app"
 bind = os.environ.get("MAILLAGE_BIND", "127.0.0.1:8000")
@@ -40,6 +44,27 @@ access_log_format = (
     'request_id=%({x-request-id}o)s remote=%(h)s method=%(m)s path="%(U)s" query="%(q)s" '
     'status=%(s)s bytes=%(B)s ms=%(M)s agent="%(a)s"'
 )
+
+#: Paths whose last part is a secret (a login link, a client's quote link): kept out of the logs.
+_SECRET_PATHS = re.compile(r"(/lien/|/devis/acces/)[^/?\s]+")
+
+
+def redact(text: str) -> str:
+    """``/lien/<token>`` → ``/lien/…``: whoever reads the access log does not get the link."""
+    return _SECRET_PATHS.sub(r"\1…", text)
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with the secret part of link paths replaced in the access log."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U"):
+            atoms[key] = redact(atoms[key])
+        return atoms
+
+
+logger_class = RedactingLogger
 
 REFUSED = (
     "Maillage runs on sync workers with one thread each (worker_class=sync, threads=1): threaded "

@@ -138,6 +138,14 @@ def test_the_shipped_gunicorn_configuration(gunicorn_conf):
     assert "%({x-request-id}o)s" in conf["access_log_format"]
 
 
+def test_links_are_kept_out_of_the_access_log(gunicorn_conf):
+    redact = gunicorn_conf["redact"]
+    assert redact("GET /lien/eyJsIjo.x-Y_z HTTP/1.1") == "GET /lien/… HTTP/1.1"
+    assert redact("/devis/acces/abc.DEF/pdf") == "/devis/acces/…/pdf"
+    assert redact("/evenements/7") == "/evenements/7"
+    assert gunicorn_conf["logger_class"].__name__ == "RedactingLogger"
+
+
 def _server(**settings):
     values = {"threads": 1, "worker_class_str": "sync", **settings}
     return SimpleNamespace(cfg=SimpleNamespace(**values), log=SimpleNamespace(info=lambda *a: None))
