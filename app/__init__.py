@@ -7,8 +7,6 @@ invoicing → offers → app.
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, g, has_request_context, request, session
 
 from app.config import load_config
@@ -41,9 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.extensions import db
 
     load_config(app, test_config)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
-    for noisy in ("weasyprint", "weasyprint.progress", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from app.logs import init_logging
+
+    init_logging(app)  # before any other hook: the request id is set first
 
     db.init_app(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
@@ -163,6 +161,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.before_request
     def _remember_client_ip():
         g.client_ip = request.remote_addr
+
+    from app.parsing import refuse_nul_in_query
+
+    app.before_request(refuse_nul_in_query)
 
     @app.after_request
     def _security_headers(response):

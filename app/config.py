@@ -19,6 +19,10 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLALCHEMY_RECORD_QUERIES = False
 
+    # Logs (app/logs.py): one JSON object a line with the request id, or "text".
+    LOG_FORMAT = "json"
+    LOG_LEVEL = "INFO"
+
     # Sessions: signed cookies, nothing kept in process memory.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

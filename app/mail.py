@@ -8,8 +8,9 @@ Life of a message
 2. When that transaction commits, a hook on the session tries to deliver the message at once, in a
    separate session on the same database. A failure there never reaches the request: it is recorded
    on the message (``attempts``, ``last_error``, ``next_attempt_at`` with exponential backoff).
-3. ``flask outbox send`` (run it from cron) delivers whatever is due; ``--all`` also retries the
-   messages given up after ``MAIL_MAX_ATTEMPTS``. Nothing is ever deleted.
+3. ``flask outbox send`` (run it from cron every minute, or keep ``flask outbox send --loop`` running
+   as a worker process) delivers whatever is due; ``--all`` also retries the messages given up after
+   ``MAIL_MAX_ATTEMPTS``. Nothing is ever deleted.
 
 Delivery means SMTP when ``MAIL_SERVER`` is set; otherwise the message is written to
 ``OUTBOX_DIR/<id>-<slug>.eml`` and logged, which is what development and the demo use.
@@ -34,8 +35,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import smtplib
 import ssl
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -401,8 +404,54 @@ outbox_cli = AppGroup("outbox", help="File d'envoi des e-mails.")
 @click.option(
     "--all", "include_failed", is_flag=True, help="Réessayer aussi les messages abandonnés (en échec)."
 )
-def send_command(include_failed: bool) -> None:
+@click.option(
+    "--loop",
+    is_flag=True,
+    help="Tourner sans fin (processus worker) : un passage toutes les --interval secondes, "
+    "arrêt propre sur SIGTERM ou SIGINT.",
+)
+@click.option(
+    "--interval",
+    type=click.IntRange(1, 3600),
+    default=20,
+    show_default=True,
+    help="Secondes entre deux passages (avec --loop).",
+)
+def send_command(include_failed: bool, loop: bool, interval: int) -> None:
     """Envoyer les messages en attente dont l'heure est venue."""
+    if not loop:
+        refused = _send_once(include_failed)
+        if refused:
+            raise click.ClickException(refused)
+        return
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.is_set():
+            try:
+                refused = _send_once(include_failed)
+            except Exception:
+                # One bad pass (database restarting, SMTP down) never stops the worker.
+                db.session.rollback()
+                logger.exception("Outbox: the pass failed; next one in %s s.", interval)
+            else:
+                if refused:
+                    logger.error("Outbox: login links not answered: %s", refused)
+            db.session.remove()
+            _pause(stop, interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _pause(stop: threading.Event, seconds: int) -> None:
+    """Wait for the next pass, or for the stop signal (a signal ends the wait at once)."""
+    stop.wait(seconds)
+
+
+def _send_once(include_failed: bool) -> str | None:
+    """One pass: answer the login-link requests, deliver what is due. The refusal to answer the
+    requests (no ``PUBLIC_BASE_URL``), if any."""
     from app.auth.views import answer_login_link_requests
     from app.errors import NotConfigured
 
@@ -417,8 +466,7 @@ def send_command(include_failed: bool) -> None:
     sent, failed = deliver_pending(include_failed=include_failed, after_each=db.session.commit)
     db.session.commit()
     click.echo(_("%(sent)d message(s) envoyé(s), %(failed)d en échec.", sent=sent, failed=failed))
-    if refused:
-        raise click.ClickException(refused)
+    return refused
 
 
 @outbox_cli.command("list")

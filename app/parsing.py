@@ -14,7 +14,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-from flask import abort
+from flask import abort, request
 from flask_babel import gettext as _
 
 #: Spaces people type inside numbers (thousands separators), removed before parsing.
@@ -69,6 +69,28 @@ def page_number(args, name: str = "page") -> int:
     if not 1 <= page <= MAX_PAGE or not raw.isascii():
         abort(400, _("Numéro de page invalide."))
     return page
+
+
+def id_filter(args, name: str) -> int | None:
+    """An identifier asked for in a query string (``?event_id=12``): None when absent or empty,
+    else a plain positive integer of at most 10¹², else 400 (:func:`bad_filter`)."""
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = parse_plain_int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        bad_filter()
+    return value
+
+
+def refuse_nul_in_query() -> None:
+    """Before every GET: a query string holding a NUL character answers 400. No list filter can
+    match it, and PostgreSQL cannot even compare text with it (a 500 otherwise)."""
+    if request.method == "GET" and any("\x00" in value for _name, value in request.args.items(multi=True)):
+        abort(400, _("Requête refusée : un paramètre de l'adresse contient un caractère nul."))
 
 
 def bad_filter() -> None:

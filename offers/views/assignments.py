@@ -22,6 +22,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.models import Organisation
 from app.models.parties import organisation_categories
+from app.parsing import id_filter
 from app.settings_store import set_setting
 from app.web import Outcome, service_call
 from offers.forms.assignments import (
@@ -469,7 +470,7 @@ def _pending_page(status: int = 200, error: str | None = None):
             .order_by(Event.starts_at, Event.id)
         )
     )
-    event_id = request.args.get("event_id", type=int) or None
+    event_id = id_filter(request.args, "event_id")
     return (
         render_template(
             "offers/pending_answers.html",

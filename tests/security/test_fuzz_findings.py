@@ -41,3 +41,38 @@ def test_text_error_keeps_lines_and_tabs():
     assert text_error("nul\x00") is not None
     assert text_error("\x85") is not None
     assert text_error(None) is None
+
+
+@pytest.mark.parametrize("value", ["9223372036854775808", "99999999999999999999", "-1e3", "\u0661", "abc"])
+def test_an_absurd_event_filter_on_pending_answers_is_a_400(client, auth, make_user, value):
+    """``event_id=9223372036854775808`` overflowed SQLite's integer: a 500."""
+    auth.login(make_user("coordinator").email)
+    response = client.get("/reponses-attendues", query_string={"event_id": value})
+    assert response.status_code == 400
+    assert "Filtre invalide" in response.get_data(as_text=True)
+
+
+def test_a_plain_event_filter_on_pending_answers_still_works(client, auth, make_user, make_event):
+    auth.login(make_user("coordinator").email)
+    event = make_event()
+    assert client.get("/reponses-attendues", query_string={"event_id": str(event.id)}).status_code == 200
+    assert client.get("/reponses-attendues", query_string={"event_id": ""}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path,name",
+    [
+        ("/acteurs", "category"),
+        ("/acteurs", "q"),
+        ("/clients", "q"),
+        ("/devis", "status"),
+        ("/annuaire", "commune"),
+    ],
+)
+def test_a_nul_character_in_a_query_string_is_a_400(client, auth, make_user, path, name):
+    """``/acteurs?category=%00`` was a 500 on PostgreSQL (text cannot hold NUL); no filter can match
+    it, so every GET with one answers 400, on both databases."""
+    auth.login(make_user("coordinator").email)
+    response = client.get(path, query_string={name: "a\x00b"})
+    assert response.status_code == 400
+    assert "caractère nul" in response.get_data(as_text=True)

@@ -1,0 +1,179 @@
+"""Operations: the request id in the logs and the response, ``flask outbox send --loop``, and the
+shipped gunicorn configuration (``gunicorn.conf.py``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from app import mail
+from app.extensions import db
+from app.logs import JsonFormatter, request_id_from
+from app.models import OutboxMessage
+from tests.security.test_auth_hardening import ask_link
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# --- request id ----------------------------------------------------------------------------------
+
+
+def test_every_response_carries_a_new_request_id(client):
+    first, second = client.get("/annuaire"), client.get("/health")
+    ids = [first.headers["X-Request-ID"], second.headers["X-Request-ID"]]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids)
+    assert ids[0] != ids[1]
+
+
+def test_a_sane_request_id_from_the_proxy_is_kept(client):
+    value = "3f2b8c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"
+    assert client.get("/health", headers={"X-Request-ID": value}).headers["X-Request-ID"] == value
+
+
+@pytest.mark.parametrize(
+    "value", ["", " ", "a b", "x" * 65, "<script>", "id;rm -rf", "é", "-leading-dash", "a\u2028b"]
+)
+def test_an_insane_request_id_is_replaced(value):
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id_from(value))
+
+
+def test_every_log_line_of_a_request_names_its_id(app, caplog):
+    with caplog.at_level(logging.INFO):
+        with app.test_request_context("/health", headers={"X-Request-ID": "req-42"}):
+            app.preprocess_request()
+            logging.getLogger("maillage.test").warning("inside")
+            logging.getLogger("sqlalchemy.engine").warning("a library's line")
+        logging.getLogger("maillage.test").warning("outside")
+    ids = {record.getMessage(): record.request_id for record in caplog.records}
+    assert ids == {"inside": "req-42", "a library's line": "req-42", "outside": "-"}
+
+
+def test_json_lines(app):
+    with app.test_request_context("/health", headers={"X-Request-ID": "req-7"}):
+        app.preprocess_request()
+        record = logging.getLogger("maillage.test").makeRecord(
+            "maillage.test", logging.ERROR, __file__, 1, "Échec « %s »", ("x",), None
+        )
+    line = json.loads(JsonFormatter().format(record))
+    assert {k: line[k] for k in ("level", "logger", "request_id", "message")} == {
+        "level": "ERROR",
+        "logger": "maillage.test",
+        "request_id": "req-7",
+        "message": "Échec « x »",
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
+
+
+# --- flask outbox send --loop ---------------------------------------------------------------------
+
+
+def _link_request(client, make_user):
+    make_user("client", email="acheteur@example.org")
+    db.session.commit()
+    assert ask_link(client, "acheteur@example.org").status_code == 302
+
+
+def test_the_loop_sends_then_stops_on_its_signal(app, client, runner, make_user, monkeypatch):
+    _link_request(client, make_user)
+    passes = []
+
+    def pause(stop, seconds):
+        passes.append(seconds)
+        stop.set()  # what SIGTERM does
+
+    monkeypatch.setattr(mail, "_pause", pause)
+    result = runner.invoke(args=["outbox", "send", "--loop", "--interval", "5"])
+    assert result.exit_code == 0, result.output
+    assert passes == [5]
+    assert result.output.count("envoyé(s)") == 1  # one pass
+    sent = db.session.execute(sa.select(OutboxMessage.recipients, OutboxMessage.status)).all()
+    assert [(to, status.value) for to, status in sent] == [("acheteur@example.org", "sent")]
+
+
+def test_a_failed_pass_does_not_stop_the_loop(app, client, runner, make_user, monkeypatch, caplog):
+    _link_request(client, make_user)
+    real = mail.deliver_pending
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(*args, **kwargs)
+
+    def pause(stop, seconds):
+        if len(calls) == 2:
+            stop.set()
+
+    monkeypatch.setattr(mail, "deliver_pending", flaky)
+    monkeypatch.setattr(mail, "_pause", pause)
+    result = runner.invoke(args=["outbox", "send", "--loop"])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 2
+    assert "Outbox: the pass failed; next one in 20 s." in caplog.text
+    assert db.session.scalars(sa.select(OutboxMessage.recipients)).all() == ["acheteur@example.org"]
+
+
+# --- gunicorn.conf.py ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gunicorn_conf():
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_the_shipped_gunicorn_configuration(gunicorn_conf):
+    conf = gunicorn_conf
+    assert (conf["worker_class"], conf["threads"], conf["preload_app"]) == ("sync", 1, True)
+    assert conf["wsgi_app"] == "wsgi:app"
+    # Longer than the longest PDF render (an invoice with its Factur-X checks: a few seconds).
+    assert conf["graceful_timeout"] >= conf["timeout"] >= 60
+    assert "%({x-request-id}o)s" in conf["access_log_format"]
+
+
+def test_links_are_kept_out_of_the_access_log(gunicorn_conf):
+    redact = gunicorn_conf["redact"]
+    assert redact("GET /lien/eyJsIjo.x-Y_z HTTP/1.1") == "GET /lien/… HTTP/1.1"
+    assert redact("/devis/acces/abc.DEF/pdf") == "/devis/acces/…/pdf"
+    assert redact("/evenements/7") == "/evenements/7"
+    assert gunicorn_conf["logger_class"].__name__ == "RedactingLogger"
+
+
+def _server(**settings):
+    values = {"threads": 1, "worker_class_str": "sync", **settings}
+    return SimpleNamespace(cfg=SimpleNamespace(**values), log=SimpleNamespace(info=lambda *a: None))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"threads": 4}, {"worker_class_str": "gthread"}, {"worker_class_str": "gevent"}],
+)
+def test_threaded_workers_are_refused(gunicorn_conf, settings):
+    with pytest.raises(SystemExit) as refused:
+        gunicorn_conf["on_starting"](_server(**settings))
+    assert "docs/scaling.md" in str(refused.value)
+
+
+def test_sync_workers_start(gunicorn_conf):
+    assert gunicorn_conf["on_starting"](_server()) is None
+
+
+def test_pdfs_are_set_in_dejavu_sans():
+    """The PDFs name DejaVu Sans first (templates/pdf/quote.css); it comes from the Debian package
+    ``fonts-dejavu-core``, installed the same way everywhere, so a document renders byte for byte
+    the same on every host. Without it, another font would be picked silently."""
+    from pypdf import PdfReader
+
+    from app.pdf import render_pdf
+
+    pdf = render_pdf("<p style=\"font-family: 'DejaVu Sans', sans-serif\">Facture n° 1 – 12,50 €</p>")
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    fonts = {str(font["/BaseFont"]).split("+")[-1] for font in page["/Resources"]["/Font"].values()}
+    assert fonts == {"DejaVu-Sans"}
