@@ -166,9 +166,13 @@ class EventRow:
         return sum((a.due for a in self.actors), ZERO)
 
 
-def _event_row(event: Event, client_name: str, summary: tuple[Decimal, Decimal, Decimal]) -> EventRow:
+def _event_row(
+    event: Event, client_name: str, summary: tuple[Decimal, Decimal, Decimal], visit=None
+) -> EventRow:
     money: EventMoney = event_money(event)
     quote = money.quote
+    if visit is not None and quote is not None:
+        visit(event, quote)
     invoiced, credited, collected = summary
     return EventRow(
         event_id=event.id,
@@ -384,10 +388,19 @@ class Treasury:
     def event_ids(self) -> list[int]:
         return [e.id for e in self.events]
 
-    @cached_property
+    @property
     def event_rows(self) -> list[EventRow]:
-        """Each event's figures to date, as plain values (an event's quote and lines are let go once
-        its row is made)."""
+        """Each event's figures to date, as plain values."""
+        if self._event_rows is None:
+            self.read_event_rows()
+        return self._event_rows
+
+    _event_rows: list[EventRow] | None = None
+
+    def read_event_rows(self, visit=None) -> list[EventRow]:
+        """Compute :attr:`event_rows`, one event at a time: an event's quote and lines are let go once
+        its row is made. ``visit(event, quote)`` is called for each event with an accepted quote
+        while its lines are loaded (the workbook writes them then, instead of reading them again)."""
         clients = dict(db.session.execute(sa.select(Client.id, Client.name)).all())
         rows = []
         for chunk in _chunks(self.events, 100):
@@ -401,5 +414,6 @@ class Treasury:
             numbers = figures_of([d for group in documents.values() for d in group])
             for event in chunk:
                 summary = money_summary(documents[event.id], numbers)
-                rows.append(_event_row(event, clients.get(event.client_id, ""), summary))
+                rows.append(_event_row(event, clients.get(event.client_id, ""), summary, visit))
+        self._event_rows = rows
         return rows

@@ -118,6 +118,24 @@ def actor_totals(treasury: Treasury) -> list[ActorTotal]:
     return totals
 
 
+def _line_row(title: str, quote: str, line) -> tuple:
+    """One row of the lines sheet: ``line`` is a :class:`QuoteLine` or a row with its columns."""
+    fee = line.kind == "fee"
+    return (
+        title,
+        quote,
+        line.lot_title,
+        line.category_name if not fee else "Frais de coordination",
+        line.organisation_name if not fee else COORDINATION,
+        line.description,
+        line.quantity,
+        line.unit,
+        line.unit_price,
+        line.vat_rate,
+        line.net,
+    )
+
+
 class TreasurerWorkbook:
     """The tables of one period; :meth:`xlsx` writes them all, :meth:`csv` one of them."""
 
@@ -416,30 +434,31 @@ class TreasurerWorkbook:
                 .execution_options(yield_per=1000)
             )
             for row in db.session.execute(query):
-                fee = row.kind == "fee"
-                yield (
-                    row.title,
-                    f"{row.number} v{row.version}",
-                    row.lot_title,
-                    row.category_name if not fee else "Frais de coordination",
-                    row.organisation_name if not fee else COORDINATION,
-                    row.description,
-                    row.quantity,
-                    row.unit,
-                    row.unit_price,
-                    row.vat_rate,
-                    row.net,
-                )
+                yield _line_row(row.title, f"{row.number} v{row.version}", row)
 
     # --- files -----------------------------------------------------------------------------------
 
     def xlsx(self) -> bytes:
+        """The workbook. The sheets are open side by side (write-only sheets stream to their own
+        files): one pass over the events writes their summary rows and, while each accepted quote's
+        lines are loaded for its split, its rows of the lines sheet — the lines are read once."""
         workbook = new_workbook()
         workbook.properties.title = f"Trésorerie {self.period.label()}"
         workbook.properties.creator = "Maillage"
-        for table in self.tables():
-            sheet = XlsxSheet(workbook, table.title, table.columns)
-            sheet.extend(table.rows())
+        tables = self.tables()
+        sheets = {table.slug: XlsxSheet(workbook, table.title, table.columns) for table in tables}
+        lines = sheets["lignes"]
+
+        def visit(event, quote):
+            label = f"{quote.number} v{quote.version}"
+            for line in quote.lines:
+                lines.append(_line_row(event.title, label, line))
+
+        self.treasury.read_event_rows(visit)
+        for table in tables:
+            sheet = sheets[table.slug]
+            if table.slug != "lignes":
+                sheet.extend(table.rows())
             sheet.append_totals(TOTAL)
             if table.slug == "acteurs":
                 _actor_chart(sheet)

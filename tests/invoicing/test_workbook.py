@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import shutil
+import subprocess
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal as D
@@ -384,3 +387,80 @@ def test_the_command_line_writes_the_same_workbook(runner, story, tmp_path):
 def test_build_workbook_by_function(story):
     book = openpyxl.load_workbook(io.BytesIO(build_workbook(date(2026, 1, 1), date(2026, 12, 31))))
     assert cents(totals(book["Lignes"])["Montant HT"]) == D("7607.25")
+
+
+# --- the demo: the 2011 account ------------------------------------------------------------------------
+
+
+def all_pages(client, url: str) -> str:
+    html, page = "", 1
+    while True:
+        text = client.get(f"{url}?page={page}").get_data(as_text=True)
+        html += text
+        if f"?page={page + 1}" not in text:
+            return html
+        page += 1
+
+
+def test_the_treasurer_downloads_the_2011_workbook_of_the_demo(runner, client, auth):
+    from offers.models import Event
+
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    auth.login("tresorerie@example.org", "demo-maillage")
+    book = workbook_of(client.get("/tresorerie/exports?date_from=2011-01-01&date_to=2011-12-31&format=xlsx"))
+    event = db.session.scalars(sa.select(Event).order_by(Event.id)).first()
+    page = client.get(f"/evenements/{event.id}/facturation").get_data(as_text=True)
+    kpi = {name: amounts(page, rf'id="{name}">([^<]*)<')[0] for name in ("invoiced", "credited", "collected")}
+    (row,) = [r for r in table(book["Synthèse"]) if r["Événement"] == event.title]
+    assert kpi == {
+        "invoiced": cents(row["Facturé TTC"]),
+        "credited": cents(row["Avoirs TTC"]),
+        "collected": cents(row["Encaissé"]),
+    }
+    actors = re.findall(
+        r'<table class="table table-sm table-money align-middle actors-money">.*?</table>', page, re.S
+    )
+    assert len(table(book["Acteurs"])) == len(re.findall(r"<tr><td>", actors[0])) == 18
+    payments = all_pages(client, "/paiements")
+    assert sum(amounts(payments, r'<td class="num">([^<]*)</td></tr>'), D("0")) == cents(
+        totals(book["Paiements"])["Montant"]
+    )
+    payout_pages = all_pages(client, "/reversements")
+    assert sum(amounts(payout_pages, r'<td class="num fw-semibold">([^<]*)</td>'), D("0")) == cents(
+        totals(book["Reversements"])["Montant"]
+    )
+    assert cents(totals(book["Lignes"])["Montant HT"]) == cents(row["Devis HT"])
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice absent: installé par .ci/run (libreoffice-calc-nogui)"
+)
+def test_libreoffice_converts_every_sheet_and_keeps_formula_like_text(story, tmp_path):
+    source = tmp_path / "tresorerie.xlsx"
+    source.write_bytes(build_workbook(date(2026, 1, 1), date(2026, 12, 31)))
+    # Every sheet to CSV: `;`, UTF-8 (76), the cells as stored, not as shown.
+    result = subprocess.run(
+        [
+            SOFFICE,
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):59,34,76,1,,0,false,true,false,false,false,-1",
+            "--outdir",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        timeout=180,
+        env={**os.environ, "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    converted = {path.stem.removeprefix("tresorerie-"): path for path in tmp_path.glob("tresorerie-*.csv")}
+    assert sorted(converted) == sorted(SHEETS)
+    rows = list(csv.reader(converted["Factures"].read_text(encoding="utf-8").splitlines(), delimiter=";"))
+    assert rows[1][3] == TITLE  # still the text, never computed
+    assert rows[-1][0] == "Total" and rows[-1][rows[0].index("Total TTC")] == "10904.27"
