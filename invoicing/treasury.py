@@ -36,7 +36,7 @@ from app.extensions import db
 from app.models import Client
 from app.money import ZERO
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout, PayoutStatus
-from invoicing.services.invoices import Figures, figures_of
+from invoicing.services.invoices import Figures, asks_the_client, figures_of
 from invoicing.services.payouts import EventMoney, event_money
 from offers.models import Event, Quote, QuoteStatus
 
@@ -208,7 +208,7 @@ def money_summary(documents: list[Invoice], numbers: dict[int, Figures]) -> tupl
     """Invoiced, credited and collected on an event's issued documents, as its money page adds them
     up: deposits and finals less the deposits they deduct; what credit notes take off the client's
     debt; what the client paid."""
-    billed = [d for d in documents if d.kind != InvoiceKind.CREDIT_NOTE]
+    billed = [d for d in documents if asks_the_client(d)]
     invoiced = sum((d.total_gross - d.prepaid for d in billed), ZERO)
     credited = sum((numbers[d.id].credited_effect for d in billed), ZERO)
     collected = sum((numbers[d.id].paid for d in billed), ZERO)

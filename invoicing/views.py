@@ -19,9 +19,9 @@ from app.auth import actor_required, permission_required
 from app.dates import LOCAL_TZ
 from app.extensions import db
 from app.models import Client
-from app.money import ZERO
 from app.parsing import bad_filter, page_number
 from app.web import service_call
+from invoicing import treasury
 from invoicing.forms import (
     PAYMENT_METHODS,
     STATES,
@@ -275,19 +275,12 @@ def _money_page(
         record_form.organisation_id.choices = [
             (str(s.organisation_id), s.name) for s in joint_summary.shares if s.awaiting_own_invoice
         ]
-    # What the client is asked for: the coordinator's commission invoices to the members are not.
-    billed = [
-        r
-        for r in rows
-        if r[0].kind != InvoiceKind.CREDIT_NOTE
-        and (r[0].references or {}).get("joint", {}).get("role") != joint_service.COMMISSION
-    ]
+    invoiced, credited, collected = treasury.money_summary(invoices, numbers)
     summary = {
         "quoted": quote.total_gross if quote else None,
-        # What each document asked of the client: deposits, and finals less the deposits they deduct.
-        "invoiced": sum((i.total_gross - i.prepaid for i, _f, _s in billed), ZERO),
-        "credited": sum((f.credited_effect for _i, f, _s in billed), ZERO),
-        "collected": sum((f.paid for _i, f, _s in billed), ZERO),
+        "invoiced": invoiced,
+        "credited": credited,
+        "collected": collected,
     }
     summary["outstanding"] = summary["invoiced"] - summary["credited"] - summary["collected"]
     money = payout_service.event_money(event) if quote is not None else None

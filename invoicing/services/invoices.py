@@ -159,6 +159,22 @@ def credit_notes_of(invoice: Invoice) -> list[Invoice]:
     )
 
 
+#: The role, in an invoice's ``references["joint"]``, of the coordinator's commission invoice to a member.
+JOINT_COMMISSION = "commission"
+
+
+def asks_the_client(invoice: Invoice) -> bool:
+    """Whether a document asks the event's client for money: deposits, finals and a joint member's or
+    fee invoice do; credit notes (they take off), the coordinator's commission invoices to the members
+    and an actor's self-billed invoice to the coordinator do not. The money page, the workbook and the
+    dashboards add up the same documents through this rule."""
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        return False
+    if invoice.origin == InvoiceOrigin.SELF_BILLED.value:
+        return False
+    return ((invoice.references or {}).get("joint") or {}).get("role") != JOINT_COMMISSION
+
+
 def figures_of(invoices) -> dict[int, Figures]:
     """Gross, deposits deducted, credited and paid amounts of each invoice, by id — two queries
     whatever the number of invoices (lists and money pages ask for many at once)."""

@@ -42,6 +42,7 @@ from invoicing import mentions as legal
 from invoicing.models import BillingMandate, Invoice, InvoiceKind, InvoiceLine, InvoiceOrigin, InvoiceStatus
 from invoicing.services import mandates
 from invoicing.services.invoices import (
+    JOINT_COMMISSION,
     Figures,
     InvoiceRefused,
     Issuer,
@@ -58,7 +59,7 @@ from offers import pricing
 from offers.models import BillingMode, Event, Quote, QuoteStatus
 
 #: What an invoice of the event is, in ``references["joint"]["role"]``.
-MEMBER, FEE, COMMISSION = "member", "fee", "commission"
+MEMBER, FEE, COMMISSION = "member", "fee", JOINT_COMMISSION
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -172,3 +172,27 @@ def test_accepted_in_the_portal_and_the_payout_becomes_payable(client, single):
     )
     assert refused.status_code == 403
     assert self_billing.review_of(shop_invoice) is None
+
+
+def test_the_money_page_and_the_workbook_never_count_a_self_billed_invoice_as_billed(client, single):
+    """The client was asked for the final invoice only: an actor's self-billed invoice to the
+    coordinator is neither invoiced to the client nor outstanding (``asks_the_client``)."""
+    from app.formatting import money
+    from invoicing.models import Invoice, InvoiceStatus
+    from invoicing.treasury import money_summary
+
+    quote, event, treasurer = single["quote"], single["event"], single["treasurer"]
+    self_billing.issue_self_billed(quote, single["shop"], treasurer, today=DAY)
+    db.session.flush()
+    documents = list(
+        db.session.scalars(
+            sa.select(Invoice).where(Invoice.event_id == event.id, Invoice.status == InvoiceStatus.ISSUED)
+        )
+    )
+    assert len(documents) == 2
+    invoiced, credited, collected = money_summary(documents, invoice_service.figures_of(documents))
+    assert (invoiced, credited, collected) == (quote.total_gross, D("0.00"), quote.total_gross)
+    login(client, treasurer)
+    page = client.get(f"/evenements/{event.id}/facturation").get_data(as_text=True)
+    figure = page.split('id="invoiced">', 1)[1].split("<", 1)[0]
+    assert figure == money(quote.total_gross)
