@@ -104,11 +104,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(directory_bp)
     app.register_blueprint(public_bp)
 
+    from invoicing import exports_views as _exports_views  # noqa: F401  (routes on the invoicing blueprint)
     from invoicing.views import bp as invoicing_bp
     from offers.views import bp as offers_bp
 
     app.register_blueprint(offers_bp)
     app.register_blueprint(invoicing_bp)
+
+    from reports.views import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
 
     # Packages add their part of the demo (one-way arrows: app only knows the registry).
     from app.cli import register_commands
@@ -135,6 +140,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         bench_cli = None
     if bench_cli is not None:
         app.cli.add_command(bench_cli)
+
+    from app.schema import check_schema, should_check
+
+    if should_check(app):
+        check_schema(app)  # refuse to serve an old schema: "flask db upgrade" first
 
     from app.navigation import navigation_for
 

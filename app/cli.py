@@ -1,4 +1,5 @@
-"""Command-line interface: ``flask users …``, ``flask outbox …``, ``flask demo …``."""
+"""Command-line interface: ``flask users …``, ``flask outbox …``, ``flask demo …``, ``flask backup``,
+``flask restore``."""
 
 from __future__ import annotations
 
@@ -115,3 +116,7 @@ def register_commands(app) -> None:
     from app.demo import demo_cli
 
     app.cli.add_command(demo_cli)
+    from app.backup import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

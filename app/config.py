@@ -50,6 +50,8 @@ class Config:
 
     # Magic links (actors and clients).
     MAGIC_LINK_MAX_AGE = timedelta(hours=48)
+    # Password reset links sent by the admin (every role).
+    PASSWORD_RESET_MAX_AGE = timedelta(hours=48)
 
     # Mail: real SMTP when MAIL_SERVER is set, else .eml files in instance/outbox/.
     MAIL_SERVER: str | None = None

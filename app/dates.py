@@ -7,7 +7,7 @@ through ``BABEL_DEFAULT_TIMEZONE``; :func:`short_local` is for messages built ou
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -51,3 +51,8 @@ def local_offset(old_start: datetime, new_start: datetime) -> timedelta:
 def short_local(value: datetime) -> str:
     """``16/06/2026 09:00`` in Paris time, for messages and stale-form listings."""
     return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def local_today() -> date:
+    """Today's date on the wall clock of the coordination (Europe/Paris)."""
+    return datetime.now(LOCAL_TZ).date()

@@ -1,4 +1,5 @@
-"""Babel formatting filters: amounts (``1 234,56 €``), dates (``15 avril 2011``), rates, quantities."""
+"""Babel formatting filters: amounts (``1 234,56 €``), dates (``15 avril 2011``, ``1er janvier 2027``),
+rates, quantities."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 
@@ -35,29 +37,72 @@ def quantity(value) -> str:
 
 
 # One format per kind, in each language: a date (``15 avril 2011`` / ``April 15, 2011``), a date
-# with its time (``15 avr. 2011 08:00`` / ``Apr 15, 2011, 08:00``), a time (``08:00``).
+# with its time (``15 avr. 2011 08:00`` / ``Apr 15, 2011, 08:00``), a time (``08:00``). French writes
+# the first day of a month as an ordinal: ``1er janvier 2027``, ``1er janv. 2027 08:00``.
+_DATE_PATTERNS = {"fr": "d MMMM y", "en": "MMMM d, y"}
 _DATETIME_PATTERNS = {"fr": "d MMM y HH:mm", "en": "MMM d, y, HH:mm"}
 
 
+def _local(value):
+    """A datetime in Paris wall time (aware values; naive ones are taken as they are)."""
+    from app.dates import to_local
+
+    return to_local(value) if isinstance(value, datetime) and value.tzinfo else value
+
+
+def _pattern(patterns: dict[str, str], day: int) -> str:
+    locale = _locale()
+    pattern = patterns.get(locale, patterns["fr"])
+    if locale == "fr" and day == 1:
+        pattern = pattern.replace("d ", "d'er' ", 1)
+    return pattern
+
+
 def date_long(value) -> str:
-    """A date, or the local date of a datetime, in the language's long form."""
+    """A date, or the local date of a datetime, in the language's long form (``1er janvier 2027``)."""
     if value is None:
         return ""
-    if isinstance(value, (date, datetime)):
-        return format_date(value, "long")
+    if isinstance(value, datetime):
+        value = _local(value).date()
+    if isinstance(value, date):
+        return format_date(value, _pattern(_DATE_PATTERNS, value.day))
     return str(value)
 
 
 def datetime_short(value) -> str:
     if value is None:
         return ""
-    return format_datetime(value, _DATETIME_PATTERNS.get(_locale(), _DATETIME_PATTERNS["fr"]))
+    return format_datetime(value, _pattern(_DATETIME_PATTERNS, _local(value).day))
 
 
 def time_short(value) -> str:
     if value is None:
         return ""
     return format_datetime(value, "HH:mm")
+
+
+def date_span(starts, ends) -> str:
+    """An event's dates with its hours, in the reader's language: ``1er janvier 2027, 08:00–18:00``
+    on one day, ``du 1er janvier 2027, 08:00 au 2 janvier 2027, 18:00`` over several."""
+    starts, ends = from_iso(starts), from_iso(ends)
+    if starts is None:
+        return ""
+    if ends is None:
+        return _("%(date)s, %(time)s", date=date_long(starts), time=time_short(starts))
+    if _local(starts).date() == _local(ends).date():
+        return _(
+            "%(date)s, %(start)s–%(end)s",
+            date=date_long(starts),
+            start=time_short(starts),
+            end=time_short(ends),
+        )
+    return _(
+        "du %(start_date)s, %(start)s au %(end_date)s, %(end)s",
+        start_date=date_long(starts),
+        start=time_short(starts),
+        end_date=date_long(ends),
+        end=time_short(ends),
+    )
 
 
 def from_iso(value):
@@ -122,4 +167,4 @@ def register_filters(app) -> None:
         decimal=to_decimal,
         phone_links=phone_links,
     )
-    app.jinja_env.globals.update(data_lang=data_lang)
+    app.jinja_env.globals.update(data_lang=data_lang, date_span=date_span)

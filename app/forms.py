@@ -1,10 +1,12 @@
-"""The base of every form: single-line text fields refuse control characters, integers are plain.
+"""The base of every form: text fields refuse control characters, integers are plain.
 
 Every form of every package derives from :class:`Form` (a :class:`flask_wtf.FlaskForm`). Its
 ``Meta.bind_field`` adds :func:`single_line` to each text field that is not multi-line (a
 ``StringField`` that is neither a ``TextAreaField`` nor a ``PasswordField``), so a title, a name or a
 hidden version number cannot carry CR, LF or another control character into a header, a PDF, a CSV
-or an e-mail subject. ``tests/security/test_input.py`` and the fuzz test walk every form.
+or an e-mail subject. A ``TextAreaField`` keeps its line breaks and tabs but refuses the other
+control characters (:func:`multi_line`): a NUL would break the Factur-X XML of an invoice.
+``tests/security/test_input.py`` and the fuzz test walk every form.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from app.parsing import parse_plain_int, single_line_error
+from app.parsing import parse_plain_int, single_line_error, text_error
 
 #: Text fields that may hold several lines.
 MULTI_LINE = (TextAreaField, PasswordField)
@@ -27,11 +29,20 @@ def single_line(form, field) -> None:
         raise ValidationError(error)
 
 
+def multi_line(form, field) -> None:
+    """WTForms validator: line breaks and tabs, but no other control character."""
+    error = text_error(field.data if isinstance(field.data, str) else None)
+    if error:
+        raise ValidationError(error)
+
+
 class Form(FlaskForm):
     class Meta(FlaskForm.Meta):
         def bind_field(self, form, unbound_field, options):
             field = super().bind_field(form, unbound_field, options)
-            if isinstance(field, StringField) and not isinstance(field, MULTI_LINE):
+            if isinstance(field, TextAreaField):
+                field.validators = [*field.validators, multi_line]
+            elif isinstance(field, StringField) and not isinstance(field, MULTI_LINE):
                 field.validators = [*field.validators, single_line]
             return field
 

@@ -71,6 +71,12 @@ LABELS: dict[str, object] = {
     "credit_note": _l("Avoir"),
     "due": _l("À payer"),
     "paid": _l("Payé"),
+    # joint consortium: Chorus Pro circuits, e-invoice formats, answers to self-billed invoices
+    "each_member": _l("Chaque cotraitant dépose sa facture, le mandataire la valide"),
+    "global": _l("Le mandataire dépose une demande de paiement globale"),
+    "facturx": _l("Factur-X (PDF avec sa facture électronique XML)"),
+    "pdfa": _l("PDF/A simple (XML fourni à part)"),
+    "contested": _l("Contestée"),
 }
 
 STATUS_STYLES = {

@@ -13,6 +13,7 @@ NAVIGATION: dict[Role, list[tuple[str, object]]] = {
         ("directory.organisation_list", _l("Acteurs")),
         ("invoicing.invoice_list", _l("Factures")),
         ("main.user_list", _l("Utilisateurs")),
+        ("reports.admin", _l("Indicateurs")),
         ("main.settings", _l("Paramètres")),
     ],
     Role.COORDINATOR: [
@@ -22,6 +23,7 @@ NAVIGATION: dict[Role, list[tuple[str, object]]] = {
         ("directory.organisation_list", _l("Acteurs")),
         ("directory.chain_list", _l("Chaînes")),
         ("offers.client_list", _l("Clients")),
+        ("reports.coordination", _l("Indicateurs")),
     ],
     Role.TREASURER: [
         ("main.dashboard", _l("Tableau de bord")),
@@ -31,11 +33,13 @@ NAVIGATION: dict[Role, list[tuple[str, object]]] = {
         ("invoicing.invoice_list", _l("Factures")),
         ("invoicing.payment_list", _l("Paiements")),
         ("invoicing.payout_list", _l("Reversements")),
+        ("reports.treasury", _l("Indicateurs")),
     ],
     Role.ACTOR: [
         ("main.dashboard", _l("Accueil")),
         ("offers.portal_lots", _l("Mes lots")),
         ("invoicing.portal_statements", _l("Mes relevés")),
+        ("invoicing.portal_invoicing", _l("Ma facturation")),
         ("directory.my_card", _l("Ma fiche")),
     ],
     Role.CLIENT: [

@@ -56,3 +56,9 @@ def next_number(issuer: str, prefix: str, year: int) -> str:
         .execution_options(synchronize_session=False)
     )
     return format_number(prefix, year, value)
+
+
+def organisation_issuer(organisation_id: int) -> str:
+    """The series key of an actor's own invoices (issued under its billing mandate, or recorded):
+    separate from the coordinator's (``coordinator``) and from every other actor's."""
+    return f"organisation:{organisation_id}"

@@ -93,6 +93,23 @@ def single_line_error(text: str | None) -> str | None:
     return None
 
 
+#: What a multi-line text keeps of the control characters: tab and the line breaks.
+_TEXT_CONTROLS = {"\t", "\n", "\r"}
+#: Non-characters that XML (the Factur-X invoice) refuses, like the control characters.
+_NON_CHARACTERS = {"\ufffe", "\uffff"}
+
+
+def text_error(text: str | None) -> str | None:
+    """A French message when a multi-line ``text`` holds a control character other than tab and
+    the line breaks (a NUL breaks the Factur-X XML, an escape sequence a terminal), else None."""
+    if not text:
+        return None
+    for char in text:
+        if char in _NON_CHARACTERS or (unicodedata.category(char) == "Cc" and char not in _TEXT_CONTROLS):
+            return _("Ce texte contient un caractère de contrôle : retirez-le.")
+    return None
+
+
 def check_single_line(text: str | None) -> str | None:
     """Return ``text`` or raise :class:`ValueError` (for imports and services)."""
     error = single_line_error(text)

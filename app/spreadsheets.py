@@ -20,6 +20,13 @@ Formula injection
 
 Characters XML forbids (control characters other than tab, LF and CR) cannot be stored in an XLSX:
 they are dropped from text cells rather than failing the whole export.
+
+Large workbooks
+    :class:`XlsxSheet` streams one sheet of a write-only workbook (:func:`new_workbook`,
+    :func:`workbook_bytes`): rows are written as they come, never held. Each column reuses one cell
+    per kind of value, whose style is looked up once, so a styled sheet costs no more than openpyxl
+    writing bare values. It adds what the treasurer's exports need: an autofilter on the header, and
+    a bold totals row summing the columns marked ``total`` (values, never formulas).
 """
 
 from __future__ import annotations
@@ -34,9 +41,10 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from app.dates import LOCAL_TZ
 
@@ -50,6 +58,12 @@ INTEGER_FORMAT = "0"
 DATE_FORMAT = "dd/mm/yyyy"
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 TEXT_FORMAT = "@"
+#: Amounts in euros, as French Excel shows them (``-1 234,56 €``).
+EURO_FORMAT = '#,##0.00 "€"'
+#: VAT rates stored as fractions (``0.055`` shows ``5,5 %``).
+RATE_FORMAT = "0.0%"
+#: The longest text a cell holds (Excel's limit).
+MAX_TEXT = 32767
 
 DEFAULT_WIDTH = 18
 
@@ -62,6 +76,8 @@ class Column:
     width: int = DEFAULT_WIDTH
     #: For numbers and dates (e.g. ``'#,##0.00 "€"'``); text is always ``@``.
     number_format: str | None = None
+    #: Summed on the totals row of an :class:`XlsxSheet`.
+    total: bool = False
 
 
 def escape_csv_cell(text: str) -> str:
@@ -158,27 +174,194 @@ def write_xlsx(title: str, columns: Sequence[Column | str], rows: Iterable[Seque
 
     ``title`` is the sheet's name (at most 31 characters, without ``[]:*?/\\``).
     """
-    columns = [_column(c) for c in columns]
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title)
-    sheet.freeze_panes = "A2"
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-    bold = Font(bold=True)
-    try:
-        sheet.append([xlsx_cell(sheet, column.header, font=bold) for column in columns])
-        for row in rows:
-            sheet.append(
-                [
-                    xlsx_cell(sheet, value, column.number_format)
-                    for column, value in zip(columns, row, strict=True)
-                ]
-            )
-    except BaseException:
-        # A refused value: close the half-written sheet's stream before the error goes up.
-        with contextlib.suppress(Exception):
-            sheet.close()
-        raise
+    workbook = new_workbook()
+    sheet = XlsxSheet(workbook, title, columns, autofilter=False)
+    sheet.extend(rows)
+    return workbook_bytes(workbook)
+
+
+# --- streamed sheets -----------------------------------------------------------------------------
+
+
+class _ColumnCell(Cell):
+    """The one cell a column reuses for every row holding one kind of value: its style is looked up
+    in the workbook once, not once per cell. The sheet writes each row before the next is built."""
+
+    __slots__ = ("_style_id",)
+
+    @property
+    def style_id(self):
+        return self._style_id
+
+    @property
+    def has_style(self):
+        return True
+
+
+class _StreamedSheet(WriteOnlyWorksheet):
+    """A write-only sheet whose rows are already cells (``None`` for an empty one)."""
+
+    def _values_to_row(self, values, row_idx):
+        for col_idx, cell in enumerate(values, 1):
+            if cell is None:
+                continue
+            cell.column = col_idx
+            cell.row = row_idx
+            yield cell
+
+
+def new_workbook() -> Workbook:
+    """An empty write-only workbook for :class:`XlsxSheet` (save it with :func:`workbook_bytes`)."""
+    return Workbook(write_only=True)
+
+
+def workbook_bytes(workbook: Workbook) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+_TEXT, _NUMBER, _INTEGER, _DATE, _DATETIME = range(5)
+_DEFAULT_FORMATS = {
+    _TEXT: TEXT_FORMAT,
+    _NUMBER: DECIMAL_FORMAT,
+    _INTEGER: INTEGER_FORMAT,
+    _DATE: DATE_FORMAT,
+    _DATETIME: DATETIME_FORMAT,
+}
+
+
+class XlsxSheet:
+    """One sheet of a write-only workbook, written row by row (see the module docstring).
+
+    The header is bold and frozen, widths come from the columns, an autofilter covers the header and
+    the data rows (not the totals row, so that sorting leaves it last). Call :meth:`close` (or
+    :meth:`append_totals`, which closes) before saving the workbook.
+    """
+
+    def __init__(
+        self, workbook: Workbook, title: str, columns: Sequence[Column | str], *, autofilter: bool = True
+    ):
+        self.columns = [_column(c) for c in columns]
+        self.sheet = _StreamedSheet(parent=workbook, title=title)
+        workbook._add_sheet(self.sheet)
+        self.sheet.freeze_panes = "A2"
+        for index, column in enumerate(self.columns, start=1):
+            self.sheet.column_dimensions[get_column_letter(index)].width = column.width
+        self.autofilter = autofilter
+        #: Data rows written so far (header and totals excluded).
+        self.rows = 0
+        self.totals: list[Decimal | None] = [Decimal("0") if c.total else None for c in self.columns]
+        self._cells: list[dict[int, _ColumnCell]] = [{} for _c in self.columns]
+        self._closed = False
+        bold = Font(bold=True)
+        self._write([xlsx_cell(self.sheet, column.header, font=bold) for column in self.columns])
+
+    def _write(self, cells) -> None:
+        try:
+            self.sheet.append(cells)
+        except BaseException:
+            # Close the half-written sheet's stream before the error goes up.
+            with contextlib.suppress(Exception):
+                self.sheet.close()
+            raise
+
+    def _cell(self, index: int, kind: int) -> _ColumnCell:
+        cell = _ColumnCell(self.sheet)
+        column_format = self.columns[index].number_format
+        cell.number_format = (
+            _DEFAULT_FORMATS[kind] if kind == _TEXT else column_format or _DEFAULT_FORMATS[kind]
+        )
+        cell._style_id = self.sheet.parent._cell_styles.add(cell._style)
+        self._cells[index][kind] = cell
+        return cell
+
+    def append(self, row: Sequence[object]) -> None:
+        """Write one row of typed values (``str``, ``int``, ``Decimal``, ``date``, ``datetime``, ``None``)."""
+        try:
+            cells = self._row(row)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.sheet.close()
+            raise
+        self._write(cells)
+        self.rows += 1
+
+    def _row(self, row: Sequence[object]) -> list:
+        if len(row) != len(self.columns):
+            raise ValueError(f"a row of {len(row)} cells in a sheet of {len(self.columns)} columns")
+        cells = []
+        totals = self.totals
+        for index, value in enumerate(row):
+            kind = _kind(value)
+            if kind is None:
+                cells.append(None)
+                continue
+            cell = self._cells[index].get(kind) or self._cell(index, kind)
+            if kind == _TEXT:
+                cell._value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_TEXT]
+                cell.data_type = "s"
+            elif kind == _DATETIME:
+                cell._value = _naive_local(value)
+                cell.data_type = "d"
+            else:
+                cell._value = value
+                cell.data_type = "d" if kind == _DATE else "n"
+                if totals[index] is not None and kind != _DATE:
+                    totals[index] += value
+            cells.append(cell)
+        return cells
+
+    def extend(self, rows: Iterable[Sequence[object]]) -> None:
+        for row in rows:
+            self.append(row)
+
+    def append_totals(self, label: str) -> None:
+        """A bold last row: ``label`` in the first column, the sums of the ``total`` columns."""
+        self.close()
+        bold = Font(bold=True)
+        values: list[object] = [None] * len(self.columns)
+        values[0] = label
+        for index, total in enumerate(self.totals):
+            if total is not None:
+                values[index] = total
+        self._write(
+            [
+                xlsx_cell(self.sheet, value, column.number_format, font=bold)
+                for column, value in zip(self.columns, values, strict=True)
+            ]
+        )
+
+    def close(self) -> None:
+        """Set the autofilter over the header and the data rows (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.autofilter:
+            last = get_column_letter(len(self.columns))
+            self.sheet.auto_filter.ref = f"A1:{last}{self.rows + 1}"
+
+
+def _kind(value) -> int | None:
+    """The kind of a typed value (``None`` for an empty cell); ``TypeError`` for floats, booleans…"""
+    kind = type(value)
+    if kind is str:
+        return _TEXT if value else None
+    if value is None:
+        return None
+    if kind is Decimal:
+        return _NUMBER
+    if kind is date:
+        return _DATE
+    if kind is int:
+        return _INTEGER
+    if kind is datetime:
+        return _DATETIME
+    _check_type(value)  # floats, booleans and unknown objects are refused here
+    if isinstance(value, str):  # a str subclass (an enum): text
+        return _TEXT if value else None
+    if isinstance(value, datetime):
+        return _DATETIME
+    if isinstance(value, date):
+        return _DATE
+    return _NUMBER if isinstance(value, Decimal) else _INTEGER

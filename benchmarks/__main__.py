@@ -67,6 +67,7 @@ def make_app(url: str):
             "SESSION_COOKIE_SECURE": False,
             "REDIS_URL": None,
             "MAIL_SERVER": None,
+            "SCHEMA_CHECK": False,  # the bench migrates its databases itself
         }
     )
 

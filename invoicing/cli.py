@@ -87,3 +87,88 @@ def _report_problems(problems: list[str], directory: Path) -> None:
         click.echo(f"{directory} : {len(problems)} problème(s).", err=True)
         raise SystemExit(1)
     click.echo(f"{directory} : archive intacte, documents conformes (manifeste, XSD, EN 16931, CTC FR).")
+
+
+# --- the treasurer's exports ---------------------------------------------------------------------
+
+
+def _period_options(command):
+    """``--from``, ``--to`` (AAAA-MM-JJ), optional ``--event`` and ``--client`` (ids)."""
+    for option in reversed(
+        [
+            click.option(
+                "--from", "date_from", required=True, metavar="AAAA-MM-JJ", help="Début de la période."
+            ),
+            click.option(
+                "--to", "date_to", required=True, metavar="AAAA-MM-JJ", help="Fin de la période (incluse)."
+            ),
+            click.option("--event", "event", type=int, default=None, help="Un seul événement (son numéro)."),
+            click.option("--client", "client", type=int, default=None, help="Un seul client (son numéro)."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _parse_day(value: str, option: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"date attendue au format AAAA-MM-JJ, pas « {value} ».", param_hint=option
+        ) from exc
+
+
+def _period(date_from: str, date_to: str, event, client):
+    from app.errors import InvalidValue
+    from invoicing.treasury import make_period
+
+    try:
+        return make_period(_parse_day(date_from, "--from"), _parse_day(date_to, "--to"), event, client)
+    except InvalidValue as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@invoicing_cli.command("export-xlsx")
+@_period_options
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_xlsx_command(date_from: str, date_to: str, event, client, output: Path):
+    """Écrire le classeur du trésorier (.xlsx) d'une période : synthèse, acteurs, factures, paiements,
+    reversements, lignes."""
+    from flask_babel import force_locale
+
+    from invoicing.workbook import TreasurerWorkbook
+
+    period = _period(date_from, date_to, event, client)
+    with force_locale("fr"):
+        data = TreasurerWorkbook(period).xlsx()
+    output.write_bytes(data)
+    click.echo(f"{output} : classeur du {period.label()} ({len(data)} octets).")
+
+
+@invoicing_cli.command("export-fec")
+@_period_options
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Fichier (ou dossier) ; par défaut <SIREN>FEC<AAAAMMJJ>.txt dans le dossier courant.",
+)
+def export_fec_command(date_from: str, date_to: str, event, client, output: Path | None):
+    """Écrire le journal comptable d'une période au format FEC : ventes, encaissements, reversements."""
+    from invoicing.journal import Journal
+
+    journal = Journal(_period(date_from, date_to, event, client))
+    entries = journal.entries()
+    data = journal.fec()
+    if output is None:
+        output = Path(journal.filename())
+    elif output.is_dir():
+        output = output / journal.filename()
+    output.write_bytes(data)
+    debit = sum((e.debit for e in entries), start=0)
+    click.echo(f"{output} : {len(entries)} écriture(s) équilibrée(s), {debit} € au débit et au crédit.")

@@ -159,6 +159,7 @@ def fx_document(invoice, lines, event) -> fx.FxDocument:
         purchase_order=invoice.purchase_order_number,
         preceding_invoices=tuple(preceding),
         payment_terms=invoice.seller.get("payment_terms") or None,
+        payee_iban=invoice.seller.get("iban") or None,
         notes=tuple(fx.FxNote(m["text"], m.get("code")) for m in invoice.mentions),
         vat_on_debits=legal.text("legal.vat_on_debits") in mention_texts,
         operation_category=OPERATION_LETTERS[invoice.operation_category],
@@ -179,6 +180,9 @@ def render_invoice(invoice, lines, event) -> tuple[bytes, bytes]:
     if errors:
         raise InvoiceNotCompliant(errors)
     pdf = render_pdf(render_html(invoice, lines, event), pdf_variant=fx.PDF_VARIANT)
+    if (invoice.buyer or {}).get("einvoice_format") == "pdfa":
+        # The client asked for a plain PDF/A: the XML is kept and exported beside it, not embedded.
+        return pdf, xml
     return fx.embed(pdf, xml, metadata={"title": f"{TITLES[invoice.kind.value]} {invoice.number}"}), xml
 
 
@@ -196,5 +200,27 @@ def render_statement(event, money, actor, lines, payouts) -> bytes:
             lines=lines,
             payouts=payouts,
             today=utcnow().date(),
+        )
+    return render_pdf(html)
+
+
+def render_cover(event, summary) -> bytes:
+    """The cover summary of a joint event for the client: every invoice of the groupement, who is
+    paid what, adding up to the accepted quote (rendered on demand from the frozen invoices)."""
+    from app.db import utcnow
+
+    with force_locale("fr"):
+        html = render_template("pdf/joint_cover.html", event=event, summary=summary, today=utcnow().date())
+    return render_pdf(html)
+
+
+def render_identity_sheet(sheet) -> bytes:
+    """The "fiche d'identité du marché" of a groupement (rendered on demand)."""
+    from app.db import utcnow
+    from invoicing.services.chorus import CIRCUITS
+
+    with force_locale("fr"):
+        html = render_template(
+            "pdf/identity_sheet.html", sheet=sheet, circuit=CIRCUITS[sheet.circuit], today=utcnow().date()
         )
     return render_pdf(html)

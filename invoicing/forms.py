@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -100,3 +101,101 @@ class PayoutPaidForm(Form):
         _l("Référence du virement"), validators=[DataRequired(_l("Indiquez la référence.")), Length(max=120)]
     )
     submit = SubmitField(_l("Marquer payé"))
+
+
+class MandatePortalForm(Form):
+    """The actor grants Maillage its billing mandate (portal)."""
+
+    prefix = StringField(
+        _l("Préfixe de votre série de factures (ex. MELI)"),
+        validators=[DataRequired(_l("Indiquez le préfixe.")), Length(max=10)],
+    )
+    valid_from = DateField(
+        _l("Valable à partir du"), validators=[DataRequired(_l("Indiquez la date de début."))]
+    )
+    valid_until = DateField(_l("Jusqu'au (facultatif)"), validators=[Optional()])
+    agreed = BooleanField(
+        _l(
+            "Je donne mandat à la coordination d'émettre en notre nom et pour notre compte les factures "
+            "de nos prestations vendues par Maillage, dans notre propre série de numéros."
+        )
+    )
+    submit = SubmitField(_l("Donner le mandat"))
+
+
+class MandateUploadForm(Form):
+    """The coordination records a mandate signed on paper, with its PDF."""
+
+    prefix = StringField(
+        _l("Préfixe de la série de l'acteur (ex. MELI)"),
+        validators=[DataRequired(_l("Indiquez le préfixe.")), Length(max=10)],
+    )
+    valid_from = DateField(
+        _l("Valable à partir du"), validators=[DataRequired(_l("Indiquez la date de début."))]
+    )
+    valid_until = DateField(_l("Jusqu'au (facultatif)"), validators=[Optional()])
+    document = FileField(_l("Mandat signé (PDF, 2 Mo au plus)"))
+    submit = SubmitField(_l("Enregistrer le mandat signé"))
+
+
+class MandateRevokeForm(Form):
+    reason = StringField(
+        _l("Motif de la révocation"), validators=[DataRequired(_l("Indiquez le motif.")), Length(max=300)]
+    )
+    submit = SubmitField(_l("Révoquer le mandat"))
+
+
+class JointInvoicesForm(Form):
+    """Issue the groupement's invoices (joint consortium)."""
+
+    operation_category = SelectField(
+        _l("Catégorie de l'opération"),
+        choices=[
+            SelectChoice("services", _l("Prestations de services")),
+            SelectChoice("goods", _l("Livraisons de biens")),
+            SelectChoice("mixed", _l("Livraisons de biens et prestations de services")),
+        ],
+        default="services",
+    )
+    submit = SubmitField(_l("Émettre les factures du groupement"))
+
+
+class RecordActorInvoiceForm(Form):
+    """Record the invoice a member without a mandate issued by itself."""
+
+    organisation_id = SelectField(_l("Membre"), validate_choice=False)
+    number = StringField(
+        _l("Numéro de sa facture"), validators=[DataRequired(_l("Indiquez le numéro.")), Length(max=35)]
+    )
+    issue_date = DateField(_l("Date de sa facture"), validators=[DataRequired(_l("Indiquez la date."))])
+    total_net = DecimalTextField(
+        _l("Total HT (€)"), places=2, validators=[DataRequired(_l("Indiquez le total HT."))]
+    )
+    total_vat = DecimalTextField(_l("TVA (€)"), places=2, validators=[Optional()])
+    total_gross = DecimalTextField(
+        _l("Total TTC (€)"), places=2, validators=[DataRequired(_l("Indiquez le total TTC."))]
+    )
+    pdf = FileField(_l("Sa facture (PDF, 2 Mo au plus)"))
+    submit = SubmitField(_l("Enregistrer sa facture"))
+
+
+class ChorusChoicesForm(Form):
+    """An event's Chorus Pro circuit and its client's e-invoice format."""
+
+    chorus_circuit = SelectField(
+        _l("Circuit Chorus Pro du groupement"),
+        choices=[
+            SelectChoice("each_member", _l("Chaque cotraitant dépose sa facture, le mandataire la valide")),
+            SelectChoice("global", _l("Le mandataire dépose une demande de paiement globale")),
+        ],
+        default="each_member",
+    )
+    einvoice_format = SelectField(
+        _l("Format des factures de ce client"),
+        choices=[
+            SelectChoice("facturx", _l("Factur-X (PDF avec sa facture électronique XML)")),
+            SelectChoice("pdfa", _l("PDF/A simple (XML fourni à part)")),
+        ],
+        default="facturx",
+    )
+    submit = SubmitField(_l("Enregistrer"))

@@ -8,7 +8,7 @@ Every rule takes ``None`` or an anonymous user and then answers ``False``.
 
 from __future__ import annotations
 
-from app.auth import is_staff, is_treasury
+from app.auth import is_actor, is_actor_of, is_coordination, is_staff, is_treasury
 
 
 def can_view_invoices(user) -> bool:
@@ -39,3 +39,39 @@ def can_view_payouts(user) -> bool:
 def can_export_accounts(user) -> bool:
     """Export the accounting entries: treasury."""
     return is_treasury(user)
+
+
+def can_manage_mandates(user) -> bool:
+    """Record an actor's signed billing mandate, revoke one: coordination (admin, coordinator)."""
+    return is_coordination(user)
+
+
+def can_view_mandates(user) -> bool:
+    """See the actors' billing mandates and download the signed ones: staff."""
+    return is_staff(user)
+
+
+def can_manage_own_mandate(user, organisation_id: int | None) -> bool:
+    """Grant or revoke its own organisation's billing mandate: a person of that organisation."""
+    return is_actor_of(user, organisation_id)
+
+
+def can_answer_self_billing(user, organisation_id: int | None) -> bool:
+    """Accept or contest a self-billed invoice issued in its organisation's name: its people only."""
+    return is_actor_of(user, organisation_id)
+
+
+def may_revoke_mandates(user) -> bool:
+    """Reach the revoke route at all: coordination, or an actor (its own mandate, checked on the object
+    with :func:`can_manage_own_mandate`)."""
+    return is_coordination(user) or is_actor(user)
+
+
+def may_read_mandates(user) -> bool:
+    """Reach a signed mandate's PDF at all: staff, or an actor (its own, checked on the object)."""
+    return is_staff(user) or is_actor(user)
+
+
+def can_set_invoicing_choices(user) -> bool:
+    """Choose an event's Chorus Pro circuit and a client's e-invoice format: staff."""
+    return is_staff(user)

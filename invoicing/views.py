@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from app import snapshots
 from app.audit import register_fields
 from app.auth import actor_required, permission_required
 from app.dates import LOCAL_TZ
@@ -24,22 +25,28 @@ from app.web import service_call
 from invoicing.forms import (
     PAYMENT_METHODS,
     STATES,
+    ChorusChoicesForm,
     CreditNoteForm,
     DepositForm,
     FinalInvoiceForm,
     InvoiceFilterForm,
+    JointInvoicesForm,
     PaymentForm,
     PayoutPaidForm,
+    RecordActorInvoiceForm,
 )
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout
 from invoicing.permissions import (
+    can_export_accounts,
     can_issue_invoice,
     can_pay_out,
     can_record_payment,
+    can_set_invoicing_choices,
     can_view_invoices,
     can_view_payouts,
 )
 from invoicing.services import invoices as service
+from invoicing.services import joint as joint_service
 from invoicing.services import payouts as payout_service
 from invoicing.services.payments import record_payment
 from offers.models import Event, Quote, QuoteStatus
@@ -231,7 +238,16 @@ def _accepted_quote(event: Event) -> Quote | None:
     )
 
 
-def _money_page(event: Event, status=200, deposit_form=None, final_form=None, error=None):
+def _money_page(
+    event: Event,
+    status=200,
+    deposit_form=None,
+    final_form=None,
+    error=None,
+    joint_form=None,
+    record_form=None,
+    chorus_form=None,
+):
     quote = _accepted_quote(event)
     invoices = list(
         db.session.scalars(
@@ -244,7 +260,28 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
     numbers = service.figures_of(invoices)
     rows = [(i, numbers[i.id]) for i in invoices]
     rows = [(i, f, service.state(i, today, f)) for i, f in rows]
-    billed = [r for r in rows if r[0].kind != InvoiceKind.CREDIT_NOTE]
+    joint_summary = None
+    if quote is not None and joint_service.is_joint(quote):
+        joint_summary = joint_service.cover_summary(quote, today)
+    missing = []
+    if joint_summary is not None:
+        from invoicing.services.invoices import missing_public_references
+
+        missing = missing_public_references(
+            snapshots.client(event.client), quote.client_purchase_order or event.purchase_order_number
+        )
+    record_form = record_form or RecordActorInvoiceForm(formdata=None)
+    if joint_summary is not None:
+        record_form.organisation_id.choices = [
+            (str(s.organisation_id), s.name) for s in joint_summary.shares if s.awaiting_own_invoice
+        ]
+    # What the client is asked for: the coordinator's commission invoices to the members are not.
+    billed = [
+        r
+        for r in rows
+        if r[0].kind != InvoiceKind.CREDIT_NOTE
+        and (r[0].references or {}).get("joint", {}).get("role") != joint_service.COMMISSION
+    ]
     summary = {
         "quoted": quote.total_gross if quote else None,
         # What each document asked of the client: deposits, and finals less the deposits they deduct.
@@ -265,12 +302,29 @@ def _money_page(event: Event, status=200, deposit_form=None, final_form=None, er
             final_issued=any(
                 i.kind == InvoiceKind.INVOICE and f.credited_net < i.total_net for i, f, _s in rows
             ),
+            joint=joint_summary,
+            chorus_form=chorus_form or _chorus_form(event),
+            sheet_missing=missing,
+            can_export=can_export_accounts(current_user),
+            can_choose=can_set_invoicing_choices(current_user),
+            joint_form=joint_form or JointInvoicesForm(formdata=None),
+            record_form=record_form,
             deposit_form=deposit_form or DepositForm(formdata=None),
             final_form=final_form or FinalInvoiceForm(formdata=None),
             can_issue=can_issue_invoice(current_user),
             error=error,
         ),
         status,
+    )
+
+
+def _chorus_form(event: Event) -> ChorusChoicesForm:
+    from invoicing.services import chorus
+
+    return ChorusChoicesForm(
+        formdata=None,
+        chorus_circuit=chorus.event_choices(event.id).chorus_circuit.value,
+        einvoice_format=chorus.client_format(event.client_id).value,
     )
 
 
@@ -442,3 +496,7 @@ def portal_statement_pdf(event_id: int):
     if has_payout is None:
         abort(404)
     return _statement_pdf(event, current_user.organisation_id)
+
+
+from invoicing import joint_views as _joint_views  # noqa: E402,F401  (routes on this blueprint)
+from invoicing import mandate_views as _mandate_views  # noqa: E402,F401  (routes on this blueprint)

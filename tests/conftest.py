@@ -137,6 +137,15 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def hidden_value(html: str, name: str) -> str:
+    """The value of the form field ``name`` in a page (a hidden field's, typically)."""
+    match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html) or re.search(
+        rf'value="([^"]*)"[^>]*name="{name}"', html
+    )
+    assert match, f"no field {name} in page"
+    return match.group(1)
+
+
 class AuthActions:
     def __init__(self, client):
         self.client = client

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("app", "offers", "invoicing")
+PACKAGES = ("app", "offers", "invoicing", "reports")
 
 #: The only modules that may name roles to decide who may do what.
 PERMISSION_MODULES = {

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, PasswordField, SubmitField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from app.forms import Form
 
@@ -38,3 +38,35 @@ class ConfirmForm(Form):
     """An empty form: a CSRF-protected POST button."""
 
     submit = SubmitField(_l("Continuer"))
+
+
+def _new_password_fields():
+    password = PasswordField(
+        _l("Nouveau mot de passe"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Nouveau mot de passe, à nouveau"),
+        validators=[
+            DataRequired(),
+            EqualTo("password", message=_l("Les deux saisies du nouveau mot de passe diffèrent.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    return password, confirm
+
+
+class ChangePasswordForm(Form):
+    current_password = PasswordField(
+        _l("Mot de passe actuel"),
+        validators=[Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, confirm = _new_password_fields()
+    submit = SubmitField(_l("Changer le mot de passe"))
+
+
+class ResetPasswordForm(Form):
+    password, confirm = _new_password_fields()
+    submit = SubmitField(_l("Enregistrer le mot de passe"))

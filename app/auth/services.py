@@ -15,10 +15,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.audit import N_, as_label, record
 from app.auth import throttle
-from app.auth.passwords import MIN_LENGTH, hash_password, verify_password
+from app.auth.passwords import hash_password, password_problem, verify_password
 from app.auth.roles import EXTERNAL, is_external
 from app.db import utcnow
-from app.errors import DomainError
+from app.errors import Conflict, DomainError, InvalidValue
 from app.extensions import db
 from app.models import Client, LoginLinkRequest, MagicLink, Organisation, Role, User
 
@@ -185,6 +185,11 @@ def pending_link_requests(limit: int = 200) -> list[tuple[LoginLinkRequest, User
     return answered
 
 
+def safe_path(path: str | None) -> str | None:
+    """A return path given by a page (``next``), kept only when it stays on this site."""
+    return _safe_path(path)
+
+
 def _safe_path(path: str | None) -> str | None:
     """Only paths inside this site: no scheme, no host, no protocol-relative ``//``.
 
@@ -242,8 +247,8 @@ def create_user(
         raise DomainError(_("Seul un compte acteur se rattache à une organisation."))
     if role != Role.CLIENT and client is not None:
         raise DomainError(_("Seul un compte client se rattache à un client."))
-    if password is not None and len(password) < MIN_LENGTH:
-        raise DomainError(_("Le mot de passe doit compter au moins %(n)d caractères.", n=MIN_LENGTH))
+    if password is not None and password_problem(password):
+        raise InvalidValue(password_problem(password), field="password")
     if password is None and role not in EXTERNAL:
         raise DomainError(_("Un mot de passe est requis pour ce rôle."))
     user = User(
@@ -264,4 +269,105 @@ def create_user(
         user=by,
         summary=N_("Compte %(email)s créé (%(role)s)", email=email, role=as_label(role)),
     )
+    return user
+
+
+# --- passwords -----------------------------------------------------------------------------------
+
+
+def set_password(user: User, password: str) -> bool:
+    """Set ``user``'s password after :func:`~app.auth.passwords.password_problem` (raises
+    :class:`InvalidValue` beside ``password``), and end every session of the account: a new password
+    closes the old doors. The caller logs the current session in again if it should stay.
+
+    One conditional update on the session epoch the caller read: returns False, changing nothing,
+    when the account changed meanwhile (the same reset link used twice at once, another change).
+    """
+    problem = password_problem(password)
+    if problem:
+        raise InvalidValue(problem, field="password")
+    result = db.session.execute(
+        sa.update(User)
+        .where(User.id == user.id, User.session_epoch == user.session_epoch)
+        .values(password_hash=hash_password(password), session_epoch=User.session_epoch + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(user)
+    return result.rowcount == 1
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """A user changes their own password; the current one is required when the account has one.
+
+    Raises :class:`InvalidValue` beside ``current_password`` or ``password``.
+    """
+    if user.password_hash is not None and not verify_password(user.password_hash, current or ""):
+        raise InvalidValue(_("Le mot de passe actuel est incorrect."), field="current_password")
+    if user.password_hash is not None and verify_password(user.password_hash, new or ""):
+        raise InvalidValue(_("Le nouveau mot de passe doit être différent de l'actuel."), field="password")
+    if not set_password(user, new):
+        raise Conflict(_("Le compte a été modifié entre-temps : rechargez la page et recommencez."))
+    record("user.password_changed", user, user=user, summary=N_("Mot de passe modifié"))
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="maillage.password-reset")
+
+
+def _reset_fingerprint(user: User) -> str:
+    """Changes when the password or the session epoch changes: a link works once, and a newer reset
+    (which ends the sessions) voids the older links."""
+    return _hash(f"{user.id}:{user.password_hash or ''}:{user.session_epoch}")[:24]
+
+
+def reset_password_by_admin(user: User, by: User) -> str:
+    """The admin resets ``user``'s password: the current one stops working at once, every session
+    ends, and the returned token (for a link mailed to the user) lets them choose a new one, once,
+    within ``PASSWORD_RESET_MAX_AGE``. Raises :class:`Forbidden` for anyone but an admin."""
+    from app.auth.roles import is_admin
+    from app.errors import Forbidden
+
+    if not is_admin(by):
+        raise Forbidden(_("Seul un administrateur réinitialise les mots de passe."))
+    if not user.active:
+        raise DomainError(_("Ce compte est désactivé."))
+    user.password_hash = None
+    end_sessions(user)
+    record(
+        "user.password_reset",
+        user,
+        user=by,
+        summary=N_("Mot de passe de %(email)s réinitialisé, lien envoyé", email=user.email),
+    )
+    return _reset_serializer().dumps({"u": user.id, "f": _reset_fingerprint(user)})
+
+
+def password_reset_user(token: str) -> User:
+    """The user a reset link is for, without using it. Raises :class:`InvalidLink`."""
+    max_age = int(current_app.config["PASSWORD_RESET_MAX_AGE"].total_seconds())
+    try:
+        data = _reset_serializer().loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise InvalidLink(
+            _("Ce lien a expiré : demandez à l'administrateur d'en envoyer un nouveau.")
+        ) from exc
+    except BadSignature as exc:
+        raise InvalidLink(_("Ce lien n'est pas valide.")) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("f"), str):
+        raise InvalidLink(_("Ce lien n'est pas valide."))
+    user = db.session.get(User, data["u"])
+    if user is None or not user.active:
+        raise InvalidLink(_("Ce lien n'est pas valide."))
+    if not secrets.compare_digest(_reset_fingerprint(user), data["f"]):
+        raise InvalidLink(_("Ce lien a déjà servi ou a été remplacé par un plus récent."))
+    return user
+
+
+def reset_password(token: str, password: str, ip: str | None) -> User:
+    """Choose a new password from a reset link; the link then stops working (its fingerprint
+    changes with the password). Raises :class:`InvalidLink` or :class:`InvalidValue`."""
+    user = password_reset_user(token)
+    if not set_password(user, password):
+        raise InvalidLink(_("Ce lien a déjà servi ou a été remplacé par un plus récent."))
+    record("user.password_changed", user, user=user, summary=N_("Mot de passe choisi par lien"), ip=ip)
     return user

@@ -17,24 +17,29 @@ from flask import flash as _flash
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.auth.forms import ConfirmForm, LoginForm, MagicLinkRequestForm
+from app.auth.forms import ChangePasswordForm, ConfirmForm, LoginForm, MagicLinkRequestForm, ResetPasswordForm
+from app.auth.roles import authenticated_required
 from app.auth.services import (
     InvalidLink,
     LoginRefused,
     TooManyAttempts,
     authenticate,
+    change_password,
     consume_magic_link,
     end_sessions,
     issue_magic_link,
+    password_reset_user,
     peek_magic_link,
     pending_link_requests,
     request_login_link,
+    reset_password,
     safe_next_path,
 )
 from app.errors import NotConfigured
 from app.extensions import db
 from app.mail import queue_message
 from app.models import User
+from app.web import service_call
 
 bp = Blueprint("auth", __name__)
 
@@ -188,3 +193,69 @@ def magic_link(token: str):
         _flash(_("Bienvenue, %(name)s.", name=user.name), "success")
         return _after_login(user, next_path)  # redirect to a clean URL, without the token
     return render_template("app/auth/magic_confirm.html", form=form, user=link.user)
+
+
+# --- passwords -----------------------------------------------------------------------------------
+
+
+@bp.route("/mon-compte/mot-de-passe", methods=["GET", "POST"])
+@authenticated_required
+def password_change():
+    """Any logged-in user changes their password (the current one is asked when there is one)."""
+    user = db.session.get(User, current_user.id)
+    form = ChangePasswordForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            with service_call(form) as outcome:
+                change_password(user, form.current_password.data, form.password.data)
+            if outcome.ok:
+                login_user(user)  # the other sessions ended with the old password; this one stays
+                _flash(_("Votre mot de passe est changé. Vos autres sessions sont fermées."), "success")
+                return redirect(url_for("main.dashboard"))
+            status = outcome.status
+            if outcome.error:
+                _flash(outcome.error, "danger")
+        else:
+            status = 400
+    return render_template(
+        "app/auth/password_change.html", form=form, has_password=user.password_hash is not None
+    ), status
+
+
+@bp.route("/mot-de-passe/<token>", methods=["GET", "POST"])
+def password_reset(token: str):
+    """A reset link sent by the admin: GET shows the form (mail scanners only read it), POST sets the
+    new password once; then the user logs in with it."""
+    form = ResetPasswordForm()
+    try:
+        user = password_reset_user(token)
+    except InvalidLink as exc:
+        return render_template("app/auth/magic_invalid.html", message=exc.message), exc.status_code
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            with service_call(form) as outcome:
+                reset_password(token, form.password.data, g.client_ip)
+            if outcome.ok:
+                _flash(_("Votre mot de passe est enregistré : connectez-vous avec lui."), "success")
+                return redirect(url_for("auth.login"))
+            if isinstance(outcome.exception, InvalidLink):
+                return render_template("app/auth/magic_invalid.html", message=outcome.error), outcome.status
+            status = outcome.status
+        else:
+            status = 400
+    return render_template("app/auth/password_reset.html", form=form, user=user), status
+
+
+def send_password_reset(user: User, token: str):
+    """Queue the e-mail carrying a reset link. The caller commits."""
+    body = render_template(
+        "email/password_reset.txt",
+        user=user,
+        url=absolute_url("auth.password_reset", token=token),
+        hours=int(current_app.config["PASSWORD_RESET_MAX_AGE"].total_seconds() // 3600),
+    )
+    return queue_message(
+        to=[user.email], subject=_("Choisissez un nouveau mot de passe pour Maillage"), body_text=body
+    )

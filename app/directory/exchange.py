@@ -96,8 +96,15 @@ from app.spreadsheets import unescape_csv_cell, write_csv, write_xlsx
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_MAX_ROWS = 5000
-#: An XLSX is a zip: refuse one that would inflate beyond this (zip bomb).
-XLSX_MAX_UNCOMPRESSED = 64 * 1024 * 1024
+#: An XLSX is a zip: refuse one whose directory declares more than this once inflated (zip bomb).
+#: A real 5,000-row export of the directory is about 7 MB of XML.
+XLSX_MAX_UNCOMPRESSED = 24 * 1024 * 1024
+#: … or a member inflating more than this many times its compressed size (real sheets: 5 to 20).
+XLSX_MAX_RATIO = 100
+#: Rows of the sheet read at most beyond the allowed ones, blank rows included (hard cap).
+XLSX_MAX_BLANK_ROWS = 1000
+#: Columns a row may use (the file has 21); a cell further right is refused, never allocated.
+XLSX_MAX_COLUMNS = 64
 #: How long a preview may be confirmed, and an uploaded file kept.
 UPLOAD_MAX_AGE = 24 * 3600
 EXTENSIONS = ("csv", "xlsx")
@@ -512,6 +519,11 @@ def _read_csv(data: bytes, limit: int) -> pd.DataFrame:
 
 
 def _check_xlsx_container(data: bytes) -> None:
+    """Refuse what is not an XLSX, and a zip bomb, from the zip directory alone (nothing inflated).
+
+    The sizes the directory declares bound what :mod:`zipfile` will inflate (it stops at the
+    declared size and checks the CRC), so checking them is enough.
+    """
     refused = FileRefused(
         _(
             "Ce fichier n'est pas un classeur Excel .xlsx valide (un ancien .xls, un classeur protégé "
@@ -528,23 +540,117 @@ def _check_xlsx_container(data: bytes) -> None:
     names = {entry.filename for entry in entries}
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise refused
-    if sum(entry.file_size for entry in entries) > XLSX_MAX_UNCOMPRESSED:
-        raise FileRefused(_("Ce classeur est trop volumineux une fois décompressé : découpez-le."))
+    inflated = sum(entry.file_size for entry in entries)
+    bomb = any(
+        entry.file_size > 1024 * 1024 and entry.file_size > XLSX_MAX_RATIO * max(entry.compress_size, 1)
+        for entry in entries
+    )
+    if inflated > XLSX_MAX_UNCOMPRESSED or bomb:
+        raise FileRefused(
+            _(
+                "Ce classeur est trop volumineux une fois décompressé (%(size)s ; au plus %(limit)s, "
+                "et %(ratio)s fois sa taille compressée) : découpez-le ou enregistrez-le à nouveau.",
+                size=format_size(inflated),
+                limit=format_size(XLSX_MAX_UNCOMPRESSED),
+                ratio=XLSX_MAX_RATIO,
+            )
+        )
+
+
+def _cell_text(value, data_type: str) -> str:
+    """A cell as text, as pandas read it before (numbers without a useless ``.0``, errors empty)."""
+    if value is None or data_type == "e":
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _first_sheet_cells(data: bytes) -> Iterator[tuple[int, list[dict]]]:
+    """``(row number, cells)`` of the first worksheet, parsed as a stream.
+
+    openpyxl's ``load_workbook(read_only=True)`` first looks for each sheet's dimensions, and when a
+    sheet does not declare them it parses the whole sheet to find out (seconds for a million rows);
+    so the workbook parts are read here one by one, and only the first sheet's rows, lazily.
+    """
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    try:
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        path = next(
+            rel.target
+            for _sheet, rel in reader.parser.find_sheets()
+            if "worksheet" in rel.Type and rel.target in reader.valid_files
+        )
+        with reader.archive.open(path) as source:
+            parser = WorkSheetParser(
+                source,
+                reader.shared_strings,
+                data_only=True,
+                epoch=reader.wb.epoch,
+                date_formats=reader.wb._date_formats,
+                timedelta_formats=reader.wb._timedelta_formats,
+            )
+            yield from parser.parse()
+    finally:
+        reader.archive.close()
+
+
+def _xlsx_rows(data: bytes, limit: int) -> list[list[str]]:
+    """The first sheet's rows as text, streamed and capped.
+
+    Reading stops once ``limit`` non-blank rows are read (enough to tell "over the limit"); a row
+    numbered past ``limit + XLSX_MAX_BLANK_ROWS`` (blank rows count), or a cell right of
+    ``XLSX_MAX_COLUMNS``, is refused at once, before anything is allocated for it.
+    """
+    rows: list[list[str]] = []
+    filled, cap = 0, limit + XLSX_MAX_BLANK_ROWS
+    for number, cells in _first_sheet_cells(data):
+        if number > cap:
+            raise FileRefused(
+                _(
+                    "La feuille compte plus de %(cap)s lignes (lignes vides comprises) : supprimez les "
+                    "lignes inutiles ou découpez-la en plusieurs imports.",
+                    cap=cap,
+                )
+            )
+        values: dict[int, str] = {}
+        for cell in cells:
+            text = _cell_text(cell["value"], cell["data_type"])
+            if not text.strip():
+                continue
+            if cell["column"] > XLSX_MAX_COLUMNS:
+                raise FileRefused(
+                    _(
+                        "La ligne %(line)s contient des données au-delà de la colonne %(letter)s : "
+                        "seules les colonnes de l'annuaire sont attendues.",
+                        line=number,
+                        letter=get_column_letter(XLSX_MAX_COLUMNS),
+                    )
+                )
+            values[cell["column"]] = text
+        while len(rows) < number - 1:  # rows the sheet skips are blank
+            rows.append([])
+        rows.append([values.get(column, "") for column in range(1, max(values, default=0) + 1)])
+        if values:
+            filled += 1
+            if filled >= limit:
+                break
+    return rows
 
 
 def _read_xlsx(data: bytes, limit: int) -> pd.DataFrame:
     _check_xlsx_container(data)
     try:
-        frame = pd.read_excel(
-            io.BytesIO(data),
-            sheet_name=0,
-            engine="openpyxl",
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            nrows=limit,
-        )
+        rows = _xlsx_rows(data, limit)
+    except FileRefused:
+        raise
     except Exception as exc:  # openpyxl raises many kinds of errors on a damaged workbook
         current_app.logger.info("unreadable xlsx import: %r", exc)
         raise FileRefused(
@@ -552,7 +658,8 @@ def _read_xlsx(data: bytes, limit: int) -> pd.DataFrame:
                 "Le classeur Excel n'a pas pu être lu (fichier endommagé ?). Enregistrez-le à nouveau en .xlsx."
             )
         ) from exc
-    return frame.fillna("")
+    width = max((len(row) for row in rows), default=0)
+    return pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=object)
 
 
 def check_columns(headers: Iterable[str]) -> None:

@@ -304,9 +304,12 @@ class CategoryForm(Form):
         _l("Ordre d'affichage"), validators=[Optional(), NumberRange(min=0, max=10000)], default=0
     )
     active = BooleanField(_l("Active (proposée pour les lots et les fiches)"), default=True)
+    #: The edit form's version check (unused when creating).
+    version_id = HiddenField()
     submit = SubmitField(_l("Enregistrer"))
 
     def fill(self, category) -> CategoryForm:
+        self.version_id.data = category.version_id
         self.name.data = category.name
         self.code.data = category.code
         self.default_vat_rate.data = category.default_vat_rate

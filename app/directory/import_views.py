@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth import permission_required
+from app.auth.services import safe_path
 from app.dates import LOCAL_TZ
 from app.directory import exchange
 from app.directory.permissions import can_export_directory, can_import_directory
@@ -29,10 +30,17 @@ MIMETYPES = {
 }
 
 
+def _back() -> str | None:
+    """Where the import was opened from (an event, a lot's suggestions), to go back to after it:
+    ``next`` in the query string or the form, a path on this site only."""
+    return safe_path((request.values.get("next") or "")[:300] or None)
+
+
 def _upload_page(error: str | None = None, status: int = 200):
     return (
         render_template(
             "app/directory/import_upload.html",
+            back=_back(),
             error=error,
             columns=exchange.COLUMNS,
             max_size=exchange.format_size(exchange.max_bytes()),
@@ -46,6 +54,7 @@ def _preview_page(preview: exchange.ImportPreview, token: str | None, notice: st
     return (
         render_template(
             "app/directory/import_preview.html",
+            back=_back(),
             preview=preview,
             counts=preview.counts,
             token=token,
@@ -113,7 +122,7 @@ def import_confirm():
         abort(outcome.status, outcome.error)  # the error page, as for any refusal (403, 409)
     if not outcome.ok:
         flash(outcome.error, "danger")
-        return redirect(url_for("directory.import_upload"))
+        return redirect(url_for("directory.import_upload", next=_back()))
     exchange.discard_upload(stored)
     flash(
         _(
@@ -123,7 +132,19 @@ def import_confirm():
         ),
         "success",
     )
-    return redirect(url_for("directory.organisation_list"))
+    return redirect(_back() or url_for("directory.organisation_list"))
+
+
+@bp.route("/acteurs/import/modele.<fmt>")
+@permission_required(can_import_directory)
+def import_template(fmt: str):
+    """An empty table with the import's columns, to type new actors into."""
+    if fmt not in exchange.EXTENSIONS:
+        abort(404)
+    body = exchange.export_csv([]) if fmt == "csv" else exchange.export_xlsx([])
+    response = Response(body, mimetype=MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="acteurs-modele.{fmt}"'
+    return response
 
 
 @bp.route("/acteurs/export.<fmt>")

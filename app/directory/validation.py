@@ -108,6 +108,54 @@ def vat_number_for(siren: str) -> str:
     return "FR" + stdnum_siren.to_tva(siren)
 
 
+#: A CPV code (common procurement vocabulary): 8 digits, a hyphen, a check digit (``79952000-2``).
+_CPV = re.compile(r"^(\d{8})-?(\d)$")
+#: The weights of the CPV check digit, digit by digit; the check digit completes the weighted sum to a
+#: multiple of 10 (``79952000-2``, ``55520000-1``, ``45000000-7``).
+_CPV_WEIGHTS = (7, 3, 9, 7, 3, 9, 7, 3)
+#: At most this many codes on one event.
+MAX_CPV_CODES = 10
+
+
+def cpv_check_digit(code: str) -> str:
+    """The check digit of the 8 digits of a CPV code."""
+    total = sum(int(digit) * weight for digit, weight in zip(code, _CPV_WEIGHTS, strict=True))
+    return str(-total % 10)
+
+
+def check_cpv_codes(value: str) -> list[str]:
+    """CPV codes separated by commas, semicolons or spaces -> ``["79952000-2", ...]`` (no repeats).
+
+    python-stdnum has no CPV module: the format is a pattern, the ninth digit a weighted check digit.
+    """
+    codes: list[str] = []
+    for raw in re.split(r"[,;\s]+", value or ""):
+        if not raw:
+            continue
+        match = _CPV.match(raw)
+        if match is None:
+            raise FieldError(
+                _(
+                    "« %(code)s » n'est pas un code CPV : 8 chiffres, un tiret et un chiffre de contrôle (ex. 79952000-2).",
+                    code=raw[:20],
+                )
+            )
+        digits, check = match.groups()
+        if cpv_check_digit(digits) != check:
+            raise FieldError(
+                _(
+                    "Le code CPV %(code)s n'est pas valide (chiffre de contrôle erroné).",
+                    code=f"{digits}-{check}",
+                )
+            )
+        code = f"{digits}-{check}"
+        if code not in codes:
+            codes.append(code)
+    if len(codes) > MAX_CPV_CODES:
+        raise FieldError(_("Au plus %(n)s codes CPV.", n=MAX_CPV_CODES))
+    return codes
+
+
 def check_iban(value: str) -> str:
     try:
         return stdnum_iban.validate(value)

@@ -316,14 +316,21 @@ def category_list():
 def category_edit(category_id: int):
     category = db.get_or_404(Category, category_id)
     form = CategoryForm()
-    status, error = 200, None
+    status, error, extra = 200, None, {}
     if request.method == "GET":
         form.fill(category)
     elif form.validate_on_submit():
-        with service_call(form) as outcome:
+        raced = _("Quelqu'un a enregistré cette catégorie au même instant : vérifiez et recommencez.")
+        with service_call(form, stale=raced) as outcome:
+            check_version(category, form.version_id.data)
             changes = update_category(category, form.to_fields(), current_user)
         if not outcome.ok:
             error, status = outcome.error, outcome.status
+            if outcome.conflict:
+                form.code.data = category.code
+                current = CategoryForm(formdata=None).fill(category)
+                extra = {"conflict": changed_fields(form, current)}
+                form.version_id.data = category.version_id
         else:
             flash(
                 _("Catégorie « %(name)s » enregistrée.", name=category.name)
@@ -336,7 +343,9 @@ def category_edit(category_id: int):
         status = 400
     form.code.data = category.code  # the code never changes: it is how the category is looked up
     return (
-        render_template("app/directory/category_form.html", form=form, category=category, error=error),
+        render_template(
+            "app/directory/category_form.html", form=form, category=category, error=error, **extra
+        ),
         status,
     )
 

@@ -183,6 +183,10 @@ class Category(db.Model):
     default_vat_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False)
     position: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    #: Optimistic locking (edit form, see docs/architecture.md "Concurrent edits").
+    version_id: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
 
     def __repr__(self) -> str:
         return f"<Category {self.code}>"

@@ -21,6 +21,18 @@ class InvoiceKind(enum.StrEnum):
     CREDIT_NOTE = "credit_note"
 
 
+class InvoiceOrigin(enum.StrEnum):
+    """Who wrote the document. Stored as a plain string (no CHECK: adding one would rebuild the
+    frozen table on SQLite); the services only write these values."""
+
+    #: Issued by Maillage: in the coordinator's name, or in an actor's name under its billing mandate.
+    MAILLAGE = "maillage"
+    #: Issued by Maillage for an actor under mandate to the coordinator (self-billing, type 389).
+    SELF_BILLED = "self_billed"
+    #: The actor's own invoice, issued outside Maillage and recorded by the coordination.
+    RECORDED = "recorded"
+
+
 class InvoiceStatus(enum.StrEnum):
     """Stored states only. Paid, partly paid, overdue and cancelled are derived from payments,
     the due date and credit notes, never stored."""
@@ -74,6 +86,9 @@ class Invoice(db.Model):
     )
     status: Mapped[InvoiceStatus] = mapped_column(
         enum_column(InvoiceStatus, "invoice_status"), nullable=False, default=InvoiceStatus.DRAFT
+    )
+    origin: Mapped[str] = mapped_column(
+        sa.String(12), nullable=False, default=InvoiceOrigin.MAILLAGE.value, server_default="maillage"
     )
     #: Allocated when issued, in the same transaction; NULL while draft.
     number: Mapped[str | None] = mapped_column(sa.String(35), nullable=True)

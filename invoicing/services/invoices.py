@@ -44,7 +44,16 @@ from app.money import ZERO, allocate, round_money
 from app.numbering import next_number
 from app.settings_store import get_setting
 from invoicing import mentions as legal
-from invoicing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, Payment
+from invoicing.models import (
+    ClientInvoicing,
+    EInvoiceFormat,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceOrigin,
+    InvoiceStatus,
+    Payment,
+)
 from invoicing.permissions import can_issue_invoice
 from offers import pricing
 from offers.models import BillingMode, Quote, QuoteStatus
@@ -109,7 +118,7 @@ def _require_invoiceable(quote: Quote) -> None:
         raise InvoiceRefused(
             _(
                 "En groupement conjoint, chaque membre facture sa part sous son propre numéro : "
-                "cette facturation n'est pas encore disponible dans Maillage."
+                "émettez les factures du groupement (une par membre) depuis la page Facturation de l'événement."
             )
         )
 
@@ -240,12 +249,65 @@ def _context() -> pricing.PricingContext:
     return pricing.PricingContext(snapshots.require_coordinator_identity())
 
 
-def _seller_and_buyer(quote: Quote, context: pricing.PricingContext) -> tuple[dict, dict, str | None]:
+@dataclass(frozen=True)
+class Issuer:
+    """Who a document is issued by: its series key and prefixes, its frozen identity, the mentions it
+    adds. The coordinator by default (:func:`coordinator_issuer`); an actor under its billing mandate
+    in joint mode (``invoicing.services.joint``)."""
+
+    key: str
+    organisation_id: int | None
+    seller: dict
+    regime_mention: str | None
+    invoice_prefix: str
+    credit_note_prefix: str
+    payment_days: int
+    #: Mentions printed after the legal ones (the mandate, self-billing), ``{"code", "text"}``.
+    extra_mentions: tuple[dict, ...] = ()
+
+
+def coordinator_issuer(context: pricing.PricingContext) -> Issuer:
     identity = context.identity
     regime_mention = pricing.regime_mention(identity.vat_regime, context.mentions)
-    seller = snapshots.coordinator(identity, regime_mention)
-    buyer = snapshots.client(quote.event.client)
-    return seller, buyer, regime_mention
+    own_series = bool(get_setting("invoicing.credit_notes_own_series", True))
+    return Issuer(
+        key=ISSUER,
+        organisation_id=None,
+        seller=snapshots.coordinator(identity, regime_mention),
+        regime_mention=regime_mention,
+        invoice_prefix=identity.invoice_prefix,
+        credit_note_prefix=identity.credit_note_prefix if own_series else identity.invoice_prefix,
+        payment_days=identity.payment_days or 30,
+    )
+
+
+def missing_public_references(buyer: dict, engagement: str | None = None) -> list[str]:
+    """What a public buyer's invoice lacks for Chorus Pro (art. D2192-2 CCP): its SIRET, its service
+    code, the engagement number (the client's, or the order number given for the event). Empty for
+    a private buyer."""
+    if not buyer.get("is_public_body"):
+        return []
+    missing = []
+    if not buyer.get("siret"):
+        missing.append(_("le SIRET du client"))
+    if not buyer.get("chorus_service_code"):
+        missing.append(_("le code service Chorus Pro"))
+    if not (buyer.get("engagement_number") or engagement):
+        missing.append(_("le numéro d'engagement"))
+    return missing
+
+
+def _require_public_references(buyer: dict, engagement: str | None) -> None:
+    missing = missing_public_references(buyer, engagement)
+    if missing:
+        raise InvoiceRefused(
+            _(
+                "%(client)s est un acheteur public (Chorus Pro) : il manque %(missing)s. Complétez la "
+                "fiche du client (ou le bon de commande de l'événement) avant de facturer.",
+                client=buyer.get("name") or "",
+                missing=", ".join(missing),
+            )
+        )
 
 
 def _totals(lines: list[InvoiceLine]):
@@ -282,22 +344,37 @@ def _issue(
     credit_of: Invoice | None = None,
     operation_category: str = "services",
     context: pricing.PricingContext,
+    issuer: Issuer | None = None,
+    buyer: dict | None = None,
+    origin: InvoiceOrigin = InvoiceOrigin.MAILLAGE,
 ) -> Invoice:
-    """Number, freeze, render and insert an issued document in one INSERT (then its lines)."""
+    """Number, freeze, render and insert an issued document in one INSERT (then its lines): by the
+    coordinator to the client unless ``issuer`` (an actor under mandate) or ``buyer`` say otherwise."""
     from invoicing.documents import render_invoice
 
-    seller, buyer, regime_mention = _seller_and_buyer(quote, context)
-    identity = context.identity
+    issuer = issuer or coordinator_issuer(context)
+    event = quote.event
+    if buyer is None:
+        chosen = db.session.get(ClientInvoicing, event.client_id)
+        buyer = {
+            **snapshots.client(event.client),
+            "einvoice_format": (chosen.einvoice_format if chosen else EInvoiceFormat.FACTURX).value,
+        }
+    order = quote.client_purchase_order or event.purchase_order_number
+    _require_public_references(buyer, order)
     totals = _totals(lines)
     if prepaid > totals.gross:
         raise InvoiceRefused(_("Les acomptes dépassent le total de la facture."))
     credit = kind == InvoiceKind.CREDIT_NOTE
-    own_series = bool(get_setting("invoicing.credit_notes_own_series", True))
-    prefix = identity.credit_note_prefix if credit and own_series else identity.invoice_prefix
-    number = next_number(ISSUER, prefix, issue_date.year)
-    event = quote.event
+    prefix = issuer.credit_note_prefix if credit else issuer.invoice_prefix
+    number = next_number(issuer.key, prefix, issue_date.year)
+    mentions = legal.invoice_mentions(
+        public_buyer=bool(buyer.get("is_public_body")), regime_mention=issuer.regime_mention
+    )
     invoice = Invoice(
-        issuer=ISSUER,
+        issuer=issuer.key,
+        issuer_organisation_id=issuer.organisation_id,
+        origin=origin.value,
         kind=kind,
         status=InvoiceStatus.ISSUED,
         number=number,
@@ -306,14 +383,12 @@ def _issue(
         quote_id=quote.id,
         client_id=event.client_id,
         issue_date=issue_date,
-        due_date=None if credit else issue_date + timedelta(days=identity.payment_days or 30),
+        due_date=None if credit else issue_date + timedelta(days=issuer.payment_days),
         service_date=event.ends_at.date(),
-        purchase_order_number=quote.client_purchase_order or event.purchase_order_number,
-        seller=seller,
+        purchase_order_number=order,
+        seller=issuer.seller,
         buyer=buyer,
-        mentions=legal.invoice_mentions(
-            public_buyer=bool(buyer.get("is_public_body")), regime_mention=regime_mention
-        ),
+        mentions=mentions + list(issuer.extra_mentions),
         total_net=totals.net,
         total_vat=totals.vat,
         total_gross=totals.gross,
@@ -537,6 +612,25 @@ def issue_final(
     return invoice
 
 
+def _issuer_of(invoice: Invoice, user, today: date, context) -> Issuer:
+    """Who issues a credit note on ``invoice``: its own issuer. In an actor's name only under a mandate
+    valid today; never on an invoice the actor issued by itself (it credits it itself)."""
+    if invoice.issuer_organisation_id is None:
+        return coordinator_issuer(context)
+    if invoice.origin == InvoiceOrigin.RECORDED.value:
+        raise _refuse_on_document(
+            invoice,
+            user,
+            _("Cette facture a été émise par l'acteur lui-même : c'est à lui d'émettre l'avoir."),
+        )
+    from app.models import Organisation
+    from invoicing.services.joint import actor_issuer
+    from invoicing.services.mandates import require_mandate
+
+    organisation = db.session.get(Organisation, invoice.issuer_organisation_id)
+    return actor_issuer(organisation, require_mandate(organisation, today), context)
+
+
 def issue_credit_note(
     invoice: Invoice,
     user: User,
@@ -612,19 +706,25 @@ def issue_credit_note(
     ]
     quote = db.session.get(Quote, invoice.quote_id)
     today = today or utcnow().date()
+    context = _context()
+    references = {
+        "credited": {"number": invoice.number, "date": invoice.issue_date.isoformat()},
+        "reason": reason,
+    }
+    if invoice.references.get("joint"):
+        references["joint"] = invoice.references["joint"]
     note = _issue(
         kind=InvoiceKind.CREDIT_NOTE,
         quote=quote,
         user=user,
         lines=lines,
         issue_date=today,
-        references={
-            "credited": {"number": invoice.number, "date": invoice.issue_date.isoformat()},
-            "reason": reason,
-        },
+        references=references,
         credit_of=invoice,
         operation_category=invoice.operation_category,
-        context=_context(),
+        context=context,
+        issuer=_issuer_of(invoice, user, today, context),
+        buyer=invoice.buyer,
     )
     record(
         "invoice.credited",

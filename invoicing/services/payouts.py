@@ -30,7 +30,7 @@ from invoicing import split as splitting
 from invoicing.models import PAYOUT_STATES, Invoice, InvoiceKind, InvoiceStatus, Payout, PayoutStatus
 from invoicing.permissions import can_pay_out
 from invoicing.services.invoices import figures_of
-from offers.models import Event, Quote, QuoteStatus
+from offers.models import BillingMode, Event, Quote, QuoteStatus
 
 MAX_REFERENCE = 120
 
@@ -133,7 +133,8 @@ def sync_payouts(event: Event, user=None) -> list[Payout]:
     what is released and not yet paid (an adjusting, negative one when an actor was paid more).
     Returns the payouts created or changed. Flushes."""
     money = event_money(event)
-    if money.split is None:
+    if money.split is None or money.split.billing_mode == BillingMode.JOINT_CONSORTIUM:
+        # In a joint consortium the client pays each member directly: nothing passes through us.
         return []
     changed = []
     rows = _payouts(event)

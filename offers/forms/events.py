@@ -7,6 +7,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     DateField,
     DateTimeLocalField,
     HiddenField,
@@ -20,9 +21,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app.dates import LOCAL_TZ, local_to_utc, short_local
+from app.directory.validation import FieldError, check_cpv_codes
 from app.forms import Form, PlainIntegerField
 from app.parsing import parse_plain_decimal
-from offers.models import BillingMode, EventStatus, FeeKind
+from offers.models import PROCUREMENT_PROCEDURES, BillingMode, EventStatus, FeeKind
 from offers.services.events import SHIFT_LOTS, WIDEN_EVENT, EventFields
 
 #: Years outside this range are typing mistakes.
@@ -205,8 +207,29 @@ class EventForm(Form):
     onsite_contact = StringField(
         _l("Contact sur place"), validators=[Optional(), Length(max=200)], filters=[strip]
     )
+    contract_reference = StringField(
+        _l("Référence de la consultation ou du marché"),
+        validators=[Optional(), Length(max=100)],
+        filters=[strip],
+    )
+    procurement_procedure = StringField(
+        _l("Procédure"),
+        validators=[Optional(), Length(max=150)],
+        filters=[strip],
+        render_kw={"list": "procedures", "autocomplete": "off"},
+    )
+    cpv_codes = StringField(_l("Codes CPV"), validators=[Optional(), Length(max=250)], filters=[strip])
+    joint_and_several = BooleanField(
+        _l("Mandataire solidaire : la coordination répond des obligations de chaque membre")
+    )
+    member_signatures = BooleanField(
+        _l("Ajouter au devis un bloc « bon pour accord » à signer par chaque membre")
+    )
     version_id = HiddenField()
     submit = SubmitField(_l("Enregistrer"))
+
+    #: Offered beside the procedure field (a datalist: free text is allowed too).
+    procedures = PROCUREMENT_PROCEDURES
 
     def __init__(self, *args, clients=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -219,6 +242,12 @@ class EventForm(Form):
     def validate_response_deadline(self, field):
         if field.data and self.starts_at.data and field.data > self.starts_at.data:
             raise ValidationError(_("La date limite de réponse doit précéder le début de l'événement."))
+
+    def validate_cpv_codes(self, field):
+        try:
+            check_cpv_codes(field.data or "")
+        except FieldError as exc:
+            raise ValidationError(exc.message) from exc
 
     def validate(self, extra_validators=None):
         """The fee's value is required for its kind (``Optional`` would otherwise skip the check)."""
@@ -261,6 +290,11 @@ class EventForm(Form):
         )
         self.purchase_order_number.data = event.purchase_order_number
         self.onsite_contact.data = event.onsite_contact
+        self.contract_reference.data = event.contract_reference
+        self.procurement_procedure.data = event.procurement_procedure
+        self.cpv_codes.data = event.cpv_codes
+        self.joint_and_several.data = event.joint_and_several
+        self.member_signatures.data = event.member_signatures
         self.version_id.data = event.version_id
         return self
 
@@ -283,6 +317,11 @@ class EventForm(Form):
             commission_rate=(self.commission_percent.data or Decimal("0")) / 100,
             purchase_order_number=self.purchase_order_number.data or None,
             onsite_contact=self.onsite_contact.data or "",
+            contract_reference=self.contract_reference.data or "",
+            procurement_procedure=self.procurement_procedure.data or "",
+            cpv_codes=self.cpv_codes.data or "",
+            joint_and_several=bool(self.joint_and_several.data),
+            member_signatures=bool(self.member_signatures.data),
         )
 
 
@@ -300,6 +339,9 @@ class DuplicateEventForm(Form):
             SelectChoice(SHIFT_LOTS, _l("déplacer le lot dans les dates de l'événement")),
         ],
         validate_choice=False,
+    )
+    keep_actors = BooleanField(
+        _l("Garder les acteurs de chaque lot, comme « proposés » (à inviter de nouveau)"), default=True
     )
     submit = SubmitField(_l("Dupliquer"))
 

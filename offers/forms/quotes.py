@@ -1,13 +1,16 @@
+import secrets
+
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.forms import Form, PlainIntegerField
 
@@ -18,10 +21,19 @@ class IssueQuoteForm(Form):
     )
     show_actor_cards = BooleanField(_l("Présenter chaque acteur à côté de son lot"), default=True)
     show_breakdown = BooleanField(_l("Ajouter l'annexe de répartition par membre du groupement"))
+    #: One-time token of this form (see ``issue_quote``): a second submission issues nothing.
+    issue_token = HiddenField(
+        validators=[
+            DataRequired(_l("Formulaire incomplet : rechargez la page.")),
+            Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=_l("Formulaire incomplet : rechargez la page.")),
+        ]
+    )
     submit = SubmitField(_l("Émettre le devis"))
 
     def __init__(self, *args, joint: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_submitted():  # a fresh page, a fresh token; a post keeps the one it carries
+            self.issue_token.data = secrets.token_urlsafe(24)
         if not joint:
             # Single contractor: no groupement; the actors' shares are internal unless chosen.
             self.show_breakdown.label.text = _l(

@@ -4,6 +4,7 @@ from offers.models.assignment import ASSIGNMENT_STATES, Assignment, AssignmentRo
 from offers.models.event import (
     EVENT_STATES,
     FROZEN_EVENT_STATUSES,
+    PROCUREMENT_PROCEDURES,
     QUOTABLE_EVENT_STATUSES,
     BillingMode,
     Event,
@@ -26,6 +27,7 @@ __all__ = [
     "EVENT_STATES",
     "FROZEN_EVENT_STATUSES",
     "LOT_STATES",
+    "PROCUREMENT_PROCEDURES",
     "QUOTABLE_EVENT_STATUSES",
     "QUOTE_STATES",
     "UNITS",

@@ -104,6 +104,21 @@ class BillingMode(enum.StrEnum):
     JOINT_CONSORTIUM = "joint_consortium"
 
 
+#: Common public procurement procedures, offered on the event form (free text is allowed too) and
+#: printed as typed on the quote.
+PROCUREMENT_PROCEDURES = (
+    "Marché à procédure adaptée (MAPA)",
+    "Marché sans publicité ni mise en concurrence préalables",
+    "Appel d'offres ouvert",
+    "Appel d'offres restreint",
+    "Procédure avec négociation",
+    "Marché négocié sans publicité ni mise en concurrence préalables",
+    "Dialogue compétitif",
+    "Marché subséquent d'un accord-cadre",
+    "Bon de commande d'un accord-cadre",
+)
+
+
 class FeeKind(enum.StrEnum):
     NONE = "none"
     PERCENT = "percent"
@@ -164,6 +179,17 @@ class Event(db.Model):
     commission_rate: Mapped[Decimal] = mapped_column(Rate(), nullable=False, default=Decimal("0"))
     purchase_order_number: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
     response_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: A public buyer's contract: its consultation or contract reference, its procedure (one of
+    #: :data:`PROCUREMENT_PROCEDURES` or free text) and CPV codes (``79952000-2, 55520000-1``),
+    #: all printed on the quote.
+    contract_reference: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
+    procurement_procedure: Mapped[str] = mapped_column(sa.String(150), nullable=False, default="")
+    cpv_codes: Mapped[str] = mapped_column(sa.String(250), nullable=False, default="")
+    #: Joint consortium: the coordinator, as mandataire, is jointly liable for each member's
+    #: obligations (« mandataire solidaire ») or not.
+    joint_and_several: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    #: Joint consortium: the quote ends with a « bon pour accord » block for each member.
+    member_signatures: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     #: Contact on site, printed on the actors' briefing sheets.
     onsite_contact: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     #: Set when the event was created by duplicating another.

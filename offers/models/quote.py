@@ -109,6 +109,9 @@ class Quote(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    #: The issue form's one-time token: a second submission of the same form finds this version
+    #: instead of issuing another one (double click, two tabs, a retried request).
+    issue_token: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, unique=True)
 
     #: The client's name frozen in the snapshot, read in SQL by lists (``list_options``) so that
     #: they never load the snapshot itself; ``None`` when not asked for.

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit import N_, record
 from app.dates import local_offset, shift_local, short_local
+from app.directory.validation import FieldError, check_cpv_codes
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from app.labels import label
@@ -59,6 +60,11 @@ AUDITED_FIELDS = (
     "commission_rate",
     "purchase_order_number",
     "onsite_contact",
+    "contract_reference",
+    "procurement_procedure",
+    "cpv_codes",
+    "joint_and_several",
+    "member_signatures",
 )
 
 
@@ -91,6 +97,13 @@ class EventFields:
     commission_rate: Decimal = Decimal("0")
     purchase_order_number: str | None = None
     onsite_contact: str = ""
+    #: A public buyer's contract (printed on the quote): reference, procedure, CPV codes as typed.
+    contract_reference: str = ""
+    procurement_procedure: str = ""
+    cpv_codes: str = ""
+    #: Joint consortium: « mandataire solidaire » or not; a signature block per member on the quote.
+    joint_and_several: bool = False
+    member_signatures: bool = False
 
 
 # --- permissions and guards -----------------------------------------------------------------------
@@ -142,6 +155,26 @@ def _check_event_fields(fields: EventFields) -> None:
         if fields.fee_amount.as_tuple().exponent < -2:
             raise InvalidValue(_("Un montant a au plus deux décimales (centimes)."), "fee_amount")
     _check_commission_rate(fields.commission_rate)
+    _cpv_codes(fields)
+
+
+def _cpv_codes(fields: EventFields) -> str:
+    """The CPV codes checked and written one way (``79952000-2, 55520000-1``)."""
+    try:
+        return ", ".join(check_cpv_codes(fields.cpv_codes))
+    except FieldError as exc:
+        raise InvalidValue(exc.message, "cpv_codes") from exc
+
+
+def _contract_values(fields: EventFields) -> dict:
+    """The contract's fields as stored (the CPV codes normalised)."""
+    return {
+        "contract_reference": (fields.contract_reference or "").strip(),
+        "procurement_procedure": (fields.procurement_procedure or "").strip(),
+        "cpv_codes": _cpv_codes(fields),
+        "joint_and_several": bool(fields.joint_and_several),
+        "member_signatures": bool(fields.member_signatures),
+    }
 
 
 def _check_commission_rate(rate: Decimal) -> None:
@@ -246,6 +279,7 @@ def create_event(fields: EventFields, user) -> Event:
         commission_rate=_commission(fields),
         purchase_order_number=fields.purchase_order_number or None,
         onsite_contact=fields.onsite_contact,
+        **_contract_values(fields),
         created_by_id=getattr(user, "id", None),
     )
     db.session.add(event)
@@ -306,6 +340,7 @@ def update_event(event: Event, fields: EventFields, user) -> dict:
         "commission_rate": _commission(fields),
         "purchase_order_number": fields.purchase_order_number or None,
         "onsite_contact": fields.onsite_contact,
+        **_contract_values(fields),
     }
     changes = {}
     for name in AUDITED_FIELDS:
@@ -422,8 +457,13 @@ def duplicate_event(
     user,
     client_id: int | None = None,
     lots_outside: str | None = None,
+    keep_actors: bool = False,
 ) -> Event:
     """A new draft event copied from ``source``: its fields, open lots and their lines.
+
+    ``keep_actors``: each open lot's actors come along as "proposed" (nobody is invited, no answer
+    is copied), except those who declined or withdrew and inactive cards: the same event re-run a
+    year later mostly has the same actors.
 
     Lots (times and answer deadlines) and the event's own deadline move by the wall-clock distance
     between the two starts. Assignments are not copied (no answers, nobody invited); lines keep their
@@ -474,6 +514,12 @@ def duplicate_event(
         commission_rate=source.commission_rate,
         purchase_order_number=None,
         onsite_contact=source.onsite_contact,
+        # A new consultation has its own reference; its procedure, codes and groupement terms carry over.
+        contract_reference="",
+        procurement_procedure=source.procurement_procedure,
+        cpv_codes=source.cpv_codes,
+        joint_and_several=source.joint_and_several,
+        member_signatures=source.member_signatures,
     )
     _check_event_fields(fields)
     client = _client(fields.client_id)
@@ -540,12 +586,15 @@ def duplicate_event(
         commission_rate=fields.commission_rate,
         purchase_order_number=None,
         onsite_contact=fields.onsite_contact,
+        **_contract_values(fields),
         duplicated_from_id=source.id,
         created_by_id=getattr(user, "id", None),
     )
     event.lots = [new_lot for _old, new_lot in copies]
     db.session.add(event)
     db.session.flush()
+    if keep_actors:
+        _keep_actors(copies, user)
     record(
         "event.duplicated",
         event,
@@ -613,6 +662,23 @@ class Check:
 def answer_deadline(lot: Lot, event: Event) -> datetime | None:
     """The lot's own response deadline, else the event's."""
     return lot.response_deadline or event.response_deadline
+
+
+def _keep_actors(copies: list[tuple[Lot, Lot]], user) -> None:
+    """Each copied lot gets its original's actors as "proposed", through
+    :func:`offers.services.assignments.add_assignments` (checked and audited as by hand); those who
+    declined or withdrew and inactive cards stay behind."""
+    from offers.services.assignments import add_assignments
+
+    for old, new in copies:
+        picks = [
+            (assignment.organisation_id, assignment.role)
+            for assignment in old.assignments
+            if assignment.status not in (AssignmentStatus.DECLINED, AssignmentStatus.WITHDRAWN)
+            and assignment.organisation.active
+        ]
+        if picks:
+            add_assignments(new, picks, user)
 
 
 def event_checklist(event: Event, now: datetime) -> list[Check]:

@@ -250,6 +250,7 @@ def event_duplicate(event_id: int):
                 client_id=form.client_id.data,
                 user=current_user,
                 lots_outside=form.lots_outside.data or None,
+                keep_actors=form.keep_actors.data,
             )
         if outcome.ok:
             flash(

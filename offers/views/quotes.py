@@ -108,14 +108,24 @@ def quote_issue(event_id: int):
     missing = service.missing_for_quote(event)
     previous = service.current_version(event)
     if form.validate_on_submit():
-        with service_call() as outcome:
+        with service_call(unique=True) as outcome:
             quote = service.issue_quote(
                 event,
                 current_user,
                 validity_days=form.validity_days.data,
                 show_actor_cards=form.show_actor_cards.data,
                 show_breakdown=form.show_breakdown.data,
+                issue_token=form.issue_token.data,
             )
+        if outcome.duplicate:  # the unique token's index refused a submission that raced past the lock
+            issued = service.issued_by_token(form.issue_token.data)
+            if issued is None:
+                raise outcome.exception
+            outcome.exception = service.AlreadyIssued(issued)
+        if isinstance(outcome.exception, service.AlreadyIssued):
+            # A double submission: show what the first one issued, never a second version.
+            flash(outcome.exception.message, "warning")
+            return redirect(url_for("offers.quote_detail", quote_id=outcome.exception.quote.id))
         if isinstance(outcome.exception, service.QuoteNotReady):
             return render_template(
                 "offers/quote_issue.html",
@@ -138,6 +148,8 @@ def quote_issue(event_id: int):
             "success",
         )
         return redirect(url_for("offers.quote_detail", quote_id=quote.id))
+    if form.issue_token.errors:
+        flash(form.issue_token.errors[0], "danger")
     status = 400 if request.method == "POST" else 200
     return render_template(
         "offers/quote_issue.html", event=event, form=form, missing=missing, previous=previous
@@ -163,6 +175,7 @@ def quote_detail(quote_id: int):
         sections=sections,
         fees=fees,
         totals=service.quote_totals(quote),
+        annex=service.quote_annex(quote),
         refusal=service.answer_refusal(quote, utcnow().date()),
     )
 
@@ -194,6 +207,8 @@ def quote_send(quote_id: int):
 def _answer(quote: Quote, template: str, **context):
     """Shared by the signed-link portal and the client's account: show, accept or decline."""
     accept_form, decline_form = AcceptQuoteForm(prefix="a"), DeclineQuoteForm(prefix="d")
+    if request.method == "GET":
+        accept_form.purchase_order.data = service.purchase_order_on_file(quote)
     today = utcnow().date()
     status = 200
     if request.method == "POST":
@@ -236,6 +251,7 @@ def _answer(quote: Quote, template: str, **context):
         sections=sections,
         fees=fees,
         totals=service.quote_totals(quote),
+        annex=service.quote_annex(quote),
         refusal=service.answer_refusal(quote, today),
         accept_form=accept_form,
         decline_form=decline_form,

@@ -186,7 +186,13 @@ def test_session_cookie_flags(auth, client, make_user):
 def test_production_config_uses_secure_host_cookie(tmp_path):
     from app import create_app
 
-    prod = create_app({"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db"})
+    prod = create_app(
+        {
+            "SECRET_KEY": "x" * 32,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db",
+            "SCHEMA_CHECK": False,
+        }
+    )
     assert prod.config["SESSION_COOKIE_SECURE"] is True
     assert prod.config["SESSION_COOKIE_NAME"] == "__Host-maillage"
     assert prod.config["SESSION_COOKIE_HTTPONLY"] is True
@@ -196,10 +202,11 @@ def test_production_config_uses_secure_host_cookie(tmp_path):
 def test_local_secret_key_is_generated_not_constant(tmp_path):
     from app import create_app
 
-    a = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    config = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SCHEMA_CHECK": False}
+    a = create_app(config)
     assert a.config["SECRET_KEY"] and len(a.config["SECRET_KEY"]) >= 40
     # Same instance folder: the same key is reused across restarts.
-    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["SECRET_KEY"] == a.config["SECRET_KEY"]
+    assert create_app(config).config["SECRET_KEY"] == a.config["SECRET_KEY"]
 
 
 # --- magic links ---------------------------------------------------------------------------------
@@ -399,7 +406,7 @@ def test_cli_prompts_for_the_password_when_omitted(runner):
     [
         (["--role", "actor", "--password", "un-long-mot-de-passe"], "doit être rattaché à une organisation"),
         (["--role", "client", "--password", "un-long-mot-de-passe"], "doit être rattaché à un client"),
-        (["--role", "admin", "--password", "court"], "au moins 10 caractères"),
+        (["--role", "admin", "--password", "court"], "au moins 12 caractères"),
         (
             ["--role", "actor", "--organisation", "inexistante", "--password", "un-long-mot-de-passe"],
             "Organisation introuvable",

@@ -847,7 +847,16 @@ def test_coordinator_lists_and_edits_categories(client, coordinator, categories,
     librairie = categories["librairie"]
     url = f"/categories/{librairie.id}/modifier"
     assert 'value="5,5"' in text(client.get(url))
-    response = post_form(client, url, data={"name": "Livres", "default_vat_rate": "20", "position": "9"})
+    response = post_form(
+        client,
+        url,
+        data={
+            "name": "Livres",
+            "default_vat_rate": "20",
+            "position": "9",
+            "version_id": librairie.version_id,
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     librairie = db.session.get(Category, librairie.id)

@@ -12,7 +12,7 @@ from app.config import Config
 from app.extensions import db
 from app.models import LoginLinkRequest, OutboxMessage
 from offers.models import Quote
-from tests.conftest import PASSWORD, csrf_token
+from tests.conftest import PASSWORD, csrf_token, hidden_value
 from tests.offers.quote_fixtures import build_ready_event
 from tests.security.test_auth_hardening import ask_link
 
@@ -45,7 +45,11 @@ def test_without_the_setting_a_mailed_link_uses_the_request_address(
     page = client.get(f"/evenements/{event.id}/devis", base_url=base)
     client.post(
         f"/evenements/{event.id}/devis",
-        data={"validity_days": "30", "csrf_token": csrf_token(page.get_data(as_text=True))},
+        data={
+            "validity_days": "30",
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "issue_token": hidden_value(page.get_data(as_text=True), "issue_token"),
+        },
         base_url=base,
     )
     quote = db.session.scalar(sa.select(Quote).where(Quote.event_id == event.id))

@@ -41,6 +41,7 @@ def live_app(tmp_path_factory):
             "OUTBOX_DIR": str(instance / "outbox"),
             "SESSION_COOKIE_SECURE": False,
             "MAIL_SERVER": None,
+            "SCHEMA_CHECK": False,  # migrated just below
         }
     )
     with app.app_context():

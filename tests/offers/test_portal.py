@@ -314,6 +314,10 @@ def test_accept_then_price_the_lot(client, auth, site):
     assert "Total HT 93,75 €" in page
     assert "7,5 × 12,50 € HT / repas · TVA 20%" in page
     assert "14,50" not in page  # still not the crew's price
+    # The form to add the next line stays open after the first one.
+    assert '<details class="card card-body shadow-sm portal-add-line" open>' in text(
+        client.get(f"/portail/affectations/{site.invitation.id}")
+    )
     # The coordinator's event page shows the new total: 5 800,00 + 93,75.
     assert audit_actions("assignments", site.invitation.id) == ["assignment.status_changed"]
 

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import OutboxMessage
 from offers.models import Event, EventStatus, Line, Quote, QuoteLine, QuoteStatus
 from offers.services import quotes as service
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, hidden_value
 from tests.offers.quote_fixtures import build_ready_event
 
 
@@ -47,6 +47,7 @@ def issue(client, event, **data):
         "validity_days": "30",
         "show_actor_cards": "y",
         "csrf_token": csrf_token(page.get_data(as_text=True)),
+        "issue_token": hidden_value(page.get_data(as_text=True), "issue_token"),
     }
     form.update(data)
     return client.post(f"/evenements/{event.id}/devis", data=form)

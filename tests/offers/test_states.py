@@ -33,7 +33,7 @@ from offers.models import (
 from offers.services import quotes as quote_service
 from offers.services.lots import cancel_lot, reopen_lot
 from offers.services.portal import answer_assignment
-from tests.conftest import csrf_token, post_form
+from tests.conftest import csrf_token, hidden_value, post_form
 from tests.offers.quote_fixtures import build_ready_event
 
 E, L, A, Q = EventStatus, LotStatus, AssignmentStatus, QuoteStatus
@@ -59,7 +59,11 @@ def issue(client, event):
     page = client.get(f"/evenements/{event.id}/devis")
     return client.post(
         f"/evenements/{event.id}/devis",
-        data={"validity_days": "30", "csrf_token": csrf_token(page.get_data(as_text=True))},
+        data={
+            "validity_days": "30",
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "issue_token": hidden_value(page.get_data(as_text=True), "issue_token"),
+        },
     )
 
 

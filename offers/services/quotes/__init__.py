@@ -21,7 +21,11 @@ from offers.services.quotes.answering import (
 from offers.services.quotes.document import (
     LotSection,
     breakdown,
+    members,
+    party_details,
     priced_lines,
+    purchase_order_on_file,
+    quote_annex,
     quote_billing_mode,
     quote_sections,
     quote_totals,
@@ -29,16 +33,19 @@ from offers.services.quotes.document import (
 )
 from offers.services.quotes.issuing import (
     DEFAULT_VALIDITY_DAYS,
+    AlreadyIssued,
     QuoteNotReady,
     current_version,
     default_validity_days,
     issue_quote,
+    issued_by_token,
     missing_for_quote,
 )
 from offers.services.quotes.versions import Change, diff_versions
 
 __all__ = [
     "DEFAULT_VALIDITY_DAYS",
+    "AlreadyIssued",
     "Change",
     "InvalidQuoteLink",
     "LotSection",
@@ -52,10 +59,15 @@ __all__ = [
     "diff_versions",
     "expire_quotes",
     "issue_quote",
+    "issued_by_token",
     "mark_sent",
+    "members",
     "missing_for_quote",
+    "party_details",
     "portal_token",
     "priced_lines",
+    "purchase_order_on_file",
+    "quote_annex",
     "quote_billing_mode",
     "quote_from_token",
     "quote_sections",

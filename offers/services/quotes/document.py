@@ -85,6 +85,38 @@ def quote_sections(quote: Quote) -> tuple[list[LotSection], list[QuoteLine]]:
     return [sections[k] for k in sorted(sections)], fees
 
 
+def party_details(card: dict) -> dict:
+    """What a quote prints of a party frozen in its snapshot: SIRET, VAT number or the mention of
+    its regime, one-line address."""
+    address = " ".join(
+        part for part in (card.get("address"), card.get("postal_code"), card.get("commune")) if part
+    )
+    return {
+        "name": card.get("name") or "",
+        "legal_form": card.get("legal_form") or "",
+        "siret": card.get("siret"),
+        "vat_number": card.get("vat_number"),
+        "vat_mention": card.get("vat_mention"),
+        "address": address,
+    }
+
+
+def members(quote: Quote) -> list[dict]:
+    """Joint consortium: the groupement's members as frozen in the quote, each with its details and
+    the lots it carries, by name; empty in single-contractor mode (the actors are suppliers)."""
+    if quote_billing_mode(quote) != BillingMode.JOINT_CONSORTIUM:
+        return []
+    snap = quote.snapshot
+    lots: dict[str, list[str]] = {}
+    for lot in snap.get("lots", []):
+        for actor in lot.get("actors", []):
+            lots.setdefault(actor, []).append(lot["title"])
+    rows = [
+        {**party_details(card), "lots": lots.get(key, [])} for key, card in snap.get("actors", {}).items()
+    ]
+    return sorted(rows, key=lambda r: r["name"].lower())
+
+
 def breakdown(quote: Quote) -> list[dict]:
     """The per-actor annex, which follows the billing mode.
 
@@ -103,18 +135,12 @@ def breakdown(quote: Quote) -> list[dict]:
         key = ql.organisation_id if ql.kind == "line" else None
         if key not in rows:
             card = actors.get(str(key), {}) if key is not None else quote.snapshot.get("coordinator", {})
-            address = " ".join(
-                part for part in (card.get("address"), card.get("postal_code"), card.get("commune")) if part
-            )
             rows[key] = {
+                **party_details(card),
                 "name": ql.organisation_name
                 if key is not None
                 else _("Coordination (%(name)s)", name=ql.organisation_name),
                 "is_fee": key is None,
-                "siret": card.get("siret"),
-                "vat_number": card.get("vat_number"),
-                "vat_mention": card.get("vat_mention"),
-                "address": address,
                 "net": ZERO,
             }
         rows[key]["net"] += ql.net
@@ -123,6 +149,20 @@ def breakdown(quote: Quote) -> list[dict]:
             seller_totals = per_seller[pricing.seller_key(mode, key)]
             row["vat"], row["gross"] = seller_totals.vat, seller_totals.gross
     return sorted(rows.values(), key=lambda r: (r["is_fee"], r["name"].lower()))
+
+
+def purchase_order_on_file(quote: Quote) -> str:
+    """The buyer's reference already known when the quote was issued, offered on its acceptance
+    form: the event's purchase-order number, else the client's engagement number (Chorus Pro)."""
+    snap = quote.snapshot or {}
+    event, client = snap.get("event") or {}, snap.get("client") or {}
+    return event.get("purchase_order_number") or client.get("engagement_number") or ""
+
+
+def quote_annex(quote: Quote) -> list[dict] | None:
+    """The annex when the quote carries one (chosen at issue): the same rows on the PDF and on the
+    pages (the client's portal, the coordination's), from :func:`breakdown`; ``None`` otherwise."""
+    return breakdown(quote) if quote.show_breakdown else None
 
 
 def render_quote_pdf(quote: Quote) -> bytes:
@@ -139,6 +179,7 @@ def render_quote_pdf(quote: Quote) -> bytes:
             fees=fees,
             totals=totals,
             vat_mentions=mentions,
-            breakdown=breakdown(quote) if quote.show_breakdown else None,
+            breakdown=quote_annex(quote),
+            members=members(quote),
         )
     return render_pdf(html)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from app import snapshots
 from app.audit import N_, record
 from app.db import utcnow
-from app.errors import DomainError, Forbidden, InvalidTransition
+from app.errors import Conflict, DomainError, Forbidden, InvalidTransition
 from app.extensions import db
 from app.labels import label
 from app.models import CoordinatorIdentity, Organisation, User
@@ -49,6 +49,21 @@ class QuoteNotReady(DomainError):
     def __init__(self, missing: list[str]):
         super().__init__(_("Le devis ne peut pas être émis : ") + " ; ".join(missing))
         self.missing = missing
+
+
+class AlreadyIssued(Conflict):
+    """The issue form was already submitted: ``quote`` is the version that submission issued."""
+
+    def __init__(self, quote: Quote):
+        super().__init__(
+            _(
+                "Ce devis a déjà été émis par ce formulaire (double envoi) : voici la version %(version)s "
+                "du devis %(number)s, aucune autre version n'a été créée.",
+                version=quote.version,
+                number=quote.number,
+            )
+        )
+        self.quote = quote
 
 
 # --- readiness -----------------------------------------------------------------------------------
@@ -108,6 +123,11 @@ def _snapshot(
             "description": event.description,
             "purchase_order_number": event.purchase_order_number,
             "billing_mode": event.billing_mode.value,
+            "contract_reference": event.contract_reference,
+            "procurement_procedure": event.procurement_procedure,
+            "cpv_codes": [code for code in event.cpv_codes.split(", ") if code],
+            "joint_and_several": event.joint_and_several,
+            "member_signatures": event.member_signatures,
         },
         "lots": [
             {
@@ -166,6 +186,11 @@ def current_version(event: Event) -> Quote | None:
     )
 
 
+def issued_by_token(issue_token: str) -> Quote | None:
+    """The version an issue form's token issued, if any."""
+    return db.session.scalar(sa.select(Quote).where(Quote.issue_token == issue_token))
+
+
 def issue_quote(
     event: Event,
     user: User,
@@ -174,14 +199,25 @@ def issue_quote(
     validity_days: int | None = None,
     show_actor_cards: bool = False,
     show_breakdown: bool = False,
+    issue_token: str | None = None,
 ) -> Quote:
     """Freeze the event's offer as a new quote version, with its PDF.
+
+    ``issue_token`` is the issue form's one-time token: the event's row is locked first (issues of
+    one event queue up on PostgreSQL; SQLite has one writer anyway), then a token already used raises
+    :class:`AlreadyIssued` carrying the version it issued, so a double submission never issues a
+    second version. The unique index on ``quotes.issue_token`` backs this up.
 
     Raises :class:`Forbidden` (not coordinator/admin), :class:`QuoteNotReady` (unstaffed or unpriced
     lots), :class:`InvalidTransition` (a version was accepted, or the event is closed/cancelled).
     """
     if not can_issue_quote(user, event):
         raise Forbidden(_("Seule la coordination émet les devis."))
+    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+    if issue_token:
+        issued = issued_by_token(issue_token)
+        if issued is not None:
+            raise AlreadyIssued(issued)
     event = _load_event(event.id)
     if not event.accepts_quotes:
         raise InvalidTransition(
@@ -222,6 +258,7 @@ def issue_quote(
         total_vat=ZERO,
         total_gross=ZERO,
         created_by_id=user.id,
+        issue_token=issue_token or None,
     )
     position = 0
     lots_net = ZERO

@@ -1,0 +1,405 @@
+"""What the treasurer's exports read: a period (optionally one event or one client) and the money in it.
+
+The workbook (:mod:`invoicing.workbook`) and the accounting journal (:mod:`invoicing.journal`) read the
+same :class:`Treasury`, so their totals cannot drift apart. Nothing here computes a figure the rules
+already give: invoice figures are :func:`invoicing.services.invoices.figures_of`, an event's split and
+payouts :func:`invoicing.services.payouts.event_money`, amounts are read through the models (cents on
+SQLite, NUMERIC on PostgreSQL, ``Decimal`` euros either way).
+
+**What the period selects**
+
+- documents (invoices, deposits, credit notes) *issued* in the period;
+- payments *received* in the period;
+- payouts *paid* in the period, and the payouts still to pay of the events in the export;
+- the events in the export: those with an accepted quote that take place in the period, and those
+  any of the above belongs to. Their figures (quoted, invoiced, collected, owed to the actors…) are
+  the event's to date, as its money page shows them.
+
+With an event or a client, everything is restricted to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from functools import cached_property
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload
+
+from app.dates import LOCAL_TZ
+from app.errors import InvalidValue
+from app.extensions import db
+from app.models import Client
+from app.money import ZERO
+from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout, PayoutStatus
+from invoicing.services.invoices import Figures, figures_of
+from invoicing.services.payouts import EventMoney, event_money
+from offers.models import Event, Quote, QuoteStatus
+
+#: Events are read this many at a time (a bound on the SQL ``IN`` lists).
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Period:
+    """A validated export request: dates inclusive, optional event and client ids."""
+
+    date_from: date
+    date_to: date
+    event_id: int | None = None
+    client_id: int | None = None
+
+    @property
+    def starts(self) -> datetime:
+        """The first instant of ``date_from`` in Paris, as an aware datetime."""
+        return datetime.combine(self.date_from, time(), tzinfo=LOCAL_TZ)
+
+    @property
+    def ends(self) -> datetime:
+        """The first instant after ``date_to`` in Paris."""
+        return datetime.combine(self.date_to + timedelta(days=1), time(), tzinfo=LOCAL_TZ)
+
+    def label(self) -> str:
+        return f"{self.date_from:%d/%m/%Y} – {self.date_to:%d/%m/%Y}"
+
+
+def _id_of(value, model, message: str, field: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, model):
+        return value.id
+    try:
+        identifier = int(value)
+    except (TypeError, ValueError):
+        raise InvalidValue(message, field) from None
+    if identifier <= 0 or db.session.get(model, identifier) is None:
+        raise InvalidValue(message, field)
+    return identifier
+
+
+def make_period(date_from: date | None, date_to: date | None, event=None, client=None) -> Period:
+    """A :class:`Period`, or :class:`~app.errors.InvalidValue` with a French message naming the field.
+
+    ``event`` and ``client`` are models, ids or ``None``.
+    """
+    if date_from is None:
+        raise InvalidValue(_("Indiquez la date de début de la période."), "date_from")
+    if date_to is None:
+        raise InvalidValue(_("Indiquez la date de fin de la période."), "date_to")
+    if date_to < date_from:
+        raise InvalidValue(
+            _(
+                "La fin de la période (%(end)s) précède son début (%(start)s).",
+                end=f"{date_to:%d/%m/%Y}",
+                start=f"{date_from:%d/%m/%Y}",
+            ),
+            "date_to",
+        )
+    event_id = _id_of(event, Event, _("Cet événement n'existe pas."), "event")
+    client_id = _id_of(client, Client, _("Ce client n'existe pas."), "client")
+    if event_id is not None and client_id is not None:
+        if db.session.get(Event, event_id).client_id != client_id:
+            raise InvalidValue(_("Cet événement n'est pas celui de ce client."), "event")
+    return Period(date_from, date_to, event_id, client_id)
+
+
+@dataclass(frozen=True)
+class ActorFigures:
+    """One actor's money on one event (:class:`invoicing.services.payouts.ActorMoney`'s figures)."""
+
+    organisation_id: int
+    name: str
+    share: Decimal
+    commission: Decimal
+    net: Decimal
+    vat: Decimal
+    amount: Decimal
+    released: Decimal
+    paid: Decimal
+    due: Decimal
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One event of the export with its figures to date, as its money page shows them (plain values:
+    the quote and its lines are not kept)."""
+
+    event_id: int
+    title: str
+    starts_at: datetime
+    client_name: str
+    quote_number: str
+    quote_net: Decimal | None
+    quote_gross: Decimal | None
+    #: What each document asked of the client: deposits, and finals less the deposits they deduct.
+    invoiced: Decimal
+    credited: Decimal
+    collected: Decimal
+    #: Kept by the coordination: the fee line and the commissions (excl. VAT).
+    kept: Decimal
+    actors: tuple[ActorFigures, ...]
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.invoiced - self.credited - self.collected
+
+    @property
+    def owed(self) -> Decimal:
+        """What the actors are owed in all (VAT on their nets included)."""
+        return sum((a.amount for a in self.actors), ZERO)
+
+    @property
+    def released(self) -> Decimal:
+        return sum((a.released for a in self.actors), ZERO)
+
+    @property
+    def paid_out(self) -> Decimal:
+        return sum((a.paid for a in self.actors), ZERO)
+
+    @property
+    def to_pay_out(self) -> Decimal:
+        """Released and not paid yet (the money page's "Reste à payer")."""
+        return sum((a.due for a in self.actors), ZERO)
+
+
+def _event_row(event: Event, client_name: str, summary: tuple[Decimal, Decimal, Decimal]) -> EventRow:
+    money: EventMoney = event_money(event)
+    quote = money.quote
+    invoiced, credited, collected = summary
+    return EventRow(
+        event_id=event.id,
+        title=event.title,
+        starts_at=event.starts_at,
+        client_name=client_name,
+        quote_number=f"{quote.number} v{quote.version}" if quote else "",
+        quote_net=quote.total_net if quote else None,
+        quote_gross=quote.total_gross if quote else None,
+        invoiced=invoiced,
+        credited=credited,
+        collected=collected,
+        kept=money.kept,
+        actors=tuple(
+            ActorFigures(
+                a.organisation_id,
+                a.name,
+                a.share,
+                a.commission,
+                a.net,
+                a.vat,
+                a.amount,
+                a.released,
+                a.paid,
+                a.due,
+            )
+            for a in money.actors
+        ),
+    )
+
+
+def money_summary(documents: list[Invoice], numbers: dict[int, Figures]) -> tuple[Decimal, Decimal, Decimal]:
+    """Invoiced, credited and collected on an event's issued documents, as its money page adds them
+    up: deposits and finals less the deposits they deduct; what credit notes take off the client's
+    debt; what the client paid."""
+    billed = [d for d in documents if d.kind != InvoiceKind.CREDIT_NOTE]
+    invoiced = sum((d.total_gross - d.prepaid for d in billed), ZERO)
+    credited = sum((numbers[d.id].credited_effect for d in billed), ZERO)
+    collected = sum((numbers[d.id].paid for d in billed), ZERO)
+    return invoiced, credited, collected
+
+
+def credit_note_effects(notes: list[Invoice]) -> dict[int, tuple[Decimal, Decimal]]:
+    """For each credit note, what it takes off the client's debt and what it frees of the deposits
+    its invoice deducted: ``(effect, freed)``, ``effect + freed`` = its gross.
+
+    The credited invoice's :attr:`Figures.credited_effect` is min(Σ credit notes, gross − deposits):
+    its credit notes are taken in the order they were issued, each taking off what is left of
+    gross − deposits, the rest freeing deposits. Over all of an invoice's credit notes the effects
+    add up to its ``credited_effect``.
+    """
+    credited_ids = {note.credit_of_id for note in notes}
+    if not credited_ids:
+        return {}
+    invoices = {i.id: i for i in db.session.scalars(sa.select(Invoice).where(Invoice.id.in_(credited_ids)))}
+    every_note = db.session.scalars(
+        sa.select(Invoice)
+        .where(Invoice.credit_of_id.in_(credited_ids), Invoice.status == InvoiceStatus.ISSUED)
+        .order_by(Invoice.issue_date, Invoice.id)
+    )
+    left = {i.id: i.total_gross - i.prepaid for i in invoices.values()}
+    result = {}
+    for note in every_note:
+        effect = min(note.total_gross, left[note.credit_of_id])
+        left[note.credit_of_id] -= effect
+        result[note.id] = (effect, note.total_gross - effect)
+    return result
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Treasury:
+    """The money of one period, read once for every sheet and journal (see the module docstring)."""
+
+    def __init__(self, period: Period):
+        self.period = period
+
+    # --- filters ---------------------------------------------------------------------------------
+
+    def _invoice_filters(self, query):
+        if self.period.event_id is not None:
+            query = query.where(Invoice.event_id == self.period.event_id)
+        if self.period.client_id is not None:
+            query = query.where(Invoice.client_id == self.period.client_id)
+        return query
+
+    def _event_filters(self, query):
+        if self.period.event_id is not None:
+            query = query.where(Event.id == self.period.event_id)
+        if self.period.client_id is not None:
+            query = query.where(Event.client_id == self.period.client_id)
+        return query
+
+    # --- documents, payments, payouts --------------------------------------------------------------
+
+    @cached_property
+    def documents(self) -> list[Invoice]:
+        """Invoices, deposits and credit notes issued in the period, in date and number order."""
+        query = (
+            sa.select(Invoice)
+            .where(
+                Invoice.status == InvoiceStatus.ISSUED,
+                Invoice.issue_date >= self.period.date_from,
+                Invoice.issue_date <= self.period.date_to,
+            )
+            .order_by(Invoice.issue_date, Invoice.number)
+        )
+        return list(db.session.scalars(self._invoice_filters(query)))
+
+    @cached_property
+    def figures(self) -> dict[int, Figures]:
+        return figures_of(self.documents)
+
+    @cached_property
+    def note_effects(self) -> dict[int, tuple[Decimal, Decimal]]:
+        return credit_note_effects([d for d in self.documents if d.kind == InvoiceKind.CREDIT_NOTE])
+
+    @cached_property
+    def credited_numbers(self) -> dict[int, str]:
+        """The number of each invoice a credit note of the period credits."""
+        ids = {d.credit_of_id for d in self.documents if d.credit_of_id is not None}
+        if not ids:
+            return {}
+        return dict(
+            db.session.execute(sa.select(Invoice.id, Invoice.number).where(Invoice.id.in_(ids))).all()
+        )
+
+    @cached_property
+    def last_payment_dates(self) -> dict[int, date]:
+        """The date of each document's last payment (any date: "paid on" is the day it was settled)."""
+        ids = [d.id for d in self.documents]
+        result = {}
+        for chunk in _chunks(ids):
+            result.update(
+                db.session.execute(
+                    sa.select(Payment.invoice_id, sa.func.max(Payment.received_on))
+                    .where(Payment.invoice_id.in_(chunk))
+                    .group_by(Payment.invoice_id)
+                ).all()
+            )
+        return result
+
+    @cached_property
+    def payments(self) -> list[tuple[Payment, Invoice]]:
+        """Payments received in the period, with their invoice, in date order."""
+        query = (
+            sa.select(Payment, Invoice)
+            .join(Invoice, Payment.invoice_id == Invoice.id)
+            .where(Payment.received_on >= self.period.date_from, Payment.received_on <= self.period.date_to)
+            .order_by(Payment.received_on, Payment.id)
+        )
+        return [tuple(row) for row in db.session.execute(self._invoice_filters(query))]
+
+    @cached_property
+    def paid_payouts(self) -> list[Payout]:
+        """Payouts paid in the period, in date order."""
+        query = (
+            sa.select(Payout)
+            .options(joinedload(Payout.organisation))
+            .join(Event, Payout.event_id == Event.id)
+            .where(
+                Payout.status == PayoutStatus.PAID,
+                Payout.paid_on >= self.period.date_from,
+                Payout.paid_on <= self.period.date_to,
+            )
+            .order_by(Payout.paid_on, Payout.id)
+        )
+        return list(db.session.scalars(self._event_filters(query)))
+
+    @cached_property
+    def payouts(self) -> list[Payout]:
+        """Payouts paid in the period, then those still to pay of the events of the export."""
+        due = []
+        for chunk in _chunks(self.event_ids):
+            due.extend(
+                db.session.scalars(
+                    sa.select(Payout)
+                    .options(joinedload(Payout.organisation))
+                    .where(Payout.status == PayoutStatus.DUE, Payout.event_id.in_(chunk))
+                    .order_by(Payout.event_id, Payout.id)
+                )
+            )
+        return [*self.paid_payouts, *due]
+
+    # --- events ------------------------------------------------------------------------------------
+
+    @cached_property
+    def events(self) -> list[Event]:
+        """The events of the export (see the module docstring), by start date."""
+        ids = {d.event_id for d in self.documents if d.event_id is not None}
+        ids |= {invoice.event_id for _payment, invoice in self.payments if invoice.event_id is not None}
+        ids |= {p.event_id for p in self.paid_payouts}
+        held = (
+            sa.select(Event.id)
+            .join(Quote, Quote.event_id == Event.id)
+            .where(
+                Quote.status == QuoteStatus.ACCEPTED,
+                Event.starts_at >= self.period.starts,
+                Event.starts_at < self.period.ends,
+            )
+        )
+        ids |= set(db.session.scalars(self._event_filters(held)))
+        events = []
+        for chunk in _chunks(sorted(ids)):
+            events.extend(db.session.scalars(sa.select(Event).where(Event.id.in_(chunk))))
+        events.sort(key=lambda e: (e.starts_at, e.id))
+        return events
+
+    @cached_property
+    def event_ids(self) -> list[int]:
+        return [e.id for e in self.events]
+
+    @cached_property
+    def event_rows(self) -> list[EventRow]:
+        """Each event's figures to date, as plain values (an event's quote and lines are let go once
+        its row is made)."""
+        clients = dict(db.session.execute(sa.select(Client.id, Client.name)).all())
+        rows = []
+        for chunk in _chunks(self.events, 100):
+            documents: dict[int, list[Invoice]] = {e.id: [] for e in chunk}
+            for document in db.session.scalars(
+                sa.select(Invoice).where(
+                    Invoice.event_id.in_(list(documents)), Invoice.status == InvoiceStatus.ISSUED
+                )
+            ):
+                documents[document.event_id].append(document)
+            numbers = figures_of([d for group in documents.values() for d in group])
+            for event in chunk:
+                summary = money_summary(documents[event.id], numbers)
+                rows.append(_event_row(event, clients.get(event.client_id, ""), summary))
+        return rows

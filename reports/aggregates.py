@@ -1,0 +1,593 @@
+"""The dashboards' and the impact report's figures, each one SQL query (``GROUP BY``), never a loop
+over lines. Definitions: docs/reports.md.
+
+**Work** is what a client accepted: the lines of the accepted quote of each event that was not
+cancelled, as the quote froze them (``quote_lines.net``, stored to the cent, and the category's name).
+An actor "worked on" an event when it delivers at least one of those lines. Its legal form and
+neighbourhood are read from its card as it is now.
+
+**Receivables** follow :class:`invoicing.services.invoices.Figures`: what an issued invoice (or
+deposit) still awaits is its gross, less deposits deducted, less what its credit notes take off
+(never more than what it asked), less the payments received — computed here for every invoice at
+once, in SQL.
+
+Amounts are summed in SQL and read back through :func:`app.db.Money`, so they come back as ``Decimal``
+euros on SQLite (stored in cents) and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from app.dates import LOCAL_TZ
+from app.db import Money
+from app.extensions import db
+from app.models import Client, LegalForm, Organisation
+from app.money import ZERO
+from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout, PayoutStatus
+from offers.models import Event, EventStatus, Quote, QuoteLine, QuoteStatus
+
+# --- periods ------------------------------------------------------------------------------------
+
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar year, in French wall time."""
+
+    year: int
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.year, 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive."""
+        return datetime(self.year + 1, 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
+
+    def month_starts(self) -> list[datetime]:
+        """The 13 boundaries of the year's months (UTC instants of local midnights)."""
+        bounds = [datetime(self.year, m, 1, tzinfo=LOCAL_TZ).astimezone(UTC) for m in range(1, 13)]
+        return [*bounds, self.end]
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, 1, 1)
+
+    @property
+    def last_day(self) -> date:
+        return date(self.year, 12, 31)
+
+
+def _month_of(column, period: Period):
+    """1…12: the local month of a timestamp inside ``period`` (a CASE on the boundaries, the same on
+    every database and right about summer time)."""
+    bounds = period.month_starts()
+    return sa.case(
+        *((sa.and_(column >= bounds[m], column < bounds[m + 1]), m + 1) for m in range(12)),
+        else_=0,
+    )
+
+
+def _month_of_date(column, period: Period):
+    """1…12: the month of a date column inside ``period``."""
+    return sa.case(
+        *(
+            (
+                sa.and_(
+                    column >= date(period.year, m, 1),
+                    column < (date(period.year, m + 1, 1) if m < 12 else date(period.year + 1, 1, 1)),
+                ),
+                m,
+            )
+            for m in range(1, 13)
+        ),
+        else_=0,
+    )
+
+
+def money_sum(expression):
+    """An SQL sum read back as Money (cents on SQLite, NUMERIC on PostgreSQL)."""
+    return sa.type_coerce(sa.func.coalesce(expression, 0), Money())
+
+
+# --- work: the accepted quotes' lines -------------------------------------------------------------
+
+
+def _work():
+    """One row per accepted, delivered line: event, its start, actor, category, net."""
+    return (
+        sa.select(
+            Quote.event_id.label("event_id"),
+            Event.starts_at.label("starts_at"),
+            QuoteLine.organisation_id.label("organisation_id"),
+            QuoteLine.category_name.label("category"),
+            QuoteLine.net.label("net"),
+        )
+        .join(Quote, Quote.id == QuoteLine.quote_id)
+        .join(Event, Event.id == Quote.event_id)
+        .where(
+            Quote.status == QuoteStatus.ACCEPTED,
+            Event.status != EventStatus.CANCELLED,
+            QuoteLine.kind == "line",
+            QuoteLine.organisation_id.is_not(None),
+        )
+    )
+
+
+def _work_in(period: Period | None = None, event_id: int | None = None):
+    query = _work()
+    if period is not None:
+        query = query.where(Event.starts_at >= period.start, Event.starts_at < period.end)
+    if event_id is not None:
+        query = query.where(Quote.event_id == event_id)
+    return query.subquery("work")
+
+
+@dataclass(frozen=True)
+class ActorAmount:
+    organisation_id: int
+    name: str
+    legal_form: LegalForm
+    qpv: bool
+    neighbourhood: str
+    public: bool
+    amount: Decimal
+    events: int
+
+
+def _neighbourhood():
+    """The QPV's name for an actor in a priority neighbourhood, else its commune."""
+    return sa.case((Organisation.qpv.is_(True), Organisation.qpv_name), else_=Organisation.commune)
+
+
+def per_actor(period: Period | None = None, event_id: int | None = None) -> list[ActorAmount]:
+    """Σ nets per actor, largest first (one query)."""
+    work = _work_in(period, event_id)
+    amount = money_sum(sa.func.sum(work.c.net)).label("amount")
+    rows = db.session.execute(
+        sa.select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.legal_form,
+            Organisation.qpv,
+            _neighbourhood().label("neighbourhood"),
+            Organisation.public_listing,
+            amount,
+            sa.func.count(sa.distinct(work.c.event_id)).label("events"),
+        )
+        .join(work, work.c.organisation_id == Organisation.id)
+        .group_by(
+            Organisation.id,
+            Organisation.name,
+            Organisation.legal_form,
+            Organisation.qpv,
+            Organisation.qpv_name,
+            Organisation.commune,
+            Organisation.public_listing,
+        )
+        .order_by(sa.desc("amount"), Organisation.name)
+    )
+    return [
+        ActorAmount(
+            organisation_id=row.id,
+            name=row.name,
+            legal_form=row.legal_form,
+            qpv=bool(row.qpv),
+            neighbourhood=row.neighbourhood or "",
+            public=bool(row.public_listing),
+            amount=row.amount,
+            events=row.events,
+        )
+        for row in rows
+    ]
+
+
+def per_category(period: Period | None = None, event_id: int | None = None) -> list[tuple[str, Decimal]]:
+    """Σ nets per category (as the quotes froze its name), largest first."""
+    work = _work_in(period, event_id)
+    amount = money_sum(sa.func.sum(work.c.net)).label("amount")
+    rows = db.session.execute(
+        sa.select(work.c.category, amount)
+        .group_by(work.c.category)
+        .order_by(sa.desc("amount"), work.c.category)
+    )
+    return [(row.category, row.amount) for row in rows]
+
+
+@dataclass(frozen=True)
+class MonthSplit:
+    """Σ nets per month of the event's start, split by a key (QPV or not, legal form)."""
+
+    months: dict[int, dict[str, Decimal]]
+
+    def series(self, key: str) -> list[Decimal]:
+        return [self.months.get(m, {}).get(key, ZERO) for m in range(1, 13)]
+
+    def total(self, month: int) -> Decimal:
+        return sum(self.months.get(month, {}).values(), ZERO)
+
+    @property
+    def keys(self) -> list[str]:
+        seen: dict[str, Decimal] = {}
+        for values in self.months.values():
+            for key, value in values.items():
+                seen[key] = seen.get(key, ZERO) + value
+        return sorted(seen, key=lambda k: (-seen[k], k))
+
+
+def by_month(period: Period, key: str) -> MonthSplit:
+    """Σ nets per month and per ``key``: ``qpv`` (``"qpv"`` / ``"other"``) or ``legal_form``."""
+    work = _work_in(period)
+    month = _month_of(work.c.starts_at, period).label("month")
+    column = (
+        sa.case((Organisation.qpv.is_(True), "qpv"), else_="other")
+        if key == "qpv"
+        else Organisation.legal_form
+    ).label("key")
+    rows = db.session.execute(
+        sa.select(month, column, money_sum(sa.func.sum(work.c.net)).label("amount"))
+        .join(Organisation, Organisation.id == work.c.organisation_id)
+        .group_by(month, column)
+    )
+    months: dict[int, dict[str, Decimal]] = {}
+    for row in rows:
+        value = row.key.value if hasattr(row.key, "value") else str(row.key)
+        months.setdefault(row.month, {})[value] = row.amount
+    return MonthSplit(months)
+
+
+# --- how evenly the work is spread ---------------------------------------------------------------
+
+
+def gini(amounts) -> Fraction:
+    """The Gini coefficient of non-negative amounts, exact: 0 when everyone gets the same, (n−1)/n
+    when one gets everything. Σᵢ (2i − n − 1)·xᵢ / (n·Σx) over the amounts sorted ascending
+    (i = 1…n); 0 for no amount or a zero total."""
+    values = sorted(Fraction(a) for a in amounts)
+    if any(v < 0 for v in values):
+        raise ValueError("negative amount")
+    n, total = len(values), sum(values, Fraction(0))
+    if n == 0 or total == 0:
+        return Fraction(0)
+    weighted = sum(((2 * i - n - 1) * v for i, v in enumerate(values, start=1)), Fraction(0))
+    return weighted / (n * total)
+
+
+def top_share(amounts, k: int = 3) -> Fraction:
+    """The share of the ``k`` largest amounts in the total (0 for a zero total)."""
+    values = sorted((Fraction(a) for a in amounts), reverse=True)
+    total = sum(values, Fraction(0))
+    if total == 0:
+        return Fraction(0)
+    return sum(values[:k], Fraction(0)) / total
+
+
+def as_rate(value: Fraction) -> Decimal:
+    """A fraction as a rate to the hundredth of a percent (for the ``rate`` filter)."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001"))
+
+
+# --- first-time collaborations -------------------------------------------------------------------
+
+
+def _participation():
+    return (
+        sa.select(Quote.event_id.label("event_id"), QuoteLine.organisation_id.label("organisation_id"))
+        .join(Quote, Quote.id == QuoteLine.quote_id)
+        .join(Event, Event.id == Quote.event_id)
+        .where(
+            Quote.status == QuoteStatus.ACCEPTED,
+            Event.status != EventStatus.CANCELLED,
+            QuoteLine.kind == "line",
+            QuoteLine.organisation_id.is_not(None),
+        )
+        .distinct()
+        .cte("participation")
+    )
+
+
+def _first_pairs(period: Period | None = None, event_id: int | None = None):
+    """Pairs (a < b) of actors on the same event who never shared an earlier one (earlier: an
+    earlier start, or the same start and a smaller id), as a subquery ``event_id, first_id,
+    second_id, first_time``."""
+    part = _participation()
+    a, b, a2, b2 = part.alias("a"), part.alias("b"), part.alias("a2"), part.alias("b2")
+    this, other = aliased(Event), aliased(Event)
+    earlier = (
+        sa.select(sa.literal(1))
+        .select_from(a2)
+        .join(b2, a2.c.event_id == b2.c.event_id)
+        .join(other, other.id == a2.c.event_id)
+        .where(
+            a2.c.organisation_id == a.c.organisation_id,
+            b2.c.organisation_id == b.c.organisation_id,
+            sa.or_(
+                other.starts_at < this.starts_at,
+                sa.and_(other.starts_at == this.starts_at, other.id < this.id),
+            ),
+        )
+    )
+    query = (
+        sa.select(
+            a.c.event_id,
+            a.c.organisation_id.label("first_id"),
+            b.c.organisation_id.label("second_id"),
+            sa.case((sa.exists(earlier), 0), else_=1).label("first_time"),
+        )
+        .select_from(a)
+        .join(b, sa.and_(a.c.event_id == b.c.event_id, a.c.organisation_id < b.c.organisation_id))
+        .join(this, this.id == a.c.event_id)
+    )
+    if period is not None:
+        query = query.where(this.starts_at >= period.start, this.starts_at < period.end)
+    if event_id is not None:
+        query = query.where(a.c.event_id == event_id)
+    return query.subquery("pairs")
+
+
+@dataclass(frozen=True)
+class EventPairs:
+    event_id: int
+    title: str
+    starts_at: datetime
+    pairs: int
+    first_time: int
+
+
+def pairs_per_event(period: Period) -> list[EventPairs]:
+    """Per event of the period: how many pairs of actors worked on it, how many for the first time."""
+    pairs = _first_pairs(period)
+    rows = db.session.execute(
+        sa.select(
+            Event.id,
+            Event.title,
+            Event.starts_at,
+            sa.func.count().label("pairs"),
+            sa.func.sum(pairs.c.first_time).label("first_time"),
+        )
+        .join(pairs, pairs.c.event_id == Event.id)
+        .group_by(Event.id, Event.title, Event.starts_at)
+        .order_by(Event.starts_at, Event.id)
+    )
+    return [EventPairs(r.id, r.title, r.starts_at, r.pairs, int(r.first_time or 0)) for r in rows]
+
+
+def first_time_pairs(event_id: int) -> list[tuple[int, str, bool, int, str, bool]]:
+    """The pairs of an event who worked together for the first time: (id, name, public) twice,
+    ordered by names."""
+    pairs = _first_pairs(event_id=event_id)
+    first, second = aliased(Organisation), aliased(Organisation)
+    rows = db.session.execute(
+        sa.select(first.id, first.name, first.public_listing, second.id, second.name, second.public_listing)
+        .select_from(pairs)
+        .join(first, first.id == pairs.c.first_id)
+        .join(second, second.id == pairs.c.second_id)
+        .where(pairs.c.first_time == 1)
+        .order_by(first.name, second.name)
+    )
+    return [tuple(row) for row in rows]
+
+
+# --- receivables -----------------------------------------------------------------------------------
+
+
+def _invoice_balances():
+    """Every issued invoice and deposit with what it asks (``due``), what was paid and its balance —
+    :class:`invoicing.services.invoices.Figures` in SQL."""
+    credit = aliased(Invoice)
+    credited = (
+        sa.select(sa.func.coalesce(sa.func.sum(credit.total_gross), 0))
+        .where(credit.credit_of_id == Invoice.id, credit.status == InvoiceStatus.ISSUED)
+        .scalar_subquery()
+    )
+    paid = (
+        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount), 0))
+        .where(Payment.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+    asked = Invoice.total_gross - Invoice.prepaid
+    due = asked - sa.case((credited < asked, credited), else_=asked)
+    return (
+        sa.select(
+            Invoice.id.label("invoice_id"),
+            Invoice.client_id.label("client_id"),
+            Invoice.issue_date.label("issue_date"),
+            Invoice.due_date.label("due_date"),
+            due.label("due"),
+            paid.label("paid"),
+            (due - paid).label("balance"),
+        )
+        .where(Invoice.status == InvoiceStatus.ISSUED, Invoice.kind != InvoiceKind.CREDIT_NOTE)
+        .subquery("balances")
+    )
+
+
+#: Age buckets of an unpaid balance, by days past its due date.
+AGE_BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
+
+
+def _age(due_date, today: date):
+    return sa.case(
+        (sa.or_(due_date.is_(None), due_date >= today), "not_due"),
+        (due_date >= today - timedelta(days=30), "1_30"),
+        (due_date >= today - timedelta(days=60), "31_60"),
+        (due_date >= today - timedelta(days=90), "61_90"),
+        else_="over_90",
+    )
+
+
+@dataclass(frozen=True)
+class ClientReceivable:
+    client_id: int
+    name: str
+    buckets: dict[str, Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.buckets.values(), ZERO)
+
+
+def receivables(today: date) -> list[ClientReceivable]:
+    """What each client still owes, by age of the debt (days past the due date on ``today``),
+    largest debtor first (one query)."""
+    balances = _invoice_balances()
+    age = _age(balances.c.due_date, today).label("age")
+    rows = db.session.execute(
+        sa.select(Client.id, Client.name, age, money_sum(sa.func.sum(balances.c.balance)).label("amount"))
+        .join(balances, balances.c.client_id == Client.id)
+        .where(balances.c.balance > 0)
+        .group_by(Client.id, Client.name, age)
+    )
+    clients: dict[int, ClientReceivable] = {}
+    for row in rows:
+        entry = clients.setdefault(row.id, ClientReceivable(row.id, row.name, {}))
+        entry.buckets[row.age] = row.amount
+    return sorted(clients.values(), key=lambda c: (-c.total, c.name))
+
+
+@dataclass(frozen=True)
+class Treasury:
+    billed: Decimal
+    collected: Decimal
+    billed_by_month: list[Decimal]
+    collected_by_month: list[Decimal]
+    payouts_paid: Decimal
+    payouts_due: Decimal
+
+
+def treasury(period: Period) -> Treasury:
+    """Billed (what the period's invoices ask, credit notes deducted), collected (payments received in
+    the period), per month; payouts paid in the period and due now (three queries)."""
+    balances = _invoice_balances()
+    month = _month_of_date(balances.c.issue_date, period).label("month")
+    billed = {
+        row.month: row.amount
+        for row in db.session.execute(
+            sa.select(month, money_sum(sa.func.sum(balances.c.due)).label("amount"))
+            .where(balances.c.issue_date >= period.first_day, balances.c.issue_date <= period.last_day)
+            .group_by(month)
+        )
+    }
+    paid_month = _month_of_date(Payment.received_on, period).label("month")
+    collected = {
+        row.month: row.amount
+        for row in db.session.execute(
+            sa.select(paid_month, money_sum(sa.func.sum(Payment.amount)).label("amount"))
+            .where(Payment.received_on >= period.first_day, Payment.received_on <= period.last_day)
+            .group_by(paid_month)
+        )
+    }
+    paid_in_period = sa.and_(
+        Payout.status == PayoutStatus.PAID,
+        Payout.paid_on >= period.first_day,
+        Payout.paid_on <= period.last_day,
+    )
+    payouts = db.session.execute(
+        sa.select(
+            money_sum(sa.func.sum(sa.case((paid_in_period, Payout.amount), else_=0))).label("paid"),
+            money_sum(
+                sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0))
+            ).label("due"),
+        )
+    ).one()
+    billed_months = [billed.get(m, ZERO) for m in range(1, 13)]
+    collected_months = [collected.get(m, ZERO) for m in range(1, 13)]
+    return Treasury(
+        billed=sum(billed_months, ZERO),
+        collected=sum(collected_months, ZERO),
+        billed_by_month=billed_months,
+        collected_by_month=collected_months,
+        payouts_paid=payouts.paid,
+        payouts_due=payouts.due,
+    )
+
+
+@dataclass(frozen=True)
+class ActorPayouts:
+    organisation_id: int
+    name: str
+    paid: Decimal
+    due: Decimal
+
+
+def payouts_per_actor(period: Period) -> list[ActorPayouts]:
+    """Per actor, for the events of the period: paid out and still due (one query)."""
+    paid = money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.PAID, Payout.amount), else_=0)))
+    due = money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0)))
+    rows = db.session.execute(
+        sa.select(Organisation.id, Organisation.name, paid.label("paid"), due.label("due"))
+        .join(Payout, Payout.organisation_id == Organisation.id)
+        .join(Event, Event.id == Payout.event_id)
+        .where(Event.starts_at >= period.start, Event.starts_at < period.end)
+        .group_by(Organisation.id, Organisation.name)
+    )
+    result = [ActorPayouts(r.id, r.name, r.paid, r.due) for r in rows]
+    return sorted(result, key=lambda a: (-(a.paid + a.due), a.name))
+
+
+def paid_out_per_actor(event_id: int) -> dict[int, Decimal]:
+    """What each actor was paid out for an event so far, excl. VAT (its nets: share less commission;
+    one query)."""
+    rows = db.session.execute(
+        sa.select(Payout.organisation_id, money_sum(sa.func.sum(Payout.net_amount)).label("paid"))
+        .where(Payout.event_id == event_id, Payout.status == PayoutStatus.PAID)
+        .group_by(Payout.organisation_id)
+    )
+    return {row.organisation_id: row.paid for row in rows}
+
+
+# --- the network, for the admin ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Network:
+    active_actors: int
+    qpv_actors: int
+    events: int
+    worked_events: int
+
+
+def network(period: Period) -> Network:
+    """Active actors (in a QPV), the period's events, and those with accepted work (one query)."""
+    in_period = sa.and_(Event.starts_at >= period.start, Event.starts_at < period.end)
+    worked = (
+        sa.select(sa.func.count(sa.distinct(Quote.event_id)))
+        .join(Event, Event.id == Quote.event_id)
+        .where(Quote.status == QuoteStatus.ACCEPTED, Event.status != EventStatus.CANCELLED, in_period)
+        .scalar_subquery()
+    )
+    events = sa.select(sa.func.count(Event.id)).where(in_period).scalar_subquery()
+    row = db.session.execute(
+        sa.select(
+            sa.func.count(Organisation.id).label("active"),
+            sa.func.coalesce(sa.func.sum(sa.case((Organisation.qpv.is_(True), 1), else_=0)), 0).label("qpv"),
+            events.label("events"),
+            worked.label("worked"),
+        ).where(Organisation.active.is_(True))
+    ).one()
+    return Network(row.active, int(row.qpv), row.events, row.worked)
+
+
+def latest_year(default: int) -> int:
+    """The year of the latest event with accepted work (the dashboards open on it), else ``default``."""
+    latest = db.session.scalar(
+        sa.select(sa.func.max(Event.starts_at))
+        .join(Quote, Quote.event_id == Event.id)
+        .where(Quote.status == QuoteStatus.ACCEPTED, Event.status != EventStatus.CANCELLED)
+    )
+    if latest is None:
+        return default
+    if isinstance(latest, str):  # SQLite's max() loses the column type
+        latest = datetime.fromisoformat(latest)
+    if latest.tzinfo is None:
+        latest = latest.replace(tzinfo=UTC)
+    return latest.astimezone(LOCAL_TZ).year

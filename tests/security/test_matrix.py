@@ -1,0 +1,317 @@
+"""Role × route matrix: every rule of ``app.url_map``, every method, every role, the exact status.
+
+The URLs point at tenant A's objects (organisation A, client X; see ``tests/security/world.py``).
+``actor`` and ``client`` are tenant A's people, ``other_actor`` and ``other_client`` tenant B's: a
+2xx for them on tenant A's objects is a leak. Every request carries a valid CSRF token (CSRF has its
+own test below) and an empty form, and runs in a savepoint rolled back afterwards, so each role meets
+the same world. Every page a person of one tenant reads is also searched for the other tenant's
+markers (event titles, client names, line descriptions).
+
+A rule that is not in ``MATRIX`` fails ``test_every_route_is_in_the_matrix``: a new route gets its
+row, with the status each role must get, when it is written.
+
+Statuses: ``L`` is a redirect to the login page; a number is the exact status.
+Set ``MATRIX_PRINT=1`` to print the statuses the app gives, in this table's format.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from app.extensions import db
+from tests.security.world import MARKERS_A, MARKERS_B, build_world
+
+ROLES = ("anonymous", "admin", "coordinator", "treasurer", "actor", "other_actor", "client", "other_client")
+
+#: Which world object each URL argument takes, unless the row says otherwise.
+ARGS = {
+    "event_id": "event",
+    "lot_id": "lot",
+    "category_id": "category",
+    "assignment_id": "assignment",
+    "line_id": "line",
+    "quote_id": "quote",
+    "invoice_id": "invoice",
+    "payout_id": "payout",
+    "organisation_id": "organisation",
+    "client_id": "client",
+    "chain_id": "chain",
+    "link_id": "chain_link",
+    "slug": "organisation_slug",
+    "token": "quote_token",
+}
+#: Fixed URL arguments.
+VALUES = {
+    "/static/<path:filename>": {"filename": "maillage.css"},
+    "/bootstrap/static/<path:filename>": {"filename": "css/bootstrap.min.css"},
+    "/langue/<code>": {"code": "en"},
+    "/acteurs/export.<fmt>": {"fmt": "csv"},
+}
+
+# rule: ({method: statuses in ROLES order}, {argument: world object} overriding ARGS)
+#                        anon admin coord treas actor other_actor client other_client
+MATRIX: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+
+
+def _row(rule: str, args: dict | None = None, **methods: str) -> None:
+    MATRIX[rule] = (methods, args or {})
+
+
+# fmt: off
+# Staff pages: staff in, the rest out. Coordination writes; treasury reads.
+_row("/", GET="200 302 302 302 302 302 302 302")
+_row("/tableau-de-bord", GET="L 200 200 200 200 200 200 200")
+_row("/acteurs", GET="L 200 200 200 403 403 403 403")
+_row("/acteurs/<int:organisation_id>", GET="L 200 200 200 403 403 403 403")
+# A card's logo: staff and the card's own people (organisation B's actor is refused).
+_row("/acteurs/<int:organisation_id>/logo", GET="L 200 200 200 200 403 403 403")
+_row("/acteurs/<int:organisation_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/acteurs/export.<fmt>", GET="L 200 200 200 403 403 403 403")
+_row("/acteurs/import", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/acteurs/import/confirmer", POST="L 400 400 403 403 403 403 403")
+_row("/acteurs/nouveau", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/admin/parametres", GET="L 200 403 403 403 403 403 403")
+_row("/admin/utilisateurs", GET="L 200 403 403 403 403 403 403")
+# Assignments, each on the assignment its action expects (so coordination's answer is the action's).
+_row("/affectations/<int:assignment_id>/inviter", {"assignment_id": "proposed"}, POST="L 302 302 403 403 403 403 403")
+_row("/affectations/<int:assignment_id>/relancer", {"assignment_id": "invited"}, POST="L 302 302 403 403 403 403 403")
+_row("/affectations/<int:assignment_id>/retirer", POST="L 302 302 403 403 403 403 403")
+_row("/affectations/<int:assignment_id>/supprimer", {"assignment_id": "proposed"}, POST="L 302 302 403 403 403 403 403")
+# The public directory: everyone.
+_row("/annuaire", GET="200 200 200 200 200 200 200 200")
+_row("/annuaire/<slug>", GET="200 200 200 200 200 200 200 200")
+_row("/annuaire/<slug>/logo", GET="200 200 200 200 200 200 200 200")
+_row("/annuaire/chaines", GET="200 200 200 200 200 200 200 200")
+_row("/annuaire/chaines/<slug>", {"slug": "chain_slug"}, GET="200 200 200 200 200 200 200 200")
+_row("/bootstrap/static/<path:filename>", GET="200 200 200 200 200 200 200 200")
+_row("/static/<path:filename>", GET="200 200 200 200 200 200 200 200")
+_row("/health", GET="200 200 200 200 200 200 200 200")
+_row("/categories", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/categories/<int:category_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/chaines", GET="L 200 200 403 403 403 403 403")
+_row("/chaines/", GET="L 200 200 403 403 403 403 403")
+_row("/chaines/<int:chain_id>/acteurs", POST="L 400 400 403 403 403 403 403")
+_row("/chaines/<int:chain_id>/acteurs/<int:link_id>/deplacer", POST="L 400 400 403 403 403 403 403")
+_row("/chaines/<int:chain_id>/acteurs/<int:link_id>/note", POST="L 302 302 403 403 403 403 403")
+_row("/chaines/<int:chain_id>/acteurs/<int:link_id>/retirer", POST="L 302 302 403 403 403 403 403")
+_row("/chaines/<int:chain_id>/deplacer", POST="L 400 400 403 403 403 403 403")
+_row("/chaines/<int:chain_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/chaines/<int:chain_id>/supprimer", GET="L 200 200 403 403 403 403 403", POST="L 302 302 403 403 403 403 403")
+_row("/chaines/nouvelle", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/clients", GET="L 200 200 200 403 403 403 403")
+_row("/clients/<int:client_id>", GET="L 200 200 200 403 403 403 403")
+_row("/clients/<int:client_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/clients/nouveau", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+# Logging in: a logged-in user is sent to the dashboard; an empty form is a 400.
+_row("/connexion", GET="200 302 302 302 302 302 302 302", POST="400 302 302 302 302 302 302 302")
+_row("/connexion/lien", GET="200 200 200 200 200 200 200 200", POST="400 400 400 400 400 400 400 400")
+_row("/deconnexion", POST="302 302 302 302 302 302 302 302")
+_row("/langue/<code>", POST="302 302 302 302 302 302 302 302")
+# The login link of organisation A's actor: whoever holds it sees the confirmation page.
+_row("/lien/<token>", {"token": "magic_token"}, GET="200 200 200 200 200 200 200 200", POST="302 302 302 302 302 302 302 302")
+# Quotes: staff read them, coordination sends them; the client answers its own only.
+_row("/devis", GET="L 200 200 200 403 403 403 403")
+_row("/devis/<int:quote_id>", GET="L 200 200 200 403 403 403 403")
+_row("/devis/<int:quote_id>/envoyer", POST="L 302 302 403 403 403 403 403")
+_row("/devis/<int:quote_id>/pdf", GET="L 200 200 200 403 403 403 403")
+# The signed link of the e-mail is the client's key: whoever holds it reads that version.
+_row("/devis/acces/<token>", GET="200 200 200 200 200 200 200 200", POST="400 400 400 400 400 400 400 400")
+_row("/devis/acces/<token>/pdf", GET="200 200 200 200 200 200 200 200")
+_row("/mes-devis", GET="L 403 403 403 403 403 200 200")
+_row("/mes-devis/<int:quote_id>", GET="L 403 403 403 403 403 200 403", POST="L 403 403 403 403 403 400 403")
+_row("/mes-devis/<int:quote_id>/pdf", GET="L 403 403 403 403 403 200 403")
+_row("/evenements", GET="L 200 200 200 403 403 403 403")
+_row("/evenements/nouveau", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/evenements/<int:event_id>", GET="L 200 200 200 403 403 403 403")
+_row("/evenements/<int:event_id>/devis", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/evenements/<int:event_id>/dupliquer", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/evenements/<int:event_id>/inviter-tous", POST="L 400 400 403 403 403 403 403")
+_row("/evenements/<int:event_id>/lots/nouveau", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/evenements/<int:event_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/evenements/<int:event_id>/statut", POST="L 400 400 403 403 403 403 403")
+# Money: staff read, the treasury (admin, treasurer) issues and records; coordination is refused.
+_row("/evenements/<int:event_id>/facturation", GET="L 200 200 200 403 403 403 403")
+_row("/evenements/<int:event_id>/facturation/acompte", POST="L 409 403 409 403 403 403 403")
+_row("/evenements/<int:event_id>/facturation/finale", POST="L 409 403 409 403 403 403 403")
+_row("/evenements/<int:event_id>/releves/<int:organisation_id>", GET="L 200 200 200 403 403 403 403")
+_row("/factures", GET="L 200 200 200 403 403 403 403")
+_row("/factures/<int:invoice_id>", GET="L 200 200 200 403 403 403 403")
+_row("/factures/<int:invoice_id>/avoir", POST="L 400 403 400 403 403 403 403")
+_row("/factures/<int:invoice_id>/paiements", POST="L 400 403 400 403 403 403 403")
+_row("/factures/<int:invoice_id>/pdf", GET="L 200 200 200 403 403 403 403")
+_row("/paiements", GET="L 200 200 200 403 403 403 403")
+_row("/reversements", GET="L 200 200 200 403 403 403 403")
+_row("/reversements/<int:payout_id>/payer", POST="L 303 403 303 403 403 403 403")
+# Lots and lines of the open event: coordination; the matching weights: admin only.
+_row("/lignes/<int:line_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/lignes/<int:line_id>/supprimer", POST="L 400 400 403 403 403 403 403")
+_row("/lots/<int:lot_id>/affectations", POST="L 400 400 403 403 403 403 403")
+_row("/lots/<int:lot_id>/annuler", POST="L 302 302 403 403 403 403 403")
+_row("/lots/<int:lot_id>/deplacer", POST="L 400 400 403 403 403 403 403")
+_row("/lots/<int:lot_id>/inviter-tous", POST="L 302 302 403 403 403 403 403")
+_row("/lots/<int:lot_id>/lignes/nouvelle", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/lots/<int:lot_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
+_row("/lots/<int:lot_id>/ponderations", POST="L 400 403 403 403 403 403 403")
+_row("/lots/<int:lot_id>/rouvrir", POST="L 409 409 403 403 403 403 403")
+_row("/lots/<int:lot_id>/suggestions", GET="L 200 200 200 403 403 403 403")
+_row("/reponses-attendues", GET="L 200 200 200 403 403 403 403")
+# The actor portal: organisation A's actor on its own assignments and lines; B's gets 403 (404 for a
+# statement of an event it has no payout on, like an unknown one). An empty form posted is a 400.
+_row("/ma-fiche", GET="L 403 403 403 200 200 403 403", POST="L 403 403 403 409 409 403 403")
+_row("/portail/lots", GET="L 403 403 403 200 200 403 403")
+_row("/portail/affectations/<int:assignment_id>", GET="L 403 403 403 200 403 403 403")
+_row("/portail/affectations/<int:assignment_id>/lignes/nouvelle", GET="L 403 403 403 200 403 403 403", POST="L 403 403 403 400 403 403 403")
+_row("/portail/affectations/<int:assignment_id>/reponse", {"assignment_id": "invited"}, POST="L 403 403 403 400 403 403 403")
+_row("/portail/lignes/<int:line_id>/modifier", GET="L 403 403 403 200 403 403 403", POST="L 403 403 403 400 403 403 403")
+_row("/portail/lignes/<int:line_id>/supprimer", POST="L 403 403 403 400 403 403 403")
+_row("/portail/releves", GET="L 403 403 403 200 200 403 403")
+_row("/portail/releves/<int:event_id>", GET="L 403 403 403 200 404 403 403")
+# fmt: on
+
+
+# --- the world and the requests ------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(make_event, make_client, make_category, make_organisation, make_user):
+    return build_world(make_event, make_client, make_category, make_organisation, make_user)
+
+
+def _csrf(app) -> tuple[str, str]:
+    raw = secrets.token_hex(20)
+    token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+    return raw, token
+
+
+def _url(rule, world) -> str:
+    values = dict(VALUES.get(rule.rule, {}))
+    overrides = MATRIX.get(rule.rule, ({}, {}))[1]
+    for name in rule.arguments - values.keys():
+        values[name] = world.ids[overrides.get(name, ARGS[name])]
+    return _build(rule, values)
+
+
+def _build(rule, values) -> str:
+    path = rule.rule
+    for name, value in values.items():
+        path = re.sub(rf"<(?:[^:<>]+:)?{name}>", str(value), path)
+    return path
+
+
+def request_as(
+    app, client, role: str, world, method: str, url: str, data: dict | None = None, query: dict | None = None
+):
+    """One request as ``role`` with a valid CSRF token, inside a savepoint rolled back afterwards."""
+    raw, token = _csrf(app)
+    with client.session_transaction() as sess:
+        sess.clear()
+        sess["csrf_token"] = raw
+        if role != "anonymous":
+            sess["_user_id"] = world.users[role]
+            sess["_fresh"] = True
+    connection = db.session.get_bind()
+    savepoint = connection.begin_nested()
+    try:
+        if method == "GET":
+            response = client.get(url, query_string=query)
+        else:
+            response = client.post(url, data={**(data or {}), "csrf_token": token})
+        response.get_data()
+        response.close()
+        return response
+    finally:
+        db.session.remove()
+        if savepoint.is_active:
+            savepoint.rollback()
+
+
+def status_of(response) -> str:
+    if response.status_code == 302 and response.headers["Location"].startswith("/connexion?next="):
+        return "L"
+    return str(response.status_code)
+
+
+def _rules(app):
+    return sorted(
+        (rule for rule in app.url_map.iter_rules()),
+        key=lambda rule: rule.rule,
+    )
+
+
+def _methods(rule) -> list[str]:
+    return sorted(rule.methods - {"HEAD", "OPTIONS"})
+
+
+# --- the tests -----------------------------------------------------------------------------------
+
+
+def test_every_route_is_in_the_matrix(app):
+    rules = {(rule.rule, method) for rule in _rules(app) for method in _methods(rule)}
+    listed = {(rule, method) for rule, (methods, _args) in MATRIX.items() for method in methods}
+    assert sorted(rules - listed) == []
+    assert sorted(listed - rules) == []
+
+
+def test_every_role_gets_the_expected_status_on_every_route(app, world):
+    db.session.commit()  # the world stays in the test's transaction; each request gets a savepoint
+    client = app.test_client()
+    printed, mismatches, leaks = [], [], []
+    for rule in _rules(app):
+        url = _url(rule, world)
+        methods = MATRIX.get(rule.rule, ({}, {}))[0]
+        answers = {}
+        for method in _methods(rule):
+            got = []
+            for role in ROLES:
+                response = request_as(app, client, role, world, method, url)
+                got.append(status_of(response))
+                if (
+                    response.status_code == 200
+                    and response.mimetype == "text/html"
+                    and "token" not in rule.arguments
+                ):
+                    leaks += _leaks(role, method, url, response.get_data(as_text=True))
+            answers[method] = " ".join(got)
+            expected = methods.get(method)
+            if expected is not None and expected.split() != got:
+                mismatches.append(f"{method} {url}\n    expected {expected}\n    got      {' '.join(got)}")
+        printed.append(f"_row({rule.rule!r}, " + ", ".join(f'{m}="{s}"' for m, s in answers.items()) + ")")
+    if os.environ.get("MATRIX_PRINT"):
+        print("\n".join(printed))
+    assert leaks == [], "\n".join(leaks)
+    assert mismatches == [], "\n".join(mismatches)
+
+
+def _leaks(role: str, method: str, url: str, html: str) -> list[str]:
+    foreign = {"actor": MARKERS_B, "client": MARKERS_B, "other_actor": MARKERS_A, "other_client": MARKERS_A}
+    return [
+        f"{role} reads {marker!r} on {method} {url}" for marker in foreign.get(role, ()) if marker in html
+    ]
+
+
+def test_every_post_without_a_csrf_token_is_refused(app, world):
+    db.session.commit()
+    client = app.test_client()
+    refused = {}
+    for rule in _rules(app):
+        if "POST" not in rule.methods:
+            continue
+        url = _url(rule, world)
+        with client.session_transaction() as sess:
+            sess.clear()
+            sess["_user_id"] = world.users["admin"]
+        connection = db.session.get_bind()
+        savepoint = connection.begin_nested()
+        try:
+            response = client.post(url, data={})
+            response.close()
+            refused[url] = response.status_code
+        finally:
+            db.session.remove()
+            savepoint.rollback()
+    assert {url: status for url, status in refused.items() if status != 400} == {}

@@ -1,0 +1,163 @@
+"""Two tenants, built with the factories of ``tests/conftest.py``, for the role × route matrix and the
+fuzzer: organisation A and client X own everything the URLs point at; organisation B and client Y own
+a mirror event of their own. Every text the other tenant must never see carries a marker.
+
+- ``event``: client X's event, won: a quote accepted by the client, a final invoice, a payment and the
+  actors' payouts (organisation A is the lead of its first lot).
+- ``open_event``: client X's event under consultation: lots, organisation A's accepted assignment
+  and its line, its pending invitation, a proposed assignment of a third organisation.
+- ``event_b``: client Y's event with organisation B's accepted assignment and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal as D
+
+from app.auth.services import issue_magic_link
+from app.extensions import db
+from app.models import Chain, ChainLink
+from invoicing.models import Payout
+from invoicing.services import invoices as invoice_service
+from invoicing.services.payments import record_payment
+from offers.models import Assignment, AssignmentRole, AssignmentStatus, EventStatus, Line, Lot
+from offers.services import quotes as quote_service
+from tests.offers.quote_fixtures import build_ready_event
+
+# One pixel, PNG: a logo for the logo routes.
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+#: Texts of tenant A (organisation A, client X) that tenant B's people must never read, and back.
+MARKERS_A = ("Zircon-A", "Client Xénon", "ligne-zircon")
+MARKERS_B = ("Basalte-B", "Client Yttrium", "ligne-basalte")
+
+
+@dataclass
+class World:
+    #: role → the session id of its user (``User.get_id()``, read once: objects expire on commit).
+    users: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, object] = field(default_factory=dict)
+
+
+def build_world(make_event, make_client, make_category, make_organisation, make_user) -> World:
+    world = World()
+    event, lots, (org_a, _shop, _photographer) = build_ready_event(
+        make_event, make_client, make_category, make_organisation, title="Congrès Zircon-A"
+    )
+    client_x = event.client
+    client_x.name = "Client Xénon"
+    org_a.logo, org_a.logo_mime = PNG, "image/png"
+    lots[0].lines[0].description = "Déjeuner ligne-zircon"
+    db.session.flush()
+
+    admin = make_user("admin")
+    coordinator = make_user("coordinator")
+    treasurer = make_user("treasurer")
+    quote = quote_service.issue_quote(event, coordinator, today=date(2026, 3, 2))
+    quote_service.mark_sent(quote, coordinator)
+    quote_service.accept_quote(quote, name="Claire Morvan", agreed=True, today=date(2026, 3, 5), notify=False)
+    invoice = invoice_service.issue_final(quote, treasurer, today=date(2026, 3, 10))
+    record_payment(invoice, treasurer, received_on=date(2026, 3, 20), amount=D("1000.00"))
+    payout = db.session.query(Payout).filter_by(event_id=event.id, organisation_id=org_a.id).one()
+
+    # Client X's event under consultation, where organisation A works.
+    open_event = make_event(client=client_x, title="Forum Zircon-A", status=EventStatus.CONSULTING)
+    category = lots[0].category
+    lot = Lot(event_id=open_event.id, category=category, title="Buffet Zircon-A", position=0)
+    other_lot = Lot(event_id=open_event.id, category=category, title="Goûter Zircon-A", position=1)
+    db.session.add_all([lot, other_lot])
+    db.session.flush()
+    third = make_organisation(name="Tierce")
+    accepted = Assignment(
+        lot_id=lot.id, organisation=org_a, role=AssignmentRole.LEAD, status=AssignmentStatus.ACCEPTED
+    )
+    invited = Assignment(
+        lot_id=other_lot.id,
+        organisation=org_a,
+        role=AssignmentRole.LEAD,
+        status=AssignmentStatus.INVITED,
+        invited_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    proposed = Assignment(lot_id=lot.id, organisation=third, status=AssignmentStatus.PROPOSED)
+    line = Line(
+        lot_id=lot.id,
+        organisation=org_a,
+        description="Café ligne-zircon",
+        quantity=D("40"),
+        unit="tasse",
+        unit_price=D("1.50"),
+        vat_rate=D("0.1000"),
+    )
+    db.session.add_all([accepted, invited, proposed, line])
+
+    # Tenant B: organisation B and client Y, on an event of their own.
+    org_b = make_organisation(name="Organisation B")
+    client_y = make_client(name="Client Yttrium")
+    event_b = make_event(client=client_y, title="Salon Basalte-B", status=EventStatus.CONSULTING)
+    lot_b = Lot(event_id=event_b.id, category=category, title="Lot Basalte-B", position=0)
+    db.session.add(lot_b)
+    db.session.flush()
+    db.session.add_all(
+        [
+            Assignment(
+                lot_id=lot_b.id,
+                organisation=org_b,
+                role=AssignmentRole.LEAD,
+                status=AssignmentStatus.ACCEPTED,
+            ),
+            Line(
+                lot_id=lot_b.id,
+                organisation=org_b,
+                description="Repas ligne-basalte",
+                quantity=D("10"),
+                unit="repas",
+                unit_price=D("12.00"),
+                vat_rate=D("0.1000"),
+            ),
+        ]
+    )
+
+    chain = Chain(name="Chaîne du pain", slug="chaine-du-pain", published=True, position=0)
+    db.session.add(chain)
+    db.session.flush()
+    chain_link = ChainLink(chain_id=chain.id, organisation_id=org_a.id, position=0, note="fournit le pain")
+    db.session.add(chain_link)
+    db.session.flush()
+
+    actor = make_user("actor", organisation=org_a)
+    world.users = {
+        "admin": admin,
+        "coordinator": coordinator,
+        "treasurer": treasurer,
+        "actor": actor,
+        "other_actor": make_user("actor", organisation=org_b),
+        "client": make_user("client", client=client_x),
+        "other_client": make_user("client", client=client_y),
+    }
+    world.ids = {
+        "event": event.id,
+        "open_event": open_event.id,
+        "lot": lot.id,
+        "category": category.id,
+        "assignment": accepted.id,
+        "invited": invited.id,
+        "proposed": proposed.id,
+        "line": line.id,
+        "quote": quote.id,
+        "quote_token": quote_service.portal_token(quote),
+        "invoice": invoice.id,
+        "payout": payout.id,
+        "organisation": org_a.id,
+        "organisation_slug": org_a.slug,
+        "client": client_x.id,
+        "chain": chain.id,
+        "chain_slug": chain.slug,
+        "chain_link": chain_link.id,
+        "magic_token": issue_magic_link(actor).token,
+    }
+    world.users = {role: user.get_id() for role, user in world.users.items()}
+    return world
