@@ -400,7 +400,13 @@ def xlsx_ratio(url: str) -> dict:
     import openpyxl
 
     from app.extensions import db
-    from invoicing import workbook
+
+    try:
+        from invoicing import workbook
+    except ImportError as exc:
+        return {"skipped": f"invoicing.workbook ne s'importe pas ({exc})"}
+    if not hasattr(workbook, "build_workbook"):
+        return {"skipped": "invoicing.workbook n'a pas de build_workbook(date_from, date_to)"}
 
     app = make_app(url)
     with app.app_context():
