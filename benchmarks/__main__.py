@@ -194,6 +194,8 @@ class Server:
                 "2",
                 "--bind",
                 f"127.0.0.1:{self.port}",
+                "--timeout",
+                "300",
                 "--log-level",
                 "warning",
                 "benchmarks.wsgi:app",
@@ -244,6 +246,8 @@ def serve_and_time(urls: dict[str, str], pages_by_scale: dict, rounds: int) -> d
     both datasets. Returns per page and scale the timings, and the bare route's."""
     import random
 
+    import requests
+
     from benchmarks.pages import logins
 
     servers = {label: Server(url) for label, url in urls.items()}
@@ -258,6 +262,7 @@ def serve_and_time(urls: dict[str, str], pages_by_scale: dict, rounds: int) -> d
         }
         timings: dict[tuple[str, str], list[float]] = {}
         bare: list[float] = []
+        errors: list[str] = []
         names = [page.name for page in pages_by_scale["1"]]
         rng = random.Random(7)  # noqa: S311 - the order of requests, not a secret
         for round_number in range(rounds + 2):
@@ -271,15 +276,22 @@ def serve_and_time(urls: dict[str, str], pages_by_scale: dict, rounds: int) -> d
                     page = next(p for p in pages_by_scale[label] if p.name == name)
                     session, path = sessions[(label, page.who)], page.url
                 start = time.perf_counter()
-                response = session.get(server.base + path)
+                try:
+                    response = session.get(server.base + path)
+                except requests.ConnectionError as exc:
+                    # A worker that died (gunicorn restarts it): counted, reported, not timed.
+                    errors.append(f"{label} {path}: {exc}")
+                    continue
                 elapsed = time.perf_counter() - start
-                assert response.status_code == 200, f"{path}: {response.status_code}"
+                if response.status_code != 200:
+                    errors.append(f"{label} {path}: HTTP {response.status_code}")
+                    continue
                 if round_number >= 2:  # two warm-up rounds
                     if name == "bare":
                         bare.append(elapsed)
                     else:
                         timings.setdefault((name, label), []).append(elapsed)
-        return {"pages": timings, "bare": bare}
+        return {"pages": timings, "bare": bare, "errors": errors}
     finally:
         for server in servers.values():
             server.stop()
@@ -322,6 +334,7 @@ def measure_backend(backend: str, urls: dict[str, str], rounds: int) -> dict:
         "growth_ratio": pages[worst_growth]["growth"],
         "growth_worst": worst_growth,
         "queries_constant": all(p["queries"] == p["queries_scale_0_1"] for p in pages.values()),
+        "errors": served["errors"],
     }
 
 
@@ -502,6 +515,8 @@ def main() -> int:
                     f"(×{page['growth']:.2f})  requêtes SQL {page['queries']} / {page['queries_scale_0_1']}"
                 )
             say(f"queries_per_page constant ({backend}) : {'oui' if figures['queries_constant'] else 'NON'}")
+            if figures["errors"]:
+                say(f"  {len(figures['errors'])} requête(s) en erreur ({backend}) : {figures['errors'][:3]}")
     results["page_p95_ratio"] = max(b["page_p95_ratio"] for b in results["backends"].values())
     results["growth_ratio"] = max(b["growth_ratio"] for b in results["backends"].values())
     results["queries_per_page"] = {
