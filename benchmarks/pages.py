@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 
@@ -30,6 +31,16 @@ def main_pages() -> list[Page]:
         )
         .exists()
     )
+    # Of the events being prepared with a lot nobody covers, the one with the most open lots: the
+    # same shape at every scale, so that the two datasets' dashboards compare.
+    counted = aliased(Lot)
+    open_lots = (
+        sa.select(sa.func.count())
+        .select_from(counted)
+        .where(counted.event_id == Event.id, counted.status == LotStatus.OPEN)
+        .correlate(Event)
+        .scalar_subquery()
+    )
     to_staff = db.session.scalar(
         sa.select(Event.id)
         .join(Lot, Lot.event_id == Event.id)
@@ -38,7 +49,7 @@ def main_pages() -> list[Page]:
             Lot.status == LotStatus.OPEN,
             ~covered,
         )
-        .order_by(Event.id)
+        .order_by(open_lots.desc(), Event.id)
         .limit(1)
     )
     return [

@@ -93,8 +93,14 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode recreates a table by copying it and dropping the old one: with foreign keys
+            # on, dropping a table other rows point at (events, lots…) fails as soon as there is
+            # data. Off for the migration (a PRAGMA outside any transaction), checked after.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         # SQLite cannot ALTER most things: batch mode recreates tables instead.
-        conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
+        conf_args.setdefault("render_as_batch", sqlite)
         conf_args.setdefault("compare_type", True)
         applied = []
         context.configure(
@@ -103,8 +109,17 @@ def run_migrations_online():
             **{"on_version_apply": lambda **kw: applied.append(kw["step"]), **conf_args}
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
 
         # Fresh planner statistics once the schema changed (SQLite never gathers them itself).
         if applied:

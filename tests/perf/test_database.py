@@ -122,3 +122,27 @@ def test_a_line_net_in_sql_equals_the_python_rule(app, quantity, unit_price, exp
         sa.select(LineNet(sa.literal(q, Line.quantity.type), sa.literal(p, Line.unit_price.type)))
     )
     assert value == Decimal(expected)
+
+
+def test_migrations_that_rebuild_tables_run_on_a_database_with_data(tmp_path_factory):
+    """SQLite's batch mode copies a table and drops the old one: with foreign keys on, that failed
+    as soon as other rows pointed at it (an upgrade of a database in use)."""
+    from flask_migrate import downgrade, upgrade
+
+    from benchmarks.dataset import seed
+    from offers.models import Lot
+
+    app = make_app("sqlite", tmp_path_factory)
+    with app.app_context():
+        seed(0.005, seed_value=9)
+        db.session.commit()
+        lots = db.session.query(Lot).count()
+        db.session.remove()
+        downgrade(revision="0009")
+        upgrade()
+        assert db.session.query(Lot).count() == lots
+        db.session.remove()  # its transaction holds the write lock (outside a request)
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+        db.engine.dispose()
