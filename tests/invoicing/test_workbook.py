@@ -425,9 +425,7 @@ def test_the_treasurer_downloads_the_2011_workbook_of_the_demo(runner, client, a
     payments = all_pages(client, "/paiements")
     # The page lists every payment; the workbook those received in 2011 (the demo also has a 2012 event).
     paid_2011 = r'<tr><td>[^<]* 2011</td>(?:(?!</tr>).)*<td class="num">([^<]*)</td></tr>'
-    assert sum(amounts(payments, paid_2011), D("0")) == cents(
-        totals(book["Paiements"])["Montant"]
-    )
+    assert sum(amounts(payments, paid_2011), D("0")) == cents(totals(book["Paiements"])["Montant"])
     payout_pages = all_pages(client, "/reversements")
     assert sum(amounts(payout_pages, r'<td class="num fw-semibold">([^<]*)</td>'), D("0")) == cents(
         totals(book["Reversements"])["Montant"]
