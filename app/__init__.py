@@ -39,6 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.extensions import db
 
     load_config(app, test_config)
+    from app.parsing import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route: ids stop at 2³¹ − 1
     from app.logs import init_logging
 
     init_logging(app)  # before any other hook: the request id is set first

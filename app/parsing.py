@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import abort, request
 from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
 
 #: Spaces people type inside numbers (thousands separators), removed before parsing.
 _NUMBER_SPACES = (" ", "\u00a0", "\u202f")
@@ -24,6 +25,9 @@ _PLAIN_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 #: Integers beyond this are typing mistakes (and overflow a 64-bit column or OFFSET).
 MAX_INT = 10**12
+#: The largest identifier: ids are 32-bit integers on PostgreSQL (``SERIAL``); a larger one in a URL
+#: or a filter would make the database fail (a 500) instead of finding nothing.
+MAX_ID = 2**31 - 1
 #: The last page any list can show (25 rows a page: far beyond any real list).
 MAX_PAGE = 100_000
 
@@ -73,7 +77,7 @@ def page_number(args, name: str = "page") -> int:
 
 def id_filter(args, name: str) -> int | None:
     """An identifier asked for in a query string (``?event_id=12``): None when absent or empty,
-    else a plain positive integer of at most 10¹², else 400 (:func:`bad_filter`)."""
+    else a plain integer from 1 to :data:`MAX_ID`, else 400 (:func:`bad_filter`)."""
     raw = args.get(name)
     if raw is None or raw == "":
         return None
@@ -81,9 +85,18 @@ def id_filter(args, name: str) -> int | None:
         value = parse_plain_int(raw)
     except ValueError:
         value = 0
-    if value < 1:
+    if not 1 <= value <= MAX_ID:
         bad_filter()
     return value
+
+
+class IdConverter(IntegerConverter):
+    """The ``<int:…>`` of every route: at most :data:`MAX_ID`, so a larger number is a 404 (no such
+    object) rather than a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def refuse_nul_in_query() -> None:

@@ -76,3 +76,33 @@ def test_a_nul_character_in_a_query_string_is_a_400(client, auth, make_user, pat
     response = client.get(path, query_string={name: "a\x00b"})
     assert response.status_code == 400
     assert "caractère nul" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", [2**31, 2**63])
+def test_an_identifier_beyond_the_database_integers_is_a_404_on_every_route(
+    app, client, auth, make_user, value
+):
+    """``/evenements/2147483648`` was a 500 on PostgreSQL (its ids are 32-bit integers), and
+    ``/evenements/9223372036854775808`` on SQLite: every ``<int:…>`` of every route stops at 2³¹ − 1."""
+    from werkzeug.routing import IntegerConverter
+
+    auth.login(make_user("admin").email)
+    answers = {}
+    for rule in app.url_map.iter_rules():
+        ints = [
+            name for name, converter in rule._converters.items() if isinstance(converter, IntegerConverter)
+        ]
+        if not ints:
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = path.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", "x")
+        method = "GET" if "GET" in rule.methods else "POST"
+        answers[f"{method} {path}"] = client.open(path, method=method).status_code
+    assert answers and {key: status for key, status in answers.items() if status != 404} == {}
+
+
+def test_the_pending_answers_filter_stops_at_the_largest_identifier(client, auth, make_user):
+    auth.login(make_user("coordinator").email)
+    assert client.get("/reponses-attendues", query_string={"event_id": str(2**31)}).status_code == 400
+    assert client.get("/reponses-attendues", query_string={"event_id": str(2**31 - 1)}).status_code == 200
