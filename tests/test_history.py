@@ -106,7 +106,14 @@ def test_the_demo_history_reads_in_english_with_labels_and_formatted_values(clie
     event = demo_event()
     auth.login("coordination@example.org", "demo-maillage")
     in_english(client)
-    html = history_of(client.get(f"/evenements/{event.id}"))
+    html, page = "", 1
+    while True:  # the whole history, a page at a time
+        response = client.get(f"/evenements/{event.id}/historique?page={page}")
+        html += history_of(response)
+        if f"historique?page={page + 1}" not in response.get_data(as_text=True):
+            break
+        page += 1
+    assert page >= 2
     plain = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
     assert 'lang="fr"' not in html
     assert "Event created for Nantes Métropole" in plain
@@ -166,3 +173,34 @@ def test_changes_read_with_labels_and_formatted_values_not_field_names(client, a
     assert "Invited on: — → Mar 2, 2026, 10:30" in history
     assert "Actor: — → Méli-Mélo" in history
     assert "Unit price excl. VAT: €12.50 → €13.90" in history
+
+
+def test_the_event_page_shows_the_latest_entries_and_links_to_the_whole_history(
+    client, auth, make_event, make_user
+):
+    event = make_event(title="Forum annuel")
+    for n in range(25):
+        record("event.updated", event, summary=N_("Note n° %(n)s", n=str(n)), event_id=event.id)
+    db.session.flush()
+    auth.login(make_user("coordinator").email)
+    page = client.get(f"/evenements/{event.id}")
+    latest = history_of(page)
+    assert latest.count("<tr>") == 1 + 20  # the header row, then the entries
+    assert "Note n° 24" in latest and "Note n° 5" in latest and "Note n° 4" not in latest
+    assert f'href="/evenements/{event.id}/historique"' in latest
+    whole = client.get(f"/evenements/{event.id}/historique")
+    assert whole.status_code == 200
+    rows = history_of(whole)
+    assert rows.count("<tr>") == 1 + 25 and "Note n° 0" in rows
+    assert "25 entrées, de la plus récente à la plus ancienne." in text(whole)
+    assert client.get(f"/evenements/{event.id}/historique?page=x").status_code == 400
+
+
+def test_a_short_history_has_no_link(client, auth, make_event, make_user):
+    event = make_event()
+    record("event.updated", event, summary=N_("Une seule note"), event_id=event.id)
+    db.session.flush()
+    auth.login(make_user("coordinator").email)
+    latest = history_of(client.get(f"/evenements/{event.id}"))
+    assert latest.count("<tr>") == 1 + 1
+    assert "/historique" not in latest

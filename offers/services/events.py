@@ -736,16 +736,25 @@ def event_checklist(event: Event, now: datetime) -> list[Check]:
     return checks
 
 
-def event_history(event: Event, limit: int = 200) -> list[AuditEntry]:
-    """The event's audit entries, newest first (one query; the author is joined)."""
-    return list(
-        db.session.scalars(
-            sa.select(AuditEntry)
-            .where(AuditEntry.event_id == event.id)
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-            .limit(limit)
-        ).unique()
+#: How many of the latest history entries the event page shows; the rest are on the history page.
+HISTORY_ON_DASHBOARD = 20
+
+
+def history_query(event: Event):
+    """The event's audit entries, newest first."""
+    return (
+        sa.select(AuditEntry)
+        .where(AuditEntry.event_id == event.id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     )
+
+
+def event_history(event: Event, limit: int = HISTORY_ON_DASHBOARD) -> list[AuditEntry]:
+    """The event's latest audit entries, newest first (one query; the author is joined).
+
+    One more than ``limit`` is read, so the page knows whether to link to the whole history:
+    ``len(result) > limit`` means there is more."""
+    return list(db.session.scalars(history_query(event).limit(limit + 1)).unique())
 
 
 # --- the list's figures --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from offers.models import Event, EventStatus, Quote
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import event_breakdown, event_net, event_totals, lots_nets, rate_issues
 from offers.services.events import (
+    HISTORY_ON_DASHBOARD,
     WIDEN_EVENT,
     change_status,
     create_event,
@@ -31,6 +32,7 @@ from offers.services.events import (
     duplicate_event,
     event_checklist,
     event_history,
+    history_query,
     list_figures,
     lots_outside_dates,
     update_event,
@@ -38,6 +40,8 @@ from offers.services.events import (
 from offers.views import bp, pricing_context
 
 PER_PAGE = 20
+#: History entries per page on the whole-history page.
+HISTORY_PER_PAGE = 100
 
 
 # --- helpers shared by the offers' form views ------------------------------------------------------
@@ -126,6 +130,7 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
             breakdown=event_breakdown(event, context),
             checklist=event_checklist(event, now),
             history=event_history(event),
+            history_limit=HISTORY_ON_DASHBOARD,
             quotes=event_quotes(event),
             moves=event.allowed_moves if can_edit else [],
             can_edit=can_edit,
@@ -144,6 +149,19 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
 @staff_required
 def event_detail(event_id: int):
     return render_detail(event_id)
+
+
+@bp.route("/evenements/<int:event_id>/historique")
+@staff_required
+def event_history_page(event_id: int):
+    """The event's whole history, newest first, a page at a time (the event page shows the latest)."""
+    event = db.get_or_404(Event, event_id)
+    if not can_view_event(current_user, event):
+        abort(403)
+    page = db.paginate(
+        history_query(event), page=page_number(request.args), per_page=HISTORY_PER_PAGE, error_out=False
+    )
+    return render_template("offers/event_history.html", event=event, page=page)
 
 
 # --- create, edit --------------------------------------------------------------------------------
