@@ -474,7 +474,12 @@ def _deposits(quote: Quote) -> list[Invoice]:
 
 
 def _final_exists(quote: Quote) -> Invoice | None:
-    finals = [i for i in quote_invoices(quote) if i.kind == InvoiceKind.INVOICE and i.quote_id == quote.id]
+    # An actor's self-billed invoice (to the coordinator) is never the client's final invoice.
+    finals = [
+        i
+        for i in quote_invoices(quote)
+        if i.kind == InvoiceKind.INVOICE and i.quote_id == quote.id and i.origin != InvoiceOrigin.SELF_BILLED
+    ]
     numbers = figures_of(finals)
     return next((i for i in finals if numbers[i.id].credited_net < i.total_net), None)
 

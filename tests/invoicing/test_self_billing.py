@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from app.errors import Conflict, DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from invoicing import facturx as fx
-from invoicing.models import Payout, PayoutStatus, ReviewAnswer
+from invoicing.models import Invoice, InvoiceOrigin, Payout, PayoutStatus, ReviewAnswer
 from invoicing.services import invoices as invoice_service
 from invoicing.services import mandates, self_billing
 from invoicing.services.payments import record_payment
@@ -196,3 +196,18 @@ def test_the_money_page_and_the_workbook_never_count_a_self_billed_invoice_as_bi
     page = client.get(f"/evenements/{event.id}/facturation").get_data(as_text=True)
     figure = page.split('id="invoiced">', 1)[1].split("<", 1)[0]
     assert figure == money(quote.total_gross)
+
+
+def test_a_self_billed_invoice_is_not_the_clients_final_invoice(single):
+    """The actor's self-billed invoice (to the coordinator) never stands for the client's final one:
+    once the client's final is credited in full, a deposit and a new final can be issued again."""
+    quote, treasurer = single["quote"], single["treasurer"]
+    self_billing.issue_self_billed(quote, single["shop"], treasurer, today=DAY)
+    final = db.session.scalar(
+        sa.select(Invoice).where(Invoice.quote_id == quote.id, Invoice.origin == InvoiceOrigin.MAILLAGE.value)
+    )
+    invoice_service.issue_credit_note(final, treasurer, reason="Erreur de TVA", today=DAY)
+    deposit = invoice_service.issue_deposit(quote, treasurer, percent=D("10"), today=DAY)
+    assert deposit.number.startswith("FAC-2026-")
+    again = invoice_service.issue_final(quote, treasurer, today=DAY)
+    assert again.prepaid == deposit.total_gross

@@ -89,7 +89,12 @@ def issue_documents(index: int, url: str, instance: str, barrier, results, plan:
                 if step % 2 == 0:
                     response = coordinator.post(
                         f"/evenements/{events.pop(0)}/devis",
-                        data={"validity_days": "30", "csrf_token": coordinator_token},
+                        # Each submission is a form of its own: its own one-time token.
+                        data={
+                            "validity_days": "30",
+                            "issue_token": secrets.token_urlsafe(24),
+                            "csrf_token": coordinator_token,
+                        },
                     )
                     series = "DEV"
                 else:

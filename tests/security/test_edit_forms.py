@@ -77,6 +77,18 @@ NOT_EDIT_FORMS = {
     "invoicing.invoice_credit": "issues a numbered credit note (amounts checked against what is left)",
     "invoicing.invoice_payment": "records a payment (checked against what is due)",
     "invoicing.payout_paid": "marks a payout paid, once (conditional update)",
+    "invoicing.event_joint_issue": "issues the members' numbered invoices, once per share (what is left is checked)",
+    "invoicing.event_joint_record": "records a member's own invoice, once per share (what is left is checked)",
+    "invoicing.event_self_billing": "issues a numbered self-billed invoice, once per payout",
+    "invoicing.event_chorus_choices": "two choices from lists, nothing typed to lose; side rows with no version",
+    "invoicing.accounting_accounts": "the treasury's journal settings: a setting row (no version), like the weights",
+    "invoicing.mandate_upload": "records a signed mandate (one live mandate per actor, refused otherwise)",
+    "invoicing.mandate_revoke": "revokes a mandate, once (a revoked one is refused)",
+    "invoicing.portal_mandate_grant": "the actor grants its mandate (one live mandate, refused otherwise)",
+    "invoicing.portal_self_billing_answer": "the actor's one-shot answer (one row per invoice, unique)",
+    "offers.client_invite": "creates the client contact's account (or mails an existing one a new link)",
+    "reports.share": "publishes the report at a new link",
+    "reports.revoke": "withdraws the report's link",
 }
 
 

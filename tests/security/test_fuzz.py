@@ -27,10 +27,18 @@ from hypothesis import strategies as st
 from wtforms.fields.core import UnboundField
 
 from app.extensions import db
-from invoicing.forms import DepositForm, FinalInvoiceForm
+from invoicing.forms import (
+    DepositForm,
+    FinalInvoiceForm,
+    JointInvoicesForm,
+    MandateUploadForm,
+    RecordActorInvoiceForm,
+    SelfBillingAnswerForm,
+)
 from offers.forms.assignments import AssignmentActionForm, AssignmentAddForm
 from offers.forms.lots import LotActionForm
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm
+from reports.forms import ShareForm
 from tests.security.test_matrix import (
     ARGS,
     MATRIX,
@@ -56,8 +64,9 @@ def fields_of(form_class, prefix: str = "") -> set[str]:
 
 
 #: POST routes whose form no page of the world shows (the world's quote is accepted and invoiced,
-#: its lot open, the import needs an upload first): the role that posts, the URL arguments, and the
-#: fields, from the route's WTForms classes.
+#: its lot open, the import needs an upload first, organisation A has a live mandate, the report is
+#: already shared, the won event is not in joint mode and has no self-billed invoice): the role that
+#: posts, the URL arguments, and the fields, from the route's WTForms classes.
 NO_PAGE_FORM: dict[str, tuple[str, dict[str, str], set[str]]] = {
     "/acteurs/import/confirmer": ("coordinator", {}, {"token"}),
     "/affectations/<int:assignment_id>/inviter": (
@@ -81,6 +90,15 @@ NO_PAGE_FORM: dict[str, tuple[str, dict[str, str], set[str]]] = {
     "/lots/<int:lot_id>/affectations": ("coordinator", {}, fields_of(AssignmentAddForm) | {"role-1"}),
     "/lots/<int:lot_id>/inviter-tous": ("coordinator", {}, fields_of(AssignmentActionForm)),
     "/lots/<int:lot_id>/rouvrir": ("coordinator", {}, fields_of(LotActionForm)),
+    "/acteurs/<int:organisation_id>/mandat": ("coordinator", {}, fields_of(MandateUploadForm)),
+    "/evenements/<int:event_id>/bilan/partager": ("coordinator", {}, fields_of(ShareForm)),
+    "/evenements/<int:event_id>/facturation/groupement": ("treasurer", {}, fields_of(JointInvoicesForm)),
+    "/evenements/<int:event_id>/facturation/groupement/facture-membre": (
+        "treasurer",
+        {},
+        fields_of(RecordActorInvoiceForm),
+    ),
+    "/portail/autofactures/<int:invoice_id>/reponse": ("actor", {}, fields_of(SelfBillingAnswerForm)),
 }
 
 #: Hand-picked values that broke or could break parsing: numbers in every notation, dates in the

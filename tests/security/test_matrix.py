@@ -44,6 +44,8 @@ ARGS = {
     "link_id": "chain_link",
     "slug": "organisation_slug",
     "token": "quote_token",
+    "mandate_id": "mandate",
+    "user_id": "user",
 }
 #: Fixed URL arguments.
 VALUES = {
@@ -51,6 +53,8 @@ VALUES = {
     "/bootstrap/static/<path:filename>": {"filename": "css/bootstrap.min.css"},
     "/langue/<code>": {"code": "en"},
     "/acteurs/export.<fmt>": {"fmt": "csv"},
+    "/acteurs/import/modele.<fmt>": {"fmt": "csv"},
+    "/evenements/<int:event_id>/facturation/fiche-marche.<any(pdf, csv):kind>": {"kind": "csv"},
 }
 
 # rule: ({method: statuses in ROLES order}, {argument: world object} overriding ARGS)
@@ -97,7 +101,8 @@ _row("/chaines", GET="L 200 200 403 403 403 403 403")
 _row("/chaines/", GET="L 200 200 403 403 403 403 403")
 _row("/chaines/<int:chain_id>/acteurs", POST="L 400 400 403 403 403 403 403")
 _row("/chaines/<int:chain_id>/acteurs/<int:link_id>/deplacer", POST="L 400 400 403 403 403 403 403")
-_row("/chaines/<int:chain_id>/acteurs/<int:link_id>/note", POST="L 302 302 403 403 403 403 403")
+# An empty form carries no version: the note's form answers a conflict (409), like every edit form.
+_row("/chaines/<int:chain_id>/acteurs/<int:link_id>/note", POST="L 409 409 403 403 403 403 403")
 _row("/chaines/<int:chain_id>/acteurs/<int:link_id>/retirer", POST="L 302 302 403 403 403 403 403")
 _row("/chaines/<int:chain_id>/deplacer", POST="L 400 400 403 403 403 403 403")
 _row("/chaines/<int:chain_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
@@ -171,6 +176,51 @@ _row("/portail/lignes/<int:line_id>/modifier", GET="L 403 403 403 200 403 403 40
 _row("/portail/lignes/<int:line_id>/supprimer", POST="L 403 403 403 400 403 403 403")
 _row("/portail/releves", GET="L 403 403 403 200 200 403 403")
 _row("/portail/releves/<int:event_id>", GET="L 403 403 403 200 404 403 403")
+# Actor import: its template is coordination's, like the import itself.
+_row("/acteurs/import/modele.<fmt>", GET="L 200 200 403 403 403 403 403")
+# Passwords: one's own for anyone logged in; a reset by the admin only; the reset link is the key.
+_row("/mon-compte/mot-de-passe", GET="L 200 200 200 200 200 200 200", POST="L 400 400 400 400 400 400 400")
+_row("/admin/utilisateurs/<int:user_id>/reinitialiser", POST="L 302 403 403 403 403 403 403")
+_row("/mot-de-passe/<token>", {"token": "reset_token"}, GET="200 200 200 200 200 200 200 200", POST="400 400 400 400 400 400 400 400")
+# A client's portal access: coordination.
+_row("/clients/<int:client_id>/acces", POST="L 400 400 403 403 403 403 403")
+# Dashboards: each to its own side of the staff; the admin's to the admin.
+_row("/indicateurs/administration", GET="L 200 403 403 403 403 403 403")
+_row("/indicateurs/coordination", GET="L 200 200 403 403 403 403 403")
+_row("/indicateurs/tresorerie", GET="L 200 403 200 403 403 403 403")
+# An event's impact report: staff read it, coordination publishes and withdraws its link; whoever
+# holds the link reads the public version.
+_row("/evenements/<int:event_id>/bilan", GET="L 200 200 200 403 403 403 403")
+_row("/evenements/<int:event_id>/bilan.pdf", GET="L 200 200 200 403 403 403 403")
+_row("/evenements/<int:event_id>/bilan/partager", POST="L 302 302 403 403 403 403 403")
+_row("/evenements/<int:event_id>/bilan/retirer", POST="L 302 302 403 403 403 403 403")
+_row("/bilan/<token>", {"token": "report_token"}, GET="200 200 200 200 200 200 200 200")
+_row("/bilan/<token>/pdf", {"token": "report_token"}, GET="200 200 200 200 200 200 200 200")
+# Treasurer exports and the chart of accounts: the treasury.
+_row("/tresorerie/exports", GET="L 200 403 200 403 403 403 403")
+_row("/tresorerie/comptes", GET="L 200 403 200 403 403 403 403", POST="L 400 403 400 403 403 403 403")
+_row("/evenements/<int:event_id>/facturation/export.zip", GET="L 200 403 200 403 403 403 403")
+# Joint-consortium invoicing. The world's won event is invoiced by the platform, not in joint mode and
+# for no public buyer: the joint routes and the contract sheet answer 404 to the roles allowed in
+# (the treasury issues, staff read), 403 to the others. Chorus Pro choices: staff.
+_row("/evenements/<int:event_id>/facturation/groupement", POST="L 404 403 404 403 403 403 403")
+_row("/evenements/<int:event_id>/facturation/groupement/facture-membre", POST="L 404 403 404 403 403 403 403")
+_row("/evenements/<int:event_id>/facturation/recapitulatif.pdf", GET="L 404 404 404 403 403 403 403")
+_row("/evenements/<int:event_id>/facturation/fiche-marche.<any(pdf, csv):kind>", GET="L 404 404 404 403 403 403 403")
+_row("/evenements/<int:event_id>/facturation/chorus", POST="L 302 302 302 403 403 403 403")
+_row("/evenements/<int:event_id>/autofactures/<int:organisation_id>", POST="L 302 403 302 403 403 403 403")
+# Billing mandates (organisation A's signed one): coordination records and revokes, staff read; A's
+# actor reads and revokes its own, B's gets 404 (like an unknown mandate). An empty revocation (no
+# reason) is refused with a message on the page it came from (303).
+_row("/acteurs/<int:organisation_id>/mandat", POST="L 303 303 403 403 403 403 403")
+_row("/mandats/<int:mandate_id>/pdf", GET="L 200 200 200 200 404 403 403")
+_row("/mandats/<int:mandate_id>/revoquer", POST="L 303 303 403 303 404 403 403")
+# The actor's invoicing portal. The world's invoice is the platform's to client X: no actor's PDF
+# (404), and no self-billed invoice to answer (409, before any ownership question).
+_row("/portail/facturation", GET="L 403 403 403 200 200 403 403")
+_row("/portail/facturation/mandat", POST="L 403 403 403 400 400 403 403")
+_row("/portail/factures/<int:invoice_id>/pdf", GET="L 403 403 403 404 404 403 403")
+_row("/portail/autofactures/<int:invoice_id>/reponse", POST="L 403 403 403 409 409 403 403")
 # fmt: on
 
 

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
-from app.auth.services import issue_magic_link
+from app.auth.services import issue_magic_link, reset_password_by_admin
 from app.extensions import db
 from app.models import Chain, ChainLink
 from invoicing.models import Payout
 from invoicing.services import invoices as invoice_service
+from invoicing.services.mandates import record_signed
 from invoicing.services.payments import record_payment
 from offers.models import Assignment, AssignmentRole, AssignmentStatus, EventStatus, Line, Lot
 from offers.services import quotes as quote_service
+from reports import services as report_service
 from tests.offers.quote_fixtures import build_ready_event
 
 # One pixel, PNG: a logo for the logo routes.
@@ -129,6 +131,14 @@ def build_world(make_event, make_client, make_category, make_organisation, make_
     db.session.flush()
 
     actor = make_user("actor", organisation=org_a)
+    # Organisation A's signed billing mandate, the won event's report shared by a link, and a password
+    # reset link the admin made for a coordinator of its own (the world's people keep their passwords).
+    mandate = record_signed(
+        org_a, coordinator, prefix="ZA", valid_from=date(2026, 1, 1), document=b"%PDF-1.4 mandat Zircon-A"
+    )
+    report_token = report_service.share(event, coordinator, show_amounts=False).token
+    forgetful = make_user("coordinator")
+    reset_token = reset_password_by_admin(forgetful, admin)
     world.users = {
         "admin": admin,
         "coordinator": coordinator,
@@ -158,6 +168,10 @@ def build_world(make_event, make_client, make_category, make_organisation, make_
         "chain_slug": chain.slug,
         "chain_link": chain_link.id,
         "magic_token": issue_magic_link(actor).token,
+        "mandate": mandate.id,
+        "report_token": report_token,
+        "reset_token": reset_token,
+        "user": forgetful.id,
     }
     world.users = {role: user.get_id() for role, user in world.users.items()}
     return world
