@@ -129,6 +129,14 @@ def test_the_page_shows_only_the_actors_own_lots_lines_and_partners_names(client
         assert expected in body, expected
     for foreign in FOREIGN:
         assert foreign not in body, foreign
+    # Reached from the actor's lot page.
+    assignment = db.session.scalar(
+        sa.select(Assignment).where(
+            Assignment.lot_id == world[1][0].id, Assignment.organisation_id == world[2]["cook"].id
+        )
+    )
+    lot_page = text(client.get(f"/portail/affectations/{assignment.id}"))
+    assert f'href="/portail/evenements/{event.id}/feuille-de-route"' in lot_page
 
 
 def test_the_pdf_has_the_same_content_and_no_other_actors_price(client, auth, world):
