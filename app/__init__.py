@@ -127,9 +127,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_commands(app)
 
-    from offers.cli import quotes_cli
+    from offers.cli import offers_cli, quotes_cli
 
     app.cli.add_command(quotes_cli)
+    app.cli.add_command(offers_cli)
 
     from invoicing.cli import invoicing_cli
 

@@ -56,6 +56,8 @@ class Config:
     MAGIC_LINK_MAX_AGE = timedelta(hours=48)
     # Password reset links sent by the admin (every role).
     PASSWORD_RESET_MAX_AGE = timedelta(hours=48)
+    #: How many days before an event ``flask offers send-briefings`` e-mails the briefing sheets.
+    BRIEFING_DAYS_BEFORE = 7
 
     # Mail: real SMTP when MAIL_SERVER is set, else .eml files in instance/outbox/.
     MAIL_SERVER: str | None = None
@@ -115,6 +117,8 @@ def load_config(app, test_config: dict | None = None) -> None:
             app.config[flag] = os.environ[flag].lower() in ("1", "true", "yes", "on")
     if _env("TRUSTED_HOSTS"):
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in os.environ["TRUSTED_HOSTS"].split(",") if h.strip()]
+    if _env("BRIEFING_DAYS_BEFORE"):
+        app.config["BRIEFING_DAYS_BEFORE"] = int(os.environ["BRIEFING_DAYS_BEFORE"])
     if _env("TRUSTED_PROXIES"):
         app.config["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
     if _env("DATABASE_URL"):

@@ -60,3 +60,22 @@ def expire():
     count = expire_quotes()
     db.session.commit()
     click.echo(f"{count} devis expiré(s).")
+
+
+offers_cli = AppGroup("offers", help="Événements et acteurs.")
+
+
+@offers_cli.command("send-briefings")
+@click.option(
+    "--days",
+    type=click.IntRange(0, 60),
+    default=None,
+    help="Jours avant l'événement (BRIEFING_DAYS_BEFORE, 7 par défaut).",
+)
+def send_briefings(days):
+    """Tâche quotidienne : envoyer à chaque acteur sa feuille de route avant l'événement (une fois)."""
+    from offers.services.briefing import send_due_briefings
+
+    count = send_due_briefings(days=days)
+    db.session.commit()
+    click.echo(f"{count} feuille(s) de route envoyée(s).")

@@ -93,6 +93,12 @@ def can_edit_line(user, line: Line) -> bool:
     return is_actor_of(user, line.organisation_id) and actor_may_edit_lines(user, line.lot)
 
 
+def can_view_briefing(user, organisation_id: int | None) -> bool:
+    """An actor's briefing sheet (feuille de route): the people of that organisation, and staff
+    (from the event's page). Whether the organisation has lots on the event is the view's 404."""
+    return is_staff(user) or is_actor_of(user, organisation_id)
+
+
 # --- quotes --------------------------------------------------------------------------------------
 
 

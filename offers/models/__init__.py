@@ -1,6 +1,7 @@
 """The offers package's models, and the state machine of each aggregate (``*_STATES``)."""
 
 from offers.models.assignment import ASSIGNMENT_STATES, Assignment, AssignmentRole, AssignmentStatus
+from offers.models.briefing import BriefingReason, BriefingSend
 from offers.models.event import (
     EVENT_STATES,
     FROZEN_EVENT_STATUSES,
@@ -36,6 +37,8 @@ __all__ = [
     "AssignmentRole",
     "AssignmentStatus",
     "BillingMode",
+    "BriefingReason",
+    "BriefingSend",
     "Event",
     "EventStatus",
     "FeeKind",

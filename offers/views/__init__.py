@@ -37,6 +37,7 @@ def _template_rules(state) -> None:
 # Route modules register on import (kept at the bottom: they import ``bp`` from here).
 from offers.views import (  # noqa: E402,F401
     assignments,
+    briefing,
     clients,
     events,
     lines,

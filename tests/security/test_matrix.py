@@ -222,6 +222,10 @@ _row("/portail/facturation", GET="L 403 403 403 200 200 403 403")
 _row("/portail/facturation/mandat", POST="L 403 403 403 400 400 403 403")
 _row("/portail/factures/<int:invoice_id>/pdf", GET="L 403 403 403 404 404 403 403")
 _row("/portail/autofactures/<int:invoice_id>/reponse", POST="L 403 403 403 409 409 403 403")
+# Briefing sheets: the actor's own (B's actor has no lot on A's event: 404); staff any actor's PDF.
+_row("/portail/evenements/<int:event_id>/feuille-de-route", GET="L 403 403 403 200 404 403 403")
+_row("/portail/evenements/<int:event_id>/feuille-de-route.pdf", GET="L 403 403 403 200 404 403 403")
+_row("/evenements/<int:event_id>/feuilles-de-route/<int:organisation_id>", GET="L 200 200 200 403 403 403 403")
 # fmt: on
 
 

@@ -243,6 +243,10 @@ def accept_quote(
         db.session.flush()
     if notify:
         _notify_coordinators(quote, accepted=True)
+        from offers.services.briefing import BriefingReason, send_event_briefings
+
+        # Each actor gets its briefing sheet with the confirmation (once per event).
+        send_event_briefings(event, BriefingReason.ACCEPTED)
 
 
 def decline_quote(
