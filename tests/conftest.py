@@ -202,7 +202,7 @@ def make_category(app):
             "code": f"cat{n}",
             "name": f"Catégorie {n}",
             "default_vat_rate": Decimal("0.2000"),
-            "position": n,
+            "position": n % 1000,  # the form accepts 0…10 000; n grows over the whole suite
         }
         values.update(kw)
         obj = Category(**values)
