@@ -31,6 +31,24 @@ STATES = {
 }
 
 
+#: The operation categories' labels in the interface (the invoice prints the legal wording of
+#: :data:`invoicing.mentions.OPERATION_CATEGORIES`, keyed alike).
+OPERATION_CATEGORY_LABELS = {
+    "services": _l("Prestations de services"),
+    "goods": _l("Livraisons de biens"),
+    "mixed": _l("Livraisons de biens et prestations de services"),
+}
+
+
+def operation_category_field() -> SelectField:
+    """The « catégorie de l'opération » select of the forms that issue invoices."""
+    return SelectField(
+        _l("Catégorie de l'opération"),
+        choices=[SelectChoice(key, label) for key, label in OPERATION_CATEGORY_LABELS.items()],
+        default="services",
+    )
+
+
 class DepositForm(Form):
     percent = DecimalTextField(_l("Pourcentage du devis (%)"), places=2)
     amount = DecimalTextField(_l("ou montant HT (€)"), places=2)
@@ -38,15 +56,7 @@ class DepositForm(Form):
 
 
 class FinalInvoiceForm(Form):
-    operation_category = SelectField(
-        _l("Catégorie de l'opération"),
-        choices=[
-            SelectChoice("services", _l("Prestations de services")),
-            SelectChoice("goods", _l("Livraisons de biens")),
-            SelectChoice("mixed", _l("Livraisons de biens et prestations de services")),
-        ],
-        default="services",
-    )
+    operation_category = operation_category_field()
     submit = SubmitField(_l("Émettre la facture"))
 
 
@@ -148,15 +158,7 @@ class MandateRevokeForm(Form):
 class JointInvoicesForm(Form):
     """Issue the groupement's invoices (joint consortium)."""
 
-    operation_category = SelectField(
-        _l("Catégorie de l'opération"),
-        choices=[
-            SelectChoice("services", _l("Prestations de services")),
-            SelectChoice("goods", _l("Livraisons de biens")),
-            SelectChoice("mixed", _l("Livraisons de biens et prestations de services")),
-        ],
-        default="services",
-    )
+    operation_category = operation_category_field()
     submit = SubmitField(_l("Émettre les factures du groupement"))
 
 

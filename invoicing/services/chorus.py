@@ -49,27 +49,43 @@ def event_choices(event_id: int) -> EventInvoicing:
     )
 
 
+def _set_choice(row_model, key: int, attribute: str, enum, value: str, field: str, message: str):
+    """Parse ``value`` as one of ``enum`` (else :class:`InvalidValue` on ``field`` with ``message``),
+    store it on the ``row_model`` row of ``key`` (created when missing) and return the row and
+    whether the value changed. Flushes."""
+    try:
+        value = enum(value)
+    except ValueError as exc:
+        raise InvalidValue(message, field) from exc
+    row = db.session.get(row_model, key)
+    if row is None:
+        row = row_model(**{row_model.__mapper__.primary_key[0].key: key})
+        db.session.add(row)
+    before = getattr(row, attribute)
+    setattr(row, attribute, value)
+    db.session.flush()
+    return row, before != value
+
+
 def set_circuit(event: Event, user: User, circuit: str) -> EventInvoicing:
     if not can_set_invoicing_choices(user):
         raise Forbidden(_("Seules la coordination et la trésorerie choisissent le circuit Chorus Pro."))
-    try:
-        circuit = ChorusCircuit(circuit)
-    except ValueError as exc:
-        raise InvalidValue(_("Choisissez un circuit de la liste."), "chorus_circuit") from exc
-    choices = db.session.get(EventInvoicing, event.id)
-    if choices is None:
-        choices = EventInvoicing(event_id=event.id)
-        db.session.add(choices)
-    before = choices.chorus_circuit
-    choices.chorus_circuit = circuit
-    db.session.flush()
-    if before != circuit:
+    choices, changed = _set_choice(
+        EventInvoicing,
+        event.id,
+        "chorus_circuit",
+        ChorusCircuit,
+        circuit,
+        "chorus_circuit",
+        _("Choisissez un circuit de la liste."),
+    )
+    if changed:
         record(
             "event.chorus_circuit",
             event,
             user=user,
             event_id=event.id,
-            summary=N_("Circuit Chorus Pro : %(circuit)s", circuit=as_label(circuit)),
+            summary=N_("Circuit Chorus Pro : %(circuit)s", circuit=as_label(choices.chorus_circuit)),
         )
     return choices
 
@@ -82,23 +98,21 @@ def client_format(client_id: int) -> EInvoiceFormat:
 def set_client_format(client: Client, user: User, value: str) -> ClientInvoicing:
     if not can_set_invoicing_choices(user):
         raise Forbidden(_("Seules la coordination et la trésorerie choisissent le format des factures."))
-    try:
-        value = EInvoiceFormat(value)
-    except ValueError as exc:
-        raise InvalidValue(_("Choisissez un format de la liste."), "einvoice_format") from exc
-    row = db.session.get(ClientInvoicing, client.id)
-    if row is None:
-        row = ClientInvoicing(client_id=client.id)
-        db.session.add(row)
-    before = row.einvoice_format
-    row.einvoice_format = value
-    db.session.flush()
-    if before != value:
+    row, changed = _set_choice(
+        ClientInvoicing,
+        client.id,
+        "einvoice_format",
+        EInvoiceFormat,
+        value,
+        "einvoice_format",
+        _("Choisissez un format de la liste."),
+    )
+    if changed:
         record(
             "client.einvoice_format",
             client,
             user=user,
-            summary=N_("Format des factures : %(format)s", format=as_label(value)),
+            summary=N_("Format des factures : %(format)s", format=as_label(row.einvoice_format)),
         )
     return row
 

@@ -98,3 +98,47 @@ def test_pages(client, setup):  # noqa: F811
     assert client.get(f"/evenements/{event.id}/facturation/fiche-marche.xls").status_code == 404
     zipped = client.get(f"/evenements/{event.id}/facturation/export.zip")
     assert (zipped.status_code, zipped.headers["Content-Type"]) == (200, "application/zip")
+
+
+def _entries(action: str) -> int:
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models.audit import AuditEntry
+
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
+    )
+
+
+def test_a_choice_is_stored_and_audited_only_when_it_changes(setup):  # noqa: F811
+    event, coordinator = setup["event"], setup["coordinator"]
+    client = event.client
+    before_circuit, before_format = _entries("event.chorus_circuit"), _entries("client.einvoice_format")
+    chorus.set_circuit(event, coordinator, "global")
+    chorus.set_circuit(event, coordinator, "global")
+    chorus.set_client_format(client, coordinator, "pdfa")
+    chorus.set_client_format(client, coordinator, "pdfa")
+    assert chorus.event_choices(event.id).chorus_circuit == ChorusCircuit.GLOBAL
+    assert chorus.client_format(client.id) == EInvoiceFormat.PDFA
+    assert _entries("event.chorus_circuit") == before_circuit + 1
+    assert _entries("client.einvoice_format") == before_format + 1
+    with pytest.raises(InvalidValue) as bad:
+        chorus.set_client_format(client, coordinator, "fax")
+    assert (bad.value.message, bad.value.field) == ("Choisissez un format de la liste.", "einvoice_format")
+    assert chorus.client_format(client.id) == EInvoiceFormat.PDFA
+
+
+def test_the_invoice_forms_offer_the_legal_operation_categories(app):
+    from invoicing import forms
+    from invoicing.mentions import OPERATION_CATEGORIES
+
+    with app.test_request_context():
+        for form in (
+            forms.FinalInvoiceForm(meta={"csrf": False}),
+            forms.JointInvoicesForm(meta={"csrf": False}),
+        ):
+            assert [value for value, *_rest in form.operation_category.iter_choices()] == list(
+                OPERATION_CATEGORIES
+            )
+            assert form.operation_category.data == "services"
