@@ -10,15 +10,13 @@ taken. Each series must then hold exactly 1..N in the order of issue. Same patte
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue
 
 import pytest
 import sqlalchemy as sa
 
-from app.config import normalise_database_url
 from tests.invoicing import series_worker as worker
+from tests.processes import run_together, scratch_database
 
 pytestmark = [
     pytest.mark.postgres,
@@ -33,18 +31,9 @@ DEADLINE = 120
 
 @pytest.fixture
 def own_database():
-    server = sa.engine.make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
-    name = f"{server.database}_series_{os.getpid()}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """A database of this test's own on the TEST_DATABASE_URL server, dropped at the end."""
+    with scratch_database("series") as url:
+        yield url
 
 
 def _prepare(url: str, instance: str) -> dict:
@@ -85,35 +74,14 @@ def _stored(url: str, issuer: str) -> list[str]:
 
 def test_actor_series_are_separate_gapless_and_chronological(own_database, tmp_path):
     ids = _prepare(own_database, str(tmp_path))
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(worker.PRELOAD)
-    barrier = context.Barrier(worker.WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(
-            target=worker.number_in_parallel,
-            args=(index, own_database, str(tmp_path), ids, barrier, results),
-            name=f"series-{index}",
-        )
-        for index in range(worker.WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    outcomes = []
-    try:
-        for _ in processes:
-            outcomes.append(results.get(timeout=DEADLINE))
-    except queue.Empty:
-        pytest.fail(f"only {len(outcomes)} of {worker.WORKERS} processes answered within {DEADLINE} s")
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
-                process.join()
-
-    assert [p.exitcode for p in processes] == [0] * worker.WORKERS
-    assert [error for outcome in outcomes for error in outcome["errors"]] == []
+    outcomes = run_together(
+        worker.number_in_parallel,
+        lambda index, barrier, results: (index, own_database, str(tmp_path), ids, barrier, results),
+        workers=worker.WORKERS,
+        preload=worker.PRELOAD,
+        deadline=DEADLINE,
+        name="series",
+    )
     committed = [tuple(n) for outcome in outcomes for n in outcome["committed"]]
     discarded = [tuple(n) for outcome in outcomes for n in outcome["rolled_back"]]
     assert (len(committed), len(discarded)) == (42, 6)

@@ -13,15 +13,13 @@ at the end. Without ``TEST_DATABASE_URL`` it is skipped: SQLite serialises every
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue
 
 import pytest
 import sqlalchemy as sa
 
-from app.config import normalise_database_url
 from tests.invoicing import numbering_worker as worker
+from tests.processes import run_together, scratch_database
 
 pytestmark = [
     pytest.mark.postgres,
@@ -38,18 +36,8 @@ DEADLINE = 120
 @pytest.fixture
 def own_database():
     """A database of this test's own on the TEST_DATABASE_URL server, dropped at the end."""
-    server = sa.engine.make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
-    name = f"{server.database}_numbering_{os.getpid()}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database("numbering") as url:
+        yield url
 
 
 def _prepare(url: str, instance: str) -> None:
@@ -108,37 +96,14 @@ def _last_value(url: str, prefix: str) -> int:
 
 def test_eight_processes_leave_no_gap_and_no_duplicate(own_database, tmp_path):
     _prepare(own_database, str(tmp_path))
-    # A fork server: a fresh interpreter (no engine, no thread inherited from pytest) that imports
-    # the application once, then forks each worker from there.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(worker.PRELOAD)
-    barrier = context.Barrier(worker.WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(
-            target=worker.issue_in_parallel,
-            args=(index, own_database, str(tmp_path), barrier, results),
-            name=f"numbering-{index}",
-        )
-        for index in range(worker.WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    outcomes = []
-    try:
-        for _ in processes:
-            outcomes.append(results.get(timeout=DEADLINE))
-    except queue.Empty:
-        pytest.fail(f"only {len(outcomes)} of {worker.WORKERS} processes answered within {DEADLINE} s")
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
-                process.join()
-
-    assert [p.exitcode for p in processes] == [0] * worker.WORKERS
-    assert [error for outcome in outcomes for error in outcome["errors"]] == []
+    outcomes = run_together(
+        worker.issue_in_parallel,
+        lambda index, barrier, results: (index, own_database, str(tmp_path), barrier, results),
+        workers=worker.WORKERS,
+        preload=worker.PRELOAD,
+        deadline=DEADLINE,
+        name="numbering",
+    )
     committed = [number for outcome in outcomes for number in outcome["committed"]]
     discarded = [number for outcome in outcomes for number in outcome["rolled_back"]]
     # 40 transactions, 4 rolled back on purpose (2 in each series).

@@ -8,20 +8,18 @@ version and never a 500. On PostgreSQL, 8 processes post the same form at the sa
 from __future__ import annotations
 
 import html
-import multiprocessing
 import os
-import queue
 import re
 
 import pytest
 import sqlalchemy as sa
 
-from app.config import normalise_database_url
 from app.extensions import db
 from offers.models import Quote, QuoteStatus
 from tests.conftest import csrf_token, hidden_value
 from tests.offers import double_issue_worker as worker
 from tests.offers.quote_fixtures import build_ready_event
+from tests.processes import run_together, scratch_database
 
 
 @pytest.fixture
@@ -130,18 +128,8 @@ DEADLINE = 120
 @pytest.fixture
 def own_database():
     """A database of this test's own on the TEST_DATABASE_URL server, dropped at the end."""
-    server = sa.engine.make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
-    name = f"{server.database}_double_issue_{os.getpid()}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database("double_issue") as url:
+        yield url
 
 
 @pytest.mark.postgres
@@ -152,34 +140,22 @@ def own_database():
 def test_eight_parallel_submissions_issue_one_version(own_database, tmp_path):
     event_id, user_id = worker.prepare(own_database, str(tmp_path))
     token = "jeton-partage-par-les-huit-requetes"
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(worker.PRELOAD)
-    barrier = context.Barrier(worker.WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(
-            target=worker.post_issue,
-            args=(index, own_database, str(tmp_path), user_id, event_id, token, barrier, results),
-        )
-        for index in range(worker.WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    outcomes = []
-    try:
-        for _ in processes:
-            outcomes.append(results.get(timeout=DEADLINE))
-    except queue.Empty:
-        pytest.fail(f"only {len(outcomes)} of {worker.WORKERS} processes answered within {DEADLINE} s")
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
-                process.join()
-
-    assert [p.exitcode for p in processes] == [0] * worker.WORKERS
-    assert [error for outcome in outcomes for error in outcome["errors"]] == []
+    outcomes = run_together(
+        worker.post_issue,
+        lambda index, barrier, results: (
+            index,
+            own_database,
+            str(tmp_path),
+            user_id,
+            event_id,
+            token,
+            barrier,
+            results,
+        ),
+        workers=worker.WORKERS,
+        preload=worker.PRELOAD,
+        deadline=DEADLINE,
+    )
     stored = worker.stored_quotes(own_database, event_id)
     assert [(version, status) for _id, version, status in stored] == [(1, "draft")]
     quote_id = stored[0][0]

@@ -15,16 +15,14 @@ Like ``tests/invoicing/test_numbering_concurrency.py``, it needs a database of i
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
 import sqlalchemy as sa
 
-from app.config import normalise_database_url
+from tests.processes import run_together, scratch_database
 from tests.security import concurrency_worker as worker
 
 pytestmark = [
@@ -44,20 +42,9 @@ LOT_TITLES = ["Buffet revu par la coordination", "Buffet revu par l'administrati
 def database(tmp_path_factory):
     """A database of this module's own on the TEST_DATABASE_URL server, prepared once, dropped at
     the end: ``(url, instance, plan)``."""
-    server = sa.engine.make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
-    name = f"{server.database}_concurrency_{os.getpid()}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = server.set(database=name).render_as_string(hide_password=False)
+    with scratch_database("concurrency") as url:
         instance = str(tmp_path_factory.mktemp("concurrency"))
         yield url, instance, _prepare(url, instance)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _prepare(url: str, instance: str) -> dict:
@@ -175,30 +162,13 @@ def _prepare(url: str, instance: str) -> dict:
 
 def _race(url: str, instance: str, target, plan: dict, workers: int) -> list[dict]:
     """Run ``target`` in ``workers`` processes started together; their outcomes, by worker."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(worker.PRELOAD)
-    barrier = context.Barrier(workers)
-    results = context.Queue()
-    processes = [
-        context.Process(target=target, args=(index, url, instance, barrier, results, plan))
-        for index in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    outcomes = []
-    try:
-        for _ in processes:
-            outcomes.append(results.get(timeout=DEADLINE))
-    except queue.Empty:
-        pytest.fail(f"only {len(outcomes)} of {workers} processes answered within {DEADLINE} s")
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
-                process.join()
-    assert [p.exitcode for p in processes] == [0] * workers
-    assert [error for outcome in outcomes for error in outcome["errors"]] == []
+    outcomes = run_together(
+        target,
+        lambda index, barrier, results: (index, url, instance, barrier, results, plan),
+        workers=workers,
+        preload=worker.PRELOAD,
+        deadline=DEADLINE,
+    )
     return sorted(outcomes, key=lambda outcome: outcome["worker"])
 
 

@@ -1,0 +1,80 @@
+"""What the PostgreSQL concurrency tests share: a scratch database on the ``TEST_DATABASE_URL``
+server, and OS processes started together behind a barrier.
+
+The processes cannot share the rolled-back transaction of the other tests, so each such test works
+on a database of its own (migrated and prepared by the test), dropped at the end. The processes come
+from a fork server: a fresh interpreter (no engine, no thread inherited from pytest) that imports
+``preload`` once, then forks each worker from there.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from app.config import normalise_database_url
+
+
+@contextmanager
+def scratch_database(purpose: str) -> Iterator[str]:
+    """A database ``<test db>_<purpose>_<pid>`` on the ``TEST_DATABASE_URL`` server, empty; its URL.
+    Dropped at the end, whatever happens."""
+    server = sa.engine.make_url(normalise_database_url(os.environ["TEST_DATABASE_URL"]))
+    name = f"{server.database}_{purpose}_{os.getpid()}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_together(
+    target: Callable,
+    args: Callable[[int, object, object], tuple],
+    *,
+    workers: int,
+    preload: list[str],
+    deadline: float,
+    name: str = "worker",
+) -> list[dict]:
+    """Start ``workers`` processes running ``target(*args(index, barrier, results))`` (each waits on
+    ``barrier`` and puts one outcome dict on ``results``); their outcomes, in the order they came.
+
+    Fails the test when a process does not answer within ``deadline`` seconds, exits non-zero, or
+    reports anything in its outcome's ``errors``."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(preload)
+    barrier = context.Barrier(workers)
+    results = context.Queue()
+    processes = [
+        context.Process(target=target, args=args(index, barrier, results), name=f"{name}-{index}")
+        for index in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    outcomes: list[dict] = []
+    try:
+        for _ in processes:
+            outcomes.append(results.get(timeout=deadline))
+    except queue.Empty:
+        pytest.fail(f"only {len(outcomes)} of {workers} processes answered within {deadline} s")
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+    assert [p.exitcode for p in processes] == [0] * workers
+    assert [error for outcome in outcomes for error in outcome["errors"]] == []
+    return outcomes
