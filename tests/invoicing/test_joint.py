@@ -40,10 +40,13 @@ def accept(event, coordinator):
     return quote
 
 
-@pytest.fixture
-def setup(make_event, make_client, make_category, make_organisation, make_user):
-    """The ready event in joint mode with a 5 % commission: Méli-Mélo (exempt), L'Équipage (subject),
-    Yves Monteil (franchise); mandates for the first two."""
+def build_joint(
+    make_event, make_client, make_category, make_organisation, make_user, *, cook=None, **event_kw
+):
+    """The ready event in joint mode with a 5 % commission and its quote accepted: Méli-Mélo (exempt),
+    L'Équipage (subject), Yves Monteil (franchise); mandates for the first two (signed for Méli-Mélo,
+    granted in its portal by L'Équipage's ``shop_person``), none for Yves Monteil. A ``cook`` given
+    takes Méli-Mélo's place (see ``build_ready_event``) and keeps its mandate if it has a live one."""
     event, _lots, (cook, shop, photographer) = build_ready_event(
         make_event,
         make_client,
@@ -51,25 +54,36 @@ def setup(make_event, make_client, make_category, make_organisation, make_user):
         make_organisation,
         mode=BillingMode.JOINT_CONSORTIUM,
         commission_rate=D("0.0500"),
+        cook=cook,
+        **event_kw,
     )
     coordinator = make_user("coordinator")
     quote = accept(event, coordinator)
-    # Per seller: Méli-Mélo 6 043,75 at 0 %; L'Équipage 350,00 + 19,25; Yves Monteil 650,00 at 0 %;
-    # the fee 563,50 + 112,70.
-    assert (quote.total_net, quote.total_vat, quote.total_gross) == (D("7607.25"), D("131.95"), D("7739.20"))
-    mandates.record_signed(cook, coordinator, prefix="MELI", valid_from=date(2026, 1, 1), document=PDF)
-    mandates.grant_in_portal(
-        shop, make_user("actor", organisation=shop), prefix="EQUI", valid_from=date(2026, 1, 1), agreed=True
-    )
+    if mandates.live_mandate(cook.id) is None:
+        mandates.record_signed(cook, coordinator, prefix="MELI", valid_from=date(2026, 1, 1), document=PDF)
+    shop_person = make_user("actor", organisation=shop)
+    mandates.grant_in_portal(shop, shop_person, prefix="EQUI", valid_from=date(2026, 1, 1), agreed=True)
     return {
         "event": event,
         "quote": quote,
         "cook": cook,
         "shop": shop,
+        "shop_person": shop_person,
         "photographer": photographer,
         "coordinator": coordinator,
         "treasurer": make_user("treasurer"),
     }
+
+
+@pytest.fixture
+def setup(make_event, make_client, make_category, make_organisation, make_user):
+    """:func:`build_joint`, its quote's totals checked."""
+    joint_event = build_joint(make_event, make_client, make_category, make_organisation, make_user)
+    # Per seller: Méli-Mélo 6 043,75 at 0 %; L'Équipage 350,00 + 19,25; Yves Monteil 650,00 at 0 %;
+    # the fee 563,50 + 112,70.
+    quote = joint_event["quote"]
+    assert (quote.total_net, quote.total_vat, quote.total_gross) == (D("7607.25"), D("131.95"), D("7739.20"))
+    return joint_event
 
 
 def pdf_text(data: bytes) -> str:

@@ -4,8 +4,11 @@ The URLs point at tenant A's objects (organisation A, client X; see ``tests/secu
 ``actor`` and ``client`` are tenant A's people, ``other_actor`` and ``other_client`` tenant B's: a
 2xx for them on tenant A's objects is a leak. Every request carries a valid CSRF token (CSRF has its
 own test below) and an empty form, and runs in a savepoint rolled back afterwards, so each role meets
-the same world. Every page a person of one tenant reads is also searched for the other tenant's
-markers (event titles, client names, line descriptions).
+the same world. Every page, CSV or PDF a person of one tenant reads is also searched for the other
+tenant's markers (event titles, client names, line descriptions).
+
+``JOINT`` does the same on a second world where the joint-invoicing, self-billing and mandate routes
+succeed, one row per request with the form it posts.
 
 A rule that is not in ``MATRIX`` fails ``test_every_route_is_in_the_matrix``: a new route gets its
 row, with the status each role must get, when it is written.
@@ -16,15 +19,20 @@ Set ``MATRIX_PRINT=1`` to print the statuses the app gives, in this table's form
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
 
 import pytest
+import sqlalchemy as sa
 from itsdangerous import URLSafeTimedSerializer
+from pypdf.errors import PdfReadError
 
 from app.extensions import db
-from tests.security.world import MARKERS_A, MARKERS_B, build_world
+from invoicing.models import BillingMandate, Invoice, SelfBillingReview
+from tests.invoicing.test_joint import pdf_text
+from tests.security.world import MARKERS_A, MARKERS_B, build_joint_world, build_world
 
 ROLES = ("anonymous", "admin", "coordinator", "treasurer", "actor", "other_actor", "client", "other_client")
 
@@ -201,9 +209,9 @@ _row("/bilan/<token>/pdf", {"token": "report_token"}, GET="200 200 200 200 200 2
 _row("/tresorerie/exports", GET="L 200 403 200 403 403 403 403")
 _row("/tresorerie/comptes", GET="L 200 403 200 403 403 403 403", POST="L 400 403 400 403 403 403 403")
 _row("/evenements/<int:event_id>/facturation/export.zip", GET="L 200 403 200 403 403 403 403")
-# Joint-consortium invoicing. The world's won event is invoiced by the platform, not in joint mode and
-# for no public buyer: the joint routes and the contract sheet answer 404 to the roles allowed in
-# (the treasury issues, staff read), 403 to the others. Chorus Pro choices: staff.
+# Joint-consortium invoicing. The world's won event is invoiced by the platform, not in joint mode:
+# the joint routes and the contract sheet answer 404 to the roles allowed in (the treasury issues,
+# staff read), 403 to the others. Chorus Pro choices: staff. ``JOINT`` below has them succeed.
 _row("/evenements/<int:event_id>/facturation/groupement", POST="L 404 403 404 403 403 403 403")
 _row("/evenements/<int:event_id>/facturation/groupement/facture-membre", POST="L 404 403 404 403 403 403 403")
 _row("/evenements/<int:event_id>/facturation/recapitulatif.pdf", GET="L 404 404 404 403 403 403 403")
@@ -217,7 +225,8 @@ _row("/acteurs/<int:organisation_id>/mandat", POST="L 303 303 403 403 403 403 40
 _row("/mandats/<int:mandate_id>/pdf", GET="L 200 200 200 200 404 403 403")
 _row("/mandats/<int:mandate_id>/revoquer", POST="L 303 303 403 303 404 403 403")
 # The actor's invoicing portal. The world's invoice is the platform's to client X: no actor's PDF
-# (404), and no self-billed invoice to answer (409, before any ownership question).
+# (404), and no self-billed invoice to answer (409, before any ownership question). ``JOINT`` below
+# has them succeed.
 _row("/portail/facturation", GET="L 403 403 403 200 200 403 403")
 _row("/portail/facturation/mandat", POST="L 403 403 403 400 400 403 403")
 _row("/portail/factures/<int:invoice_id>/pdf", GET="L 403 403 403 404 404 403 403")
@@ -228,6 +237,82 @@ _row("/portail/evenements/<int:event_id>/feuille-de-route.pdf", GET="L 403 403 4
 _row("/evenements/<int:event_id>/feuilles-de-route/<int:organisation_id>", GET="L 200 200 200 403 403 403 403")
 # fmt: on
 
+# --- the joint-invoicing world -------------------------------------------------------------------
+# The same roles on ``build_joint_world``, where the joint-invoicing, self-billing and mandate routes
+# succeed: each row is a request with its form (``Ref``: a world id; bytes: an uploaded PDF), so a
+# route may have several rows. Like above, each request runs in a savepoint rolled back afterwards.
+
+
+class Ref(str):
+    """A form value taken from the world: ``world.ids[key]``."""
+
+
+#: (rule, {argument: world object}, {argument: fixed value}, form, {method: statuses})
+JOINT: list[tuple[str, dict[str, str], dict[str, str], dict, dict[str, str]]] = []
+#: The routes ``JOINT`` must show succeeding (a 200, or a redirect that is not to the login page).
+#: Issuing a self-billed invoice and reading a signed mandate succeed in ``MATRIX``.
+JOINT_SUCCESSES = (
+    "/evenements/<int:event_id>/facturation/groupement",
+    "/evenements/<int:event_id>/facturation/groupement/facture-membre",
+    "/evenements/<int:event_id>/facturation/recapitulatif.pdf",
+    "/evenements/<int:event_id>/facturation/fiche-marche.<any(pdf, csv):kind>",
+    "/evenements/<int:event_id>/facturation/chorus",
+    "/portail/factures/<int:invoice_id>/pdf",
+    "/portail/autofactures/<int:invoice_id>/reponse",
+    "/portail/facturation",
+    "/portail/facturation/mandat",
+    "/acteurs/<int:organisation_id>/mandat",
+    "/mandats/<int:mandate_id>/revoquer",
+)
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _joint(
+    rule: str, args: dict, form: dict | None = None, fixed: dict | None = None, **methods: str
+) -> None:
+    JOINT.append((rule, args, fixed or {}, form or {}, methods))
+
+
+# fmt: off
+# The groupement's invoices: the treasury issues them. On the pending event everything that can be
+# is issued; on the issued one only Yves Monteil (no mandate) is left, and the page says so (302).
+_joint("/evenements/<int:event_id>/facturation/groupement", {"event_id": "joint_pending"}, {"operation_category": "services"}, POST="L 302 403 302 403 403 403 403")
+_joint("/evenements/<int:event_id>/facturation/groupement", {"event_id": "joint_event"}, {"operation_category": "services"}, POST="L 302 403 302 403 403 403 403")
+# Yves Monteil's own invoice, recorded by the treasury (its share of the quote, its PDF).
+_joint("/evenements/<int:event_id>/facturation/groupement/facture-membre", {"event_id": "joint_event"}, {"organisation_id": Ref("joint_awaiting"), "number": "YM-12", "issue_date": "2026-04-20", "total_net": "650.00", "total_vat": "0.00", "total_gross": "650.00", "pdf": PDF}, POST="L 302 403 302 403 403 403 403")
+# The cover summary and the contract sheet (Chorus Pro): staff read.
+_joint("/evenements/<int:event_id>/facturation/recapitulatif.pdf", {"event_id": "joint_event"}, GET="L 200 200 200 403 403 403 403")
+_joint("/evenements/<int:event_id>/facturation/fiche-marche.<any(pdf, csv):kind>", {"event_id": "joint_event"}, fixed={"kind": "pdf"}, GET="L 200 200 200 403 403 403 403")
+_joint("/evenements/<int:event_id>/facturation/fiche-marche.<any(pdf, csv):kind>", {"event_id": "joint_event"}, fixed={"kind": "csv"}, GET="L 200 200 200 403 403 403 403")
+_joint("/evenements/<int:event_id>/facturation/chorus", {"event_id": "joint_event"}, {"chorus_circuit": "global", "einvoice_format": "pdfa"}, POST="L 302 302 302 403 403 403 403")
+# The joint event's money pages, its member's invoice and the treasury's archive.
+_joint("/evenements/<int:event_id>/facturation", {"event_id": "joint_event"}, GET="L 200 200 200 403 403 403 403")
+_joint("/factures/<int:invoice_id>", {"invoice_id": "joint_invoice"}, GET="L 200 200 200 403 403 403 403")
+_joint("/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_invoice"}, GET="L 200 200 200 403 403 403 403")
+_joint("/evenements/<int:event_id>/facturation/export.zip", {"event_id": "joint_event"}, GET="L 200 403 200 403 403 403 403")
+# Self-billing: none in joint mode, and one only per actor and event (409).
+_joint("/evenements/<int:event_id>/autofactures/<int:organisation_id>", {"event_id": "joint_event"}, {"operation_category": "services"}, POST="L 409 403 409 403 403 403 403")
+_joint("/evenements/<int:event_id>/autofactures/<int:organisation_id>", {}, {"operation_category": "services"}, POST="L 409 403 409 403 403 403 403")
+# The actor's portal: its invoices (issued in its name under its mandate, self-billed) and nobody
+# else's (another member's, the coordinator's fee: 404 like an unknown one).
+_joint("/portail/facturation", {}, GET="L 403 403 403 200 200 403 403")
+_joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_invoice"}, GET="L 403 403 403 200 404 403 403")
+_joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "self_billed"}, GET="L 403 403 403 200 404 403 403")
+_joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_shop_invoice"}, GET="L 403 403 403 404 404 403 403")
+_joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_fee_invoice"}, GET="L 403 403 403 404 404 403 403")
+# Its self-billed invoice: organisation A's actor accepts it or contests it; B's actor is refused.
+_joint("/portail/autofactures/<int:invoice_id>/reponse", {"invoice_id": "self_billed"}, {"accept": "y"}, POST="L 403 403 403 302 403 403 403")
+_joint("/portail/autofactures/<int:invoice_id>/reponse", {"invoice_id": "self_billed"}, {"contest": "y", "reason": "Montant erroné"}, POST="L 403 403 403 302 403 403 403")
+# Mandates: coordination records Yves Monteil's; an actor grants its own in the portal (organisation
+# A already has one: refused; B's actor has none); revoked by coordination or its own actor only.
+_joint("/acteurs/<int:organisation_id>/mandat", {"organisation_id": "joint_awaiting"}, {"prefix": "YM", "valid_from": "2026-01-01", "document": PDF}, POST="L 302 302 403 403 403 403 403")
+_joint("/portail/facturation/mandat", {}, {"prefix": "ZB", "valid_from": "2026-01-01", "agreed": "y"}, POST="L 403 403 403 400 302 403 403")
+_joint("/mandats/<int:mandate_id>/revoquer", {}, {"reason": "Fin de la collaboration"}, POST="L 302 302 403 302 404 403 403")
+_joint("/mandats/<int:mandate_id>/revoquer", {"mandate_id": "shop_mandate"}, {"reason": "Fin de la collaboration"}, POST="L 302 302 403 404 404 403 403")
+# A mandate granted in the portal has no signed PDF: 404 for everyone (the signed one is in MATRIX).
+_joint("/mandats/<int:mandate_id>/pdf", {"mandate_id": "shop_mandate"}, GET="L 404 404 404 404 404 403 403")
+# fmt: on
+
 
 # --- the world and the requests ------------------------------------------------------------------
 
@@ -235,6 +320,11 @@ _row("/evenements/<int:event_id>/feuilles-de-route/<int:organisation_id>", GET="
 @pytest.fixture
 def world(make_event, make_client, make_category, make_organisation, make_user):
     return build_world(make_event, make_client, make_category, make_organisation, make_user)
+
+
+@pytest.fixture
+def joint_world(make_event, make_client, make_category, make_organisation, make_user):
+    return build_joint_world(make_event, make_client, make_category, make_organisation, make_user)
 
 
 def _csrf(app) -> tuple[str, str]:
@@ -313,6 +403,7 @@ def test_every_route_is_in_the_matrix(app):
 
 
 def test_every_role_gets_the_expected_status_on_every_route(app, world):
+    before = _counts()
     db.session.commit()  # the world stays in the test's transaction; each request gets a savepoint
     client = app.test_client()
     printed, mismatches, leaks = [], [], []
@@ -325,12 +416,9 @@ def test_every_role_gets_the_expected_status_on_every_route(app, world):
             for role in ROLES:
                 response = request_as(app, client, role, world, method, url)
                 got.append(status_of(response))
-                if (
-                    response.status_code == 200
-                    and response.mimetype == "text/html"
-                    and "token" not in rule.arguments
-                ):
-                    leaks += _leaks(role, method, url, response.get_data(as_text=True))
+                text = _text(response) if response.status_code == 200 else None
+                if text is not None and "token" not in rule.arguments:
+                    leaks += _leaks(role, method, url, text)
             answers[method] = " ".join(got)
             expected = methods.get(method)
             if expected is not None and expected.split() != got:
@@ -340,6 +428,8 @@ def test_every_role_gets_the_expected_status_on_every_route(app, world):
         print("\n".join(printed))
     assert leaks == [], "\n".join(leaks)
     assert mismatches == [], "\n".join(mismatches)
+    # Every request was rolled back: what the successful posts issued, recorded or granted is gone.
+    assert _counts() == before
 
 
 def _leaks(role: str, method: str, url: str, html: str) -> list[str]:
@@ -370,3 +460,83 @@ def test_every_post_without_a_csrf_token_is_refused(app, world):
             db.session.remove()
             savepoint.rollback()
     assert {url: status for url, status in refused.items() if status != 400} == {}
+
+
+def _form(form: dict, world) -> dict:
+    """A row's form for one request: world ids read, a fresh upload for each PDF."""
+    return {
+        name: str(world.ids[value])
+        if isinstance(value, Ref)
+        else (io.BytesIO(value), "document.pdf")
+        if isinstance(value, bytes)
+        else value
+        for name, value in form.items()
+    }
+
+
+def _counts() -> tuple[int, int, int]:
+    return tuple(
+        db.session.scalar(sa.select(sa.func.count()).select_from(model))
+        for model in (Invoice, BillingMandate, SelfBillingReview)
+    )
+
+
+def _text(response) -> str | None:
+    """What a person reads in a 200 answer: a page, a CSV, a PDF's text; ``None`` for anything else."""
+    if response.mimetype in ("text/html", "text/csv"):
+        return response.get_data(as_text=True)
+    if response.mimetype == "application/pdf":
+        try:
+            return pdf_text(response.get_data())
+        except PdfReadError:  # an uploaded file served as is (a signed mandate): its bytes
+            return response.get_data().decode("latin-1")
+    return None
+
+
+def test_every_joint_row_is_a_route_and_every_joint_route_succeeds_somewhere(app):
+    rules = {rule.rule: set(_methods(rule)) for rule in _rules(app)}
+    assert [
+        (rule, list(methods))
+        for rule, _a, _f, _d, methods in JOINT
+        if not methods.keys() <= rules.get(rule, set())
+    ] == []
+    succeeding = {
+        rule
+        for rule, _a, _f, _d, methods in JOINT
+        for statuses in methods.values()
+        if {"200", "302"} & set(statuses.split())
+    }
+    assert [rule for rule in JOINT_SUCCESSES if rule not in succeeding] == []
+
+
+def test_joint_invoicing_routes_on_a_world_where_they_succeed(app, joint_world):
+    world = joint_world
+    before = _counts()
+    db.session.commit()
+    client = app.test_client()
+    rules = {rule.rule: rule for rule in _rules(app)}
+    printed, mismatches, leaks = [], [], []
+    for rule, args, fixed, form, methods in JOINT:
+        values = {
+            name: world.ids[args.get(name, ARGS[name])] for name in rules[rule].arguments - fixed.keys()
+        }
+        url = _build(rules[rule], {**fixed, **values})
+        for method, expected in methods.items():
+            got = []
+            for role in ROLES:
+                response = request_as(app, client, role, world, method, url, data=_form(form, world))
+                got.append(status_of(response))
+                text = _text(response) if response.status_code == 200 else None
+                if text is not None:
+                    leaks += _leaks(role, method, url, text)
+            printed.append(f"{method} {url} {' '.join(got)}")
+            if expected.split() != got:
+                mismatches.append(
+                    f"{method} {url} {form}\n    expected {expected}\n    got      {' '.join(got)}"
+                )
+    if os.environ.get("MATRIX_PRINT"):
+        print("\n".join(printed))
+    assert leaks == [], "\n".join(leaks)
+    assert mismatches == [], "\n".join(mismatches)
+    # Every request was rolled back: what the successful posts issued, recorded or granted is gone.
+    assert _counts() == before

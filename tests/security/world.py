@@ -7,6 +7,10 @@ a mirror event of their own. Every text the other tenant must never see carries 
 - ``open_event``: client X's event under consultation: lots, organisation A's accepted assignment
   and its line, its pending invitation, a proposed assignment of a third organisation.
 - ``event_b``: client Y's event with organisation B's accepted assignment and line.
+
+:func:`build_joint_world` adds what the joint-invoicing routes need to succeed (a separate world: it
+changes what some routes of the first one answer, e.g. the won event's payout waits for the actor's
+answer to its self-billed invoice).
 """
 
 from __future__ import annotations
@@ -17,14 +21,25 @@ from decimal import Decimal as D
 
 from app.auth.services import issue_magic_link, reset_password_by_admin
 from app.extensions import db
-from app.models import Chain, ChainLink
+from app.models import Chain, ChainLink, Organisation
 from invoicing.models import Payout
 from invoicing.services import invoices as invoice_service
+from invoicing.services import joint, mandates, self_billing
 from invoicing.services.mandates import record_signed
 from invoicing.services.payments import record_payment
-from offers.models import Assignment, AssignmentRole, AssignmentStatus, EventStatus, Line, Lot
+from offers.models import (
+    Assignment,
+    AssignmentRole,
+    AssignmentStatus,
+    BillingMode,
+    EventStatus,
+    Line,
+    Lot,
+    Quote,
+)
 from offers.services import quotes as quote_service
 from reports import services as report_service
+from tests.invoicing.test_joint import DAY, accept, build_joint
 from tests.offers.quote_fixtures import build_ready_event
 
 # One pixel, PNG: a logo for the logo routes.
@@ -174,4 +189,61 @@ def build_world(make_event, make_client, make_category, make_organisation, make_
         "user": forgetful.id,
     }
     world.users = {role: user.get_id() for role, user in world.users.items()}
+    return world
+
+
+def build_joint_world(make_event, make_client, make_category, make_organisation, make_user) -> World:
+    """The world, plus, for client X (a public buyer: SIRET, Chorus Pro service code, engagement from
+    the event's order number):
+
+    - ``joint_event``: a joint-consortium event (``build_joint`` of the invoicing tests) whose quote is
+      accepted and whose groupement's invoices are issued: organisation A's (under its mandate, in its
+      series), L'Équipage's (mandate granted in its portal), the coordinator's fee and commissions;
+      Yves Monteil, without a mandate, has still to send its own invoice (``joint_awaiting``).
+    - ``joint_pending``: another joint-consortium event of client X, its quote accepted, nothing issued
+      yet: organisation A (its mandate) and two members without one.
+    - ``self_billed``: organisation A's self-billed invoice on the won event (single mode, under its
+      mandate), awaiting the actor's answer.
+    """
+    world = build_world(make_event, make_client, make_category, make_organisation, make_user)
+    org_a = db.session.get(Organisation, world.ids["organisation"])
+    built = build_joint(
+        make_event,
+        make_client,
+        make_category,
+        make_organisation,
+        make_user,
+        cook=org_a,
+        title="Assises Zircon-A",
+    )
+    treasurer = built["treasurer"]
+    pending, _lots, _members = build_ready_event(
+        make_event,
+        make_client,
+        make_category,
+        make_organisation,
+        mode=BillingMode.JOINT_CONSORTIUM,
+        cook=org_a,
+        title="Rencontres Zircon-A",
+    )
+    accept(pending, built["coordinator"])
+    issued = joint.issue_joint(built["quote"], treasurer, today=DAY).issued
+    won_quote = db.session.get(Quote, world.ids["quote"])
+    self_billed = self_billing.issue_self_billed(won_quote, org_a, treasurer, today=DAY)
+    db.session.flush()
+
+    def issued_by(organisation_id):
+        return next(i.id for i in issued if i.issuer_organisation_id == organisation_id)
+
+    fee = next(i.id for i in issued if i.issuer_organisation_id is None and i.buyer["name"] == "Client Xénon")
+    world.ids |= {
+        "joint_event": built["event"].id,
+        "joint_pending": pending.id,
+        "joint_invoice": issued_by(org_a.id),
+        "joint_shop_invoice": issued_by(built["shop"].id),
+        "joint_fee_invoice": fee,
+        "joint_awaiting": built["photographer"].id,
+        "shop_mandate": mandates.live_mandate(built["shop"].id).id,
+        "self_billed": self_billed.id,
+    }
     return world
