@@ -280,6 +280,14 @@ _joint("/evenements/<int:event_id>/facturation/groupement", {"event_id": "joint_
 _joint("/evenements/<int:event_id>/facturation/groupement", {"event_id": "joint_event"}, {"operation_category": "services"}, POST="L 302 403 302 403 403 403 403")
 # Yves Monteil's own invoice, recorded by the treasury (its share of the quote, its PDF).
 _joint("/evenements/<int:event_id>/facturation/groupement/facture-membre", {"event_id": "joint_event"}, {"organisation_id": Ref("joint_awaiting"), "number": "YM-12", "issue_date": "2026-04-20", "total_net": "650.00", "total_vat": "0.00", "total_gross": "650.00", "pdf": PDF}, POST="L 302 403 302 403 403 403 403")
+# The member is the form's choice: never an organisation without a share (organisation B), nor one
+# whose share is invoiced (organisation A, under its mandate): 409.
+_joint("/evenements/<int:event_id>/facturation/groupement/facture-membre", {"event_id": "joint_event"}, {"organisation_id": Ref("other_organisation"), "number": "YM-12", "issue_date": "2026-04-20", "total_net": "650.00", "total_vat": "0.00", "total_gross": "650.00", "pdf": PDF}, POST="L 409 403 409 403 403 403 403")
+_joint("/evenements/<int:event_id>/facturation/groupement/facture-membre", {"event_id": "joint_event"}, {"organisation_id": Ref("organisation"), "number": "YM-12", "issue_date": "2026-04-20", "total_net": "650.00", "total_vat": "0.00", "total_gross": "650.00", "pdf": PDF}, POST="L 409 403 409 403 403 403 403")
+# No final invoice in the coordinator's name for a joint event (409); a credit note on a member's
+# invoice, in the member's series: the treasury.
+_joint("/evenements/<int:event_id>/facturation/finale", {"event_id": "joint_event"}, POST="L 409 403 409 403 403 403 403")
+_joint("/factures/<int:invoice_id>/avoir", {"invoice_id": "joint_invoice"}, {"reason": "Erreur de quantité", "amount": "10.00"}, POST="L 302 403 302 403 403 403 403")
 # The cover summary and the contract sheet (Chorus Pro): staff read.
 _joint("/evenements/<int:event_id>/facturation/recapitulatif.pdf", {"event_id": "joint_event"}, GET="L 200 200 200 403 403 403 403")
 _joint("/evenements/<int:event_id>/facturation/fiche-marche.<any(pdf, csv):kind>", {"event_id": "joint_event"}, fixed={"kind": "pdf"}, GET="L 200 200 200 403 403 403 403")
@@ -300,9 +308,20 @@ _joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_invoice"}
 _joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "self_billed"}, GET="L 403 403 403 200 404 403 403")
 _joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_shop_invoice"}, GET="L 403 403 403 404 404 403 403")
 _joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_fee_invoice"}, GET="L 403 403 403 404 404 403 403")
+# A member is paid by the client, not paid out: no statement on the joint event in its portal (404),
+# staff read the event's statement; the member's briefing sheet.
+_joint("/portail/releves/<int:event_id>", {"event_id": "joint_event"}, GET="L 403 403 403 404 404 403 403")
+_joint("/evenements/<int:event_id>/releves/<int:organisation_id>", {"event_id": "joint_event"}, GET="L 200 200 200 403 403 403 403")
+_joint("/portail/evenements/<int:event_id>/feuille-de-route.pdf", {"event_id": "joint_event"}, GET="L 403 403 403 200 404 403 403")
+# The client's quotes, the joint ones among them.
+_joint("/mes-devis", {}, GET="L 403 403 403 403 403 200 200")
 # Its self-billed invoice: organisation A's actor accepts it or contests it; B's actor is refused.
 _joint("/portail/autofactures/<int:invoice_id>/reponse", {"invoice_id": "self_billed"}, {"accept": "y"}, POST="L 403 403 403 302 403 403 403")
 _joint("/portail/autofactures/<int:invoice_id>/reponse", {"invoice_id": "self_billed"}, {"contest": "y", "reason": "Montant erroné"}, POST="L 403 403 403 302 403 403 403")
+# A self-billed invoice is settled by the payout, not by a client's payment (409); only a self-billed
+# invoice is answered (409, before any ownership question).
+_joint("/factures/<int:invoice_id>/paiements", {"invoice_id": "self_billed"}, {"received_on": "2026-04-25", "amount": "10.00"}, POST="L 409 403 409 403 403 403 403")
+_joint("/portail/autofactures/<int:invoice_id>/reponse", {"invoice_id": "joint_invoice"}, {"accept": "y"}, POST="L 403 403 403 409 409 403 403")
 # Mandates: coordination records Yves Monteil's; an actor grants its own in the portal (organisation
 # A already has one: refused; B's actor has none); revoked by coordination or its own actor only.
 _joint("/acteurs/<int:organisation_id>/mandat", {"organisation_id": "joint_awaiting"}, {"prefix": "YM", "valid_from": "2026-01-01", "document": PDF}, POST="L 302 302 403 403 403 403 403")

@@ -177,6 +177,7 @@ def build_world(make_event, make_client, make_category, make_organisation, make_
         "invoice": invoice.id,
         "payout": payout.id,
         "organisation": org_a.id,
+        "other_organisation": org_b.id,
         "organisation_slug": org_a.slug,
         "client": client_x.id,
         "chain": chain.id,
