@@ -31,7 +31,7 @@ from pypdf.errors import PdfReadError
 
 from app.extensions import db
 from invoicing.models import BillingMandate, Invoice, SelfBillingReview
-from tests.invoicing.test_joint import pdf_text
+from tests.invoicing.test_joint import PDF, pdf_text
 from tests.security.world import MARKERS_A, MARKERS_B, build_joint_world, build_world
 
 ROLES = ("anonymous", "admin", "coordinator", "treasurer", "actor", "other_actor", "client", "other_client")
@@ -264,7 +264,6 @@ JOINT_SUCCESSES = (
     "/acteurs/<int:organisation_id>/mandat",
     "/mandats/<int:mandate_id>/revoquer",
 )
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def _joint(
@@ -323,7 +322,7 @@ _joint("/portail/autofactures/<int:invoice_id>/reponse", {"invoice_id": "self_bi
 _joint("/factures/<int:invoice_id>/paiements", {"invoice_id": "self_billed"}, {"received_on": "2026-04-25", "amount": "10.00"}, POST="L 409 403 409 403 403 403 403")
 _joint("/portail/autofactures/<int:invoice_id>/reponse", {"invoice_id": "joint_invoice"}, {"accept": "y"}, POST="L 403 403 403 409 409 403 403")
 # Mandates: coordination records Yves Monteil's; an actor grants its own in the portal (organisation
-# A already has one: refused; B's actor has none); revoked by coordination or its own actor only.
+# A already has one: refused, 400; B's actor has none); revoked by coordination or its own actor only.
 _joint("/acteurs/<int:organisation_id>/mandat", {"organisation_id": "joint_awaiting"}, {"prefix": "YM", "valid_from": "2026-01-01", "document": PDF}, POST="L 302 302 403 403 403 403 403")
 _joint("/portail/facturation/mandat", {}, {"prefix": "ZB", "valid_from": "2026-01-01", "agreed": "y"}, POST="L 403 403 403 400 302 403 403")
 _joint("/mandats/<int:mandate_id>/revoquer", {}, {"reason": "Fin de la collaboration"}, POST="L 302 302 403 302 404 403 403")
