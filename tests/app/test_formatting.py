@@ -145,3 +145,17 @@ def test_template_strings_follow_the_locale_even_when_it_is_forced_within_a_requ
             assert render_template_string(template) == french
     assert french == "Lots · Total HT · 2 jours"
     assert english == "Lots · Total excl. VAT · 2 days"
+
+
+def test_template_strings_escape_their_variables_in_loops_as_outside(app):
+    from flask import render_template_string
+
+    template = (
+        "{{ _('Acteurs du lot « %(lot)s »', lot=name) }}"
+        "{% for n in [name] %}|{{ _('Acteurs du lot « %(lot)s »', lot=n) }}"
+        "|{{ ngettext('%(num)d jour', '%(num)d jours', loop.index) }}{% endfor %}"
+    )
+    with app.test_request_context(), force_locale("fr"):
+        html = render_template_string(template, name="<b>Traiteur</b>")
+    escaped = "Acteurs du lot « &lt;b&gt;Traiteur&lt;/b&gt; »"
+    assert html == f"{escaped}|{escaped}|1 jour"
