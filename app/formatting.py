@@ -17,6 +17,7 @@ from babel.numbers import (
     get_currency_symbol,
     get_decimal_symbol,
     get_group_symbol,
+    parse_pattern,
 )
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
@@ -27,6 +28,20 @@ from app.i18n import current_language
 
 def _locale() -> str:
     return current_language()
+
+
+#: Babel's locales and the number patterns, parsed once (Babel parses a pattern given as text on
+#: every call).
+_BABEL_LOCALES: dict[str, Locale] = {}
+_RATE_FORMAT = parse_pattern("#,##0.##%")
+_QUANTITY_FORMAT = parse_pattern("#,##0.###")
+
+
+def _babel_locale() -> Locale:
+    language = _locale()
+    if language not in _BABEL_LOCALES:
+        _BABEL_LOCALES[language] = Locale.parse(language)
+    return _BABEL_LOCALES[language]
 
 
 @dataclass(frozen=True)
@@ -108,13 +123,13 @@ def rate(value) -> str:
     """0.055 -> ``5,5 %``."""
     if value is None:
         return ""
-    return format_percent(Decimal(value), format="#,##0.##%", locale=_locale())
+    return format_percent(Decimal(value), format=_RATE_FORMAT, locale=_babel_locale())
 
 
 def quantity(value) -> str:
     if value is None:
         return ""
-    return format_decimal(Decimal(value).normalize(), format="#,##0.###", locale=_locale())
+    return format_decimal(Decimal(value).normalize(), format=_QUANTITY_FORMAT, locale=_babel_locale())
 
 
 # One format per kind, in each language: a date (``15 avril 2011`` / ``April 15, 2011``), a date

@@ -53,6 +53,8 @@ def _fill(eval_ctx, text: str, variables: dict) -> str:
     if eval_ctx.autoescape:
         # The catalogue's own text is trusted markup, as in Jinja; the variables are escaped by %.
         text = Markup(text)  # noqa: S704
+    if not variables and "%" not in text:
+        return text  # what ``%`` would give, without its work: most strings have no placeholder
     return text % variables
 
 

@@ -159,3 +159,21 @@ def test_template_strings_escape_their_variables_in_loops_as_outside(app):
         html = render_template_string(template, name="<b>Traiteur</b>")
     escaped = "Acteurs du lot « &lt;b&gt;Traiteur&lt;/b&gt; »"
     assert html == f"{escaped}|{escaped}|1 jour"
+
+
+@pytest.mark.parametrize("value", ["0", "0.055", "0.2", "0.1", "1", "0.08505", "-0.021"])
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_rates_and_quantities_read_as_babel_writes_them(app, language, value):
+    from babel.numbers import format_decimal, format_percent
+
+    from app.formatting import quantity, rate
+
+    number = Decimal(value)
+    with app.test_request_context(), force_locale(language):
+        assert rate(number) == format_percent(number, format="#,##0.##%", locale=language)
+        assert quantity(number * 1000) == format_decimal(
+            (number * 1000).normalize(), format="#,##0.###", locale=language
+        )
+    with app.test_request_context(), force_locale("fr"):
+        assert rate(Decimal("0.055")) == "5,5%"
+        assert quantity(Decimal("1234.500")) == "1\u202f234,5"
