@@ -171,8 +171,8 @@ def _candidate_rows(lots: list[Lot]):
     span_start, span_end = min(w[0] for w in windows), max(w[1] for w in windows)
     accepted = aliased(Assignment)
     clash_lot, clash_event = aliased(Lot), aliased(Event)
-    # One nested join reached from each organisation by its (organisation, status) index: the
-    # accepted assignments whose open lot, in a mobilising event, overlaps the span.
+    # One nested join, outer-joined to each organisation: its accepted assignments whose open lot,
+    # in a mobilising event, overlaps the span (no IN list over every open lot of the database).
     clash = sa.join(accepted, clash_lot, clash_lot.id == accepted.lot_id).join(
         clash_event, clash_event.id == clash_lot.event_id
     )
