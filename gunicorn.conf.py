@@ -6,6 +6,10 @@
   are refused at start: see docs/scaling.md ("Workers: processes, not threads");
 - ``preload_app``: the app is imported once in the master, then forked (each worker costs about
   190 MiB at boot without it); each worker drops the database connections it inherited;
+- what the preloaded app allocated is frozen out of the garbage collector's reach before each fork
+  (``gc.freeze``): a worker's full collections then walk only what its requests made, instead of
+  pausing a request for the whole app's objects (a few hundred milliseconds), and they no longer
+  write to the pages shared with the master;
 - ``graceful_timeout`` longer than the longest request (an invoice's PDF with its Factur-X checks
   takes a few seconds): on ``kill -HUP`` (reload) or SIGTERM a worker finishes what it is doing;
 - access log with the request id (``X-Request-ID``, see app/logs.py), without the secret part of
@@ -17,6 +21,7 @@ Environment: ``MAILLAGE_BIND`` (default ``127.0.0.1:8000``, behind the HTTPS pro
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 
@@ -78,6 +83,13 @@ def on_starting(server):
     threaded = server.cfg.threads > 1 or server.cfg.worker_class_str not in ("sync",)
     if threaded:
         raise SystemExit(REFUSED)
+
+
+def pre_fork(server, worker):
+    """In the master, just before a worker is forked: the preloaded app's objects go to the
+    collector's permanent generation (see the module's docstring)."""
+    gc.collect()
+    gc.freeze()
 
 
 def post_fork(server, worker):

@@ -79,6 +79,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_filters(app)
 
+    from app.i18n import install_template_gettext
+
+    install_template_gettext(app)
+
     from app.labels import register_labels
 
     register_labels(app)

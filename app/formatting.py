@@ -4,36 +4,132 @@ rates, quantities."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from babel.numbers import format_currency, format_decimal, format_percent
-from flask_babel import format_date, format_datetime, get_locale
+from babel import Locale
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    format_percent,
+    get_currency_precision,
+    get_currency_symbol,
+    get_decimal_symbol,
+    get_group_symbol,
+    parse_pattern,
+)
+from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from app.i18n import current_language
+
 
 def _locale() -> str:
-    return str(get_locale() or "fr")
+    return current_language()
+
+
+#: Babel's locales and the number patterns, parsed once (Babel parses a pattern given as text on
+#: every call).
+_BABEL_LOCALES: dict[str, Locale] = {}
+_RATE_FORMAT = parse_pattern("#,##0.##%")
+_QUANTITY_FORMAT = parse_pattern("#,##0.###")
+
+
+def _babel_locale() -> Locale:
+    language = _locale()
+    if language not in _BABEL_LOCALES:
+        _BABEL_LOCALES[language] = Locale.parse(language)
+    return _BABEL_LOCALES[language]
+
+
+@dataclass(frozen=True)
+class _MoneyPattern:
+    """What Babel's standard currency pattern of a locale writes around the digits."""
+
+    prefixes: tuple[str, str]  # positive, negative
+    suffixes: tuple[str, str]
+    group: str
+    decimal: str
+    grouping: tuple[int, int]
+    digits: int
+
+
+_MONEY_PATTERNS: dict[tuple[str, str], _MoneyPattern | None] = {}
+
+
+def _money_pattern(locale: str, currency: str) -> _MoneyPattern | None:
+    """The locale's currency pattern, read once from Babel; ``None`` when it is not a plain one
+    (scaled, scientific, significant digits, currency code or name): Babel then formats alone."""
+    key = (locale, currency)
+    if key not in _MONEY_PATTERNS:
+        parsed = Locale.parse(locale)
+        pattern = parsed.currency_formats["standard"]
+        affixes = (*pattern.prefix, *pattern.suffix)
+        plain = (
+            not pattern.scale
+            and not pattern.exp_prec
+            and "@" not in pattern.pattern
+            and pattern.int_prec[0] == 1
+            and pattern.grouping[0] > 0
+            and pattern.grouping[1] > 0
+            and not any("¤¤" in affix or "'" in affix for affix in affixes)
+        )
+        if not plain:
+            _MONEY_PATTERNS[key] = None
+        else:
+            symbol = get_currency_symbol(currency, parsed)
+            prefixes = tuple(affix.replace("¤", symbol) for affix in pattern.prefix)
+            suffixes = tuple(affix.replace("¤", symbol) for affix in pattern.suffix)
+            _MONEY_PATTERNS[key] = _MoneyPattern(
+                prefixes=prefixes,
+                suffixes=suffixes,
+                group=get_group_symbol(parsed),
+                decimal=get_decimal_symbol(parsed),
+                grouping=pattern.grouping,
+                digits=get_currency_precision(currency),
+            )
+    return _MONEY_PATTERNS[key]
 
 
 def money(value, currency: str = "EUR") -> str:
+    """An amount in the reader's language (``1 234,56 €``, ``€1,234.56``): Babel's
+    ``format_currency`` to the character, without parsing the pattern again on every call (an
+    event page prints a few hundred amounts)."""
     if value is None:
         return ""
-    return format_currency(Decimal(value), currency, locale=_locale())
+    value = Decimal(value)
+    locale = _locale()
+    pattern = _money_pattern(locale, currency)
+    if pattern is None or not value.is_finite() or pattern.digits < 1:
+        return format_currency(value, currency, locale=locale)
+    # The same steps as Babel's NumberPattern.apply: the sign first, then the rounding.
+    value = value.scaleb(0)
+    negative = int(value.is_signed())
+    rounded = abs(value).normalize().quantize(Decimal(1).scaleb(-pattern.digits))
+    whole, _dot, cents = f"{rounded:f}".partition(".")
+    size, groups = pattern.grouping[0], []
+    while len(whole) > size:
+        groups.append(whole[-size:])
+        whole = whole[:-size]
+        size = pattern.grouping[1]
+    groups.append(whole)
+    number = pattern.group.join(reversed(groups)) + pattern.decimal + cents.ljust(pattern.digits, "0")
+    return pattern.prefixes[negative] + number + pattern.suffixes[negative]
 
 
 def rate(value) -> str:
     """0.055 -> ``5,5 %``."""
     if value is None:
         return ""
-    return format_percent(Decimal(value), format="#,##0.##%", locale=_locale())
+    return format_percent(Decimal(value), format=_RATE_FORMAT, locale=_babel_locale())
 
 
 def quantity(value) -> str:
     if value is None:
         return ""
-    return format_decimal(Decimal(value).normalize(), format="#,##0.###", locale=_locale())
+    return format_decimal(Decimal(value).normalize(), format=_QUANTITY_FORMAT, locale=_babel_locale())
 
 
 # One format per kind, in each language: a date (``15 avril 2011`` / ``April 15, 2011``), a date

@@ -169,19 +169,13 @@ def _candidate_rows(lots: list[Lot]):
     category_ids = {lot.category_id for lot in lots}
     windows = [lot_window(lot) for lot in lots]
     span_start, span_end = min(w[0] for w in windows), max(w[1] for w in windows)
-    other_lot, other_event = aliased(Lot), aliased(Event)
-    overlapping = (
-        sa.select(other_lot.id)
-        .join(other_event, other_event.id == other_lot.event_id)
-        .where(
-            other_lot.status == LotStatus.OPEN,
-            other_event.status.not_in(NOT_MOBILISING),
-            sa.func.coalesce(other_lot.starts_at, other_event.starts_at) <= span_end,
-            sa.func.coalesce(other_lot.ends_at, other_event.ends_at) >= span_start,
-        )
-    )
     accepted = aliased(Assignment)
     clash_lot, clash_event = aliased(Lot), aliased(Event)
+    # One nested join, outer-joined to each organisation: its accepted assignments whose open lot,
+    # in a mobilising event, overlaps the span (no IN list over every open lot of the database).
+    clash = sa.join(accepted, clash_lot, clash_lot.id == accepted.lot_id).join(
+        clash_event, clash_event.id == clash_lot.event_id
+    )
     stmt = (
         sa.select(
             Organisation,
@@ -197,15 +191,16 @@ def _candidate_rows(lots: list[Lot]):
         )
         .join(organisation_categories, organisation_categories.c.organisation_id == Organisation.id)
         .outerjoin(
-            accepted,
+            clash,
             sa.and_(
                 accepted.organisation_id == Organisation.id,
                 accepted.status == AssignmentStatus.ACCEPTED,
-                accepted.lot_id.in_(overlapping),
+                clash_lot.status == LotStatus.OPEN,
+                clash_event.status.not_in(NOT_MOBILISING),
+                sa.func.coalesce(clash_lot.starts_at, clash_event.starts_at) <= span_end,
+                sa.func.coalesce(clash_lot.ends_at, clash_event.ends_at) >= span_start,
             ),
         )
-        .outerjoin(clash_lot, clash_lot.id == accepted.lot_id)
-        .outerjoin(clash_event, clash_event.id == clash_lot.event_id)
         .where(Organisation.active.is_(True), organisation_categories.c.category_id.in_(category_ids))
         .options(defer(Organisation.logo))
         .order_by(Organisation.id, clash_lot.id)
@@ -267,42 +262,56 @@ def _clash_reason(clash: Clash) -> Reason:
     return Reason("warning", text)
 
 
+def _reasons(category: str, organisation: Organisation, amount: Decimal, own: list[Clash]) -> list[Reason]:
+    reasons = [Reason("match", _("propose la catégorie « %(category)s »", category=category))]
+    if organisation.qpv:
+        reasons.append(
+            Reason("plus", _("en QPV (%(name)s)", name=organisation.qpv_name))
+            if organisation.qpv_name
+            else Reason("plus", _("en QPV"))
+        )
+    if amount == 0:
+        reasons.append(Reason("plus", _("n'a encore rien reçu cette année")))
+    else:
+        reasons.append(Reason("info", _("a reçu %(amount)s cette année", amount=money(amount))))
+    reasons.extend(_clash_reason(clash) for clash in own)
+    return reasons
+
+
 def _rank(
     lot: Lot,
     candidates: dict[int, Organisation],
     clashes: dict[int, list[Clash]],
     received: dict[int, Decimal],
     weights: dict[str, Decimal],
+    limit: int | None = None,
 ) -> list[Suggestion]:
+    """The candidates ranked by score, the ``limit`` first; the reasons (translated sentences) are
+    written for those kept only."""
     most = max((received.get(org_id, ZERO) for org_id in candidates), default=ZERO)
     category = lot.category.name if lot.category is not None else ""
     suggestions = []
     for org_id, organisation in candidates.items():
         amount = received.get(org_id, ZERO)
-        reasons = [Reason("match", _("propose la catégorie « %(category)s »", category=category))]
         score = Decimal("0")
         if organisation.qpv:
             score += weights["qpv"]
-            reasons.append(
-                Reason("plus", _("en QPV (%(name)s)", name=organisation.qpv_name))
-                if organisation.qpv_name
-                else Reason("plus", _("en QPV"))
-            )
         if most > 0:
             share = weights["least_received"] * (most - amount) / most
             score += share.quantize(CENT, rounding=ROUND_HALF_UP)
         else:
             score += weights["least_received"]
-        if amount == 0:
-            reasons.append(Reason("plus", _("n'a encore rien reçu cette année")))
-        else:
-            reasons.append(Reason("info", _("a reçu %(amount)s cette année", amount=money(amount))))
         own = clashes.get(org_id, [])
         if own:
             score += weights["clash"]
-            reasons.extend(_clash_reason(clash) for clash in own)
-        suggestions.append(Suggestion(organisation, score.quantize(CENT), amount, own, reasons))
+        suggestions.append(Suggestion(organisation, score.quantize(CENT), amount, own))
     suggestions.sort(key=lambda s: (-s.score, sort_name(s.organisation.name), s.organisation.id))
+    if limit is not None:
+        suggestions = suggestions[:limit]
+    for suggestion in suggestions:
+        suggestion.reasons = _reasons(
+            category, suggestion.organisation, suggestion.received, suggestion.clashes
+        )
     return suggestions
 
 
@@ -349,8 +358,7 @@ def suggest_for_lots(
                     clashes.setdefault(org_id, []).append(
                         Clash(ev_id, ev_title, other_id, lot_title, other[0], other[1], ev_id == lot.event_id)
                     )
-        ranked = _rank(lot, candidates, clashes, received, weights)
-        result[lot.id] = ranked[:limit] if limit is not None else ranked
+        result[lot.id] = _rank(lot, candidates, clashes, received, weights, limit)
     return result
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 
+import pytest
+from babel.numbers import format_currency
 from flask_babel import force_locale
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from app.formatting import date_long, datetime_short, phone_links
+from app.formatting import date_long, datetime_short, money, phone_links
 
 
 def test_phone_numbers_in_free_text_become_tel_links_and_the_rest_is_escaped(app):
@@ -57,3 +62,118 @@ def test_an_event_span_shows_its_hours_on_one_day_or_both_ends(app):
             )
         with force_locale("en"):
             assert date_span(start, datetime(2027, 6, 1, 16, 0, tzinfo=UTC)) == "June 1, 2027, 08:00–18:00"
+
+
+# --- amounts: app.formatting.money writes what Babel's format_currency writes ---------------------
+
+MONEY_CASES = [
+    "0",
+    "-0",
+    "0.004",
+    "0.005",
+    "0.015",
+    "0.025",
+    "-0.004",
+    "-0.005",
+    "1",
+    "12.5",
+    "999.99",
+    "999.995",
+    "1000",
+    "1234.565",
+    "1234.575",
+    "-1234.56",
+    "100000",
+    "1000000",
+    "-1234567.891",
+    "1E+3",
+    "5E-7",
+    "12345678901234567890.12",
+]
+
+
+@pytest.mark.parametrize("value", MONEY_CASES)
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_amounts_read_as_babel_writes_them(app, language, value):
+    with app.test_request_context(), force_locale(language):
+        assert money(Decimal(value)) == format_currency(Decimal(value), "EUR", locale=language)
+
+
+def test_amounts_are_grouped_with_the_languages_signs(app):
+    with app.test_request_context():
+        with force_locale("fr"):
+            assert money(Decimal("-1234567.8")) == "-1\u202f234\u202f567,80\xa0€"
+            assert money("12") == "12,00\xa0€"
+            assert money(None) == ""
+        with force_locale("en"):
+            assert money(Decimal("-1234567.8")) == "-€1,234,567.80"
+
+
+@given(
+    digits=st.integers(min_value=-(10**15), max_value=10**15),
+    exponent=st.integers(min_value=-8, max_value=3),
+    language=st.sampled_from(["fr", "en"]),
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_amount_reads_as_babel_writes_it(app, digits, exponent, language):
+    value = Decimal(digits).scaleb(exponent)
+    with app.test_request_context(), force_locale(language):
+        assert money(value) == format_currency(value, "EUR", locale=language)
+
+
+def test_an_amount_too_long_for_the_decimal_context_is_refused_like_babel_refuses_it(app):
+    value = Decimal("123456789012345678901234567.5")
+    with app.test_request_context(), force_locale("fr"):
+        with pytest.raises(InvalidOperation):
+            format_currency(value, "EUR", locale="fr")
+        with pytest.raises(InvalidOperation):
+            money(value)
+
+
+# --- templates' _(): Flask-Babel's catalogue, kept per locale and request ---------------------------
+
+
+def test_template_strings_follow_the_locale_even_when_it_is_forced_within_a_request(app):
+    from flask import render_template_string
+
+    template = "{{ _('Lots') }} · {{ _('Total HT') }} · {{ ngettext('%(num)d jour', '%(num)d jours', 2) }}"
+    with app.test_request_context():
+        with force_locale("fr"):
+            french = render_template_string(template)
+            with force_locale("en"):
+                english = render_template_string(template)
+            assert render_template_string(template) == french
+    assert french == "Lots · Total HT · 2 jours"
+    assert english == "Lots · Total excl. VAT · 2 days"
+
+
+def test_template_strings_escape_their_variables_in_loops_as_outside(app):
+    from flask import render_template_string
+
+    template = (
+        "{{ _('Acteurs du lot « %(lot)s »', lot=name) }}"
+        "{% for n in [name] %}|{{ _('Acteurs du lot « %(lot)s »', lot=n) }}"
+        "|{{ ngettext('%(num)d jour', '%(num)d jours', loop.index) }}{% endfor %}"
+    )
+    with app.test_request_context(), force_locale("fr"):
+        html = render_template_string(template, name="<b>Traiteur</b>")
+    escaped = "Acteurs du lot « &lt;b&gt;Traiteur&lt;/b&gt; »"
+    assert html == f"{escaped}|{escaped}|1 jour"
+
+
+@pytest.mark.parametrize("value", ["0", "0.055", "0.2", "0.1", "1", "0.08505", "-0.021"])
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_rates_and_quantities_read_as_babel_writes_them(app, language, value):
+    from babel.numbers import format_decimal, format_percent
+
+    from app.formatting import quantity, rate
+
+    number = Decimal(value)
+    with app.test_request_context(), force_locale(language):
+        assert rate(number) == format_percent(number, format="#,##0.##%", locale=language)
+        assert quantity(number * 1000) == format_decimal(
+            (number * 1000).normalize(), format="#,##0.###", locale=language
+        )
+    with app.test_request_context(), force_locale("fr"):
+        assert rate(Decimal("0.055")) == "5,5%"
+        assert quantity(Decimal("1234.500")) == "1\u202f234,5"

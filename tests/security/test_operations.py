@@ -146,6 +146,17 @@ def test_links_are_kept_out_of_the_access_log(gunicorn_conf):
     assert gunicorn_conf["logger_class"].__name__ == "RedactingLogger"
 
 
+def test_the_preloaded_app_is_frozen_out_of_the_collector_before_each_fork(gunicorn_conf):
+    import gc
+
+    gc.unfreeze()
+    try:
+        gunicorn_conf["pre_fork"](_server(), None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def _server(**settings):
     values = {"threads": 1, "worker_class_str": "sync", **settings}
     return SimpleNamespace(cfg=SimpleNamespace(**values), log=SimpleNamespace(info=lambda *a: None))

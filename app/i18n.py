@@ -1,0 +1,97 @@
+"""Translations as templates call them: Flask-Babel's, looked up once per locale and request.
+
+Flask-Babel's template ``_()`` finds the request's context, its domain and its locale again on every
+call; a page with a few hundred strings spends a good part of its rendering there. The callables
+installed here keep the catalogue found for the request's current locale and ask Flask-Babel again
+only when the locale changes (``force_locale`` swaps it for an e-mail in the recipient's language)
+or outside a request, so the words are exactly Flask-Babel's."""
+
+from __future__ import annotations
+
+from flask import g
+from flask_babel import get_locale, get_translations
+from jinja2 import pass_eval_context
+from markupsafe import Markup
+
+#: Where the catalogue of the request's locale is kept, on Flask-Babel's own context object.
+_KEPT = "maillage_translations"
+
+
+def current_translations():
+    """Flask-Babel's catalogue for the current locale (``get_translations()``), kept per request."""
+    try:
+        ctx = g._flask_babel
+    except (AttributeError, RuntimeError):  # no app context, or Flask-Babel not asked yet
+        return get_translations()
+    locale = getattr(ctx, "babel_locale", None)
+    domain = getattr(ctx, "babel_domain", None)
+    kept = getattr(ctx, _KEPT, None)
+    if kept is not None and locale is not None and kept[0] is locale and kept[1] is domain:
+        return kept[2]
+    translations = get_translations()
+    # get_translations() has now set the locale and the domain on the context when they were missing.
+    setattr(
+        ctx, _KEPT, (getattr(ctx, "babel_locale", None), getattr(ctx, "babel_domain", None), translations)
+    )
+    return translations
+
+
+def current_language() -> str:
+    """The current locale as a string (``"fr"``, ``"en"``), ``"fr"`` outside a request."""
+    try:
+        locale = g._flask_babel.babel_locale
+    except (AttributeError, RuntimeError):
+        locale = None
+    if locale is None:
+        locale = get_locale()
+    return str(locale or "fr")
+
+
+def _fill(eval_ctx, text: str, variables: dict) -> str:
+    """As Jinja's newstyle gettext: the translation is always a format string (``%%`` reads ``%``
+    with or without variables), and the variables are escaped into it when autoescaping."""
+    if eval_ctx.autoescape:
+        # The catalogue's own text is trusted markup, as in Jinja; the variables are escaped by %.
+        text = Markup(text)  # noqa: S704
+    if not variables and "%" not in text:
+        return text  # what ``%`` would give, without its work: most strings have no placeholder
+    return text % variables
+
+
+def _gettext(eval_ctx, string: str, **variables) -> str:
+    return _fill(eval_ctx, current_translations().ugettext(string), variables)
+
+
+def _ngettext(eval_ctx, singular: str, plural: str, num: int, **variables) -> str:
+    variables.setdefault("num", num)
+    return _fill(eval_ctx, current_translations().ungettext(singular, plural, num), variables)
+
+
+def _pgettext(eval_ctx, context: str, string: str, **variables) -> str:
+    variables.setdefault("context", context)
+    return _fill(eval_ctx, current_translations().upgettext(context, string), variables)
+
+
+def _npgettext(eval_ctx, context: str, singular: str, plural: str, num: int, **variables) -> str:
+    variables.setdefault("context", context)
+    variables.setdefault("num", num)
+    return _fill(eval_ctx, current_translations().unpgettext(context, singular, plural, num), variables)
+
+
+def install_template_gettext(app) -> None:
+    """The templates' ``_``, ``gettext``, ``ngettext``, ``pgettext`` and ``npgettext``: Jinja's
+    newstyle semantics (``%(name)s`` placeholders, autoescaped, ``num`` set for plurals) on
+    :func:`current_translations`.
+
+    They take the evaluation context (for autoescaping) rather than the whole template context:
+    Jinja copies the whole context for each call of a context function inside a loop, which made
+    each ``_()`` in a table row cost as much as a few hundred plain calls."""
+    app.jinja_env.globals.update(
+        {
+            "_": pass_eval_context(_gettext),
+            "gettext": pass_eval_context(_gettext),
+            "ngettext": pass_eval_context(_ngettext),
+            "pgettext": pass_eval_context(_pgettext),
+            "npgettext": pass_eval_context(_npgettext),
+        }
+    )
