@@ -22,9 +22,11 @@ import re
 
 from gunicorn.glogging import Logger
 
+from app.config import web_workers
+
 wsgi_app = "wsgi:app"
 bind = os.environ.get("MAILLAGE_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * (os.cpu_count() or 1) + 1, 8))
+workers = web_workers()
 worker_class = "sync"
 threads = 1
 preload_app = True
