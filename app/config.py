@@ -94,6 +94,8 @@ class Config:
     PDF_RENDER_SLOTS: int | None = None
     # Seconds a request that needs a PDF not stored yet waits for a render slot before answering 503.
     PDF_RENDER_WAIT = 20
+    # The folder of the slots' lock files, shared by the host's workers (None: instance/pdf-render).
+    PDF_RENDER_DIR: str | None = None
 
 
 def web_workers() -> int:

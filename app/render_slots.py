@@ -1,8 +1,8 @@
 """A cap on the PDF renders running at once on this host, shared by gunicorn's worker processes.
 
 A sync worker serves one request at a time: while it renders a PDF (WeasyPrint: about a second of
-CPU) it serves no page. ``PDF_RENDER_SLOTS`` lock files in the instance folder
-(``instance/pdf-render/slot-<n>.lock``) are the slots; a render holds one with an exclusive
+CPU) it serves no page. ``PDF_RENDER_SLOTS`` lock files in ``PDF_RENDER_DIR`` (by default
+``instance/pdf-render/slot-<n>.lock``) are the slots; a render holds one with an exclusive
 ``flock``, which the kernel drops when the process ends (a killed worker leaves no slot taken).
 The default is one less than the workers (``WEB_CONCURRENCY``, :func:`app.config.web_workers`), at
 least one, so that a worker is left for pages whatever the number of documents asked for at once.
@@ -46,7 +46,7 @@ def slot_count() -> int:
 
 
 def _folder() -> Path:
-    folder = Path(current_app.instance_path) / "pdf-render"
+    folder = Path(current_app.config.get("PDF_RENDER_DIR") or Path(current_app.instance_path) / "pdf-render")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -16,6 +16,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.models import Client
 from app.parsing import bad_filter, page_number
+from app.render_slots import RenderBusy
 from app.web import service_call
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
 from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus, quote_status_label
@@ -194,9 +195,13 @@ def quote_pdf(quote_id: int):
 @bp.route("/devis/<int:quote_id>/envoyer", methods=["POST"])
 @coordination_required
 def quote_send(quote_id: int):
-    with read_only(db.session):
-        # The PDF the e-mail attaches, rendered if need be before the write transaction begins.
-        service.quote_pdf(db.get_or_404(Quote, quote_id))
+    try:
+        with read_only(db.session):
+            # The PDF the e-mail attaches, rendered if need be before the write transaction begins.
+            service.quote_pdf(db.get_or_404(Quote, quote_id))
+    except RenderBusy as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("offers.quote_detail", quote_id=quote_id))
     quote = db.get_or_404(Quote, quote_id)
     # CSRF is checked for every POST by CSRFProtect (app/extensions.py).
     with service_call() as outcome:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import sqlite3
 import threading
 
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from app import render_slots
 from app.extensions import db
+from app.models import OutboxMessage
 from app.pdf import sha256
 from offers.models import Quote
 from offers.services import quotes as service
@@ -97,6 +99,33 @@ def test_a_render_failing_after_the_commit_keeps_the_quote_and_the_first_downloa
     assert download.headers["X-Content-SHA256"] == sha256(download.data)
     stored = latest(event)
     assert (stored.pdf, stored.pdf_sha256) == (download.data, sha256(download.data))
+
+
+def test_sending_a_quote_without_its_pdf_mails_the_rendered_pdf_and_a_working_link(
+    client, coordinator, ready, monkeypatch
+):
+    event, *_ = ready
+    render = document.render_quote_pdf
+
+    def broken(quote):
+        raise RuntimeError("WeasyPrint crashed")
+
+    monkeypatch.setattr(document, "render_quote_pdf", broken)
+    issue(client, event)
+    quote = latest(event)
+    assert quote.pdf is None
+    monkeypatch.setattr(document, "render_quote_pdf", render)
+    page = client.get(f"/devis/{quote.id}").get_data(as_text=True)
+    sent = client.post(f"/devis/{quote.id}/envoyer", data={"csrf_token": csrf_token(page)})
+    assert sent.status_code == 302
+    quote = latest(event)
+    assert quote.pdf == render(quote) and quote.pdf_sha256 == sha256(quote.pdf)
+    message = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.subject.contains(quote.number))
+    ).one()
+    assert [a.data for a in message.attachments] == [quote.pdf]
+    link = re.search(r"http://localhost(/devis/acces/\S+)", message.body_text).group(1)
+    assert client.get(link + "/pdf").data == quote.pdf
 
 
 def test_a_busy_renderer_never_makes_issuing_wait_and_the_download_asks_to_retry(
