@@ -109,7 +109,9 @@ def _recipients(quote: Quote) -> list[str]:
 
 def mark_sent(quote: Quote, user: User | None, *, summary: str | None = None) -> None:
     """Record that a quote went out (by e-mail through :func:`send_quote`, or by hand): an unsent
-    quote becomes sent; an event in consultation becomes quoted."""
+    quote becomes sent; an event in consultation becomes quoted. The PDF that went out is stored
+    (:func:`quote_pdf`): a sent quote always has it."""
+    quote_pdf(quote)
     if quote.is_unsent:
         QUOTE_STATES.move(quote, QuoteStatus.SENT, user=user, values={"sent_at": utcnow()}, summary=summary)
     if quote.event.status == EventStatus.CONSULTING:
