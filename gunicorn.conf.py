@@ -84,10 +84,13 @@ def on_starting(server):
 
 def post_fork(server, worker):
     """Drop the pooled connections the master may have opened while preloading the app: a socket
-    shared by two processes mixes their conversations with the database."""
+    shared by two processes mixes their conversations with the database. The app is the one gunicorn
+    serves (``wsgi:app``, or the one the command line names, e.g. the bench's), as preloaded."""
     from app.extensions import db
-    from wsgi import app
 
+    app = server.app.wsgi() if server.cfg.preload_app else None
+    if not hasattr(app, "app_context"):
+        return  # not preloaded: the worker loads the app itself, after the fork
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)

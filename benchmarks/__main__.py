@@ -441,10 +441,17 @@ def issue_concurrency(url: str, rounds: int) -> dict:
         def issuer(session, event_id: int) -> None:
             path = f"{server.base}/evenements/{event_id}/devis"
             for _ in range(ISSUE_ROUNDS):
-                page = session.get(path).text
-                token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-                issue_token = re.search(r'name="issue_token"[^>]*value="([^"]+)"', page).group(1)
-                barrier.wait(timeout=120)
+                form = session.get(path)
+                tokens = [
+                    re.search(rf'name="{name}"[^>]*value="([^"]+)"', form.text)
+                    for name in ("csrf_token", "issue_token")
+                ]
+                barrier.wait(timeout=300)  # every round starts together, whatever happened before
+                if form.status_code != 200 or not all(tokens):
+                    with lock:
+                        errors.append(f"{event_id}: issue page HTTP {form.status_code}")
+                    continue
+                token, issue_token = (match.group(1) for match in tokens)
                 start = time.perf_counter()
                 try:
                     response = session.post(
