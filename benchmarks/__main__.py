@@ -15,7 +15,8 @@
 - ``issue_concurrency``: 5 coordinators issuing quotes at the same instant on 5 events of the
   dataset (4 rounds), under gunicorn, while an anonymous visitor loads the public directory
   (``/annuaire``) in a loop: errors (any answer to an issue but a 302), the issue's p95, and the
-  directory's p95 during the issues ÷ its p95 alone just before (``public_p95_ratio``).
+  directory's p95 during the issues ÷ its p95 alone just before (``public_p95_ratio``);
+  ``BENCH_ISSUE_WORKERS`` sets gunicorn's workers for it (default 2, as the page measures).
 
 ``BENCH_SCALE`` (default 1) shrinks everything for a quick run; ``BENCH_ROUNDS`` sets the requests
 per page and dataset (default 40). The machines are noisy: ratios measured in the same run compare,
@@ -186,6 +187,7 @@ class Server:
     so to the app too, which sizes its PDF render slots from it)."""
 
     def __init__(self, url: str, workers: int = 2):
+        self.workers = workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
@@ -412,7 +414,7 @@ def issue_concurrency(url: str, rounds: int) -> dict:
             "skipped": f"{len(events)} événement(s) prêt(s) à chiffrer dans le jeu de données, il en faut {ISSUERS}"
         }
     last_quote = issued_since(url, None)
-    server = Server(url)
+    server = Server(url, workers=int(os.environ.get("BENCH_ISSUE_WORKERS", "2")))
     try:
         server.wait()
         public = requests.Session()
@@ -484,6 +486,7 @@ def issue_concurrency(url: str, rounds: int) -> dict:
         server.stop()
     versions, stored = issued_since(url, last_quote)
     return {
+        "workers": server.workers,
         "issuers": len(events),
         "issues": len(statuses),
         "issue_errors": len(errors),
@@ -688,7 +691,7 @@ def main() -> int:
                 continue
             say(
                 f"issue_concurrency ({backend}) : {issuing['issue_errors']} erreur(s) sur {issuing['issues']} émissions "
-                f"({issuing['issuers']} coordinateurs à la fois), émission p95 {issuing['issue_p95_ms']} ms "
+                f"({issuing['issuers']} coordinateurs à la fois, {issuing['workers']} workers), émission p95 {issuing['issue_p95_ms']} ms "
                 f"(médiane {issuing['issue_median_ms']}) ; /annuaire p95 {issuing['public_p95_ms_during']} ms pendant "
                 f"÷ {issuing['public_p95_ms_alone']} ms seul = {issuing['public_p95_ratio']} "
                 f"({issuing['public_requests_during']} requêtes) ; PDF enregistrés à l'émission {issuing['pdfs_stored_at_issue']} "
