@@ -27,9 +27,11 @@ import re
 
 from gunicorn.glogging import Logger
 
+from app.config import web_workers
+
 wsgi_app = "wsgi:app"
 bind = os.environ.get("MAILLAGE_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * (os.cpu_count() or 1) + 1, 8))
+workers = web_workers()
 worker_class = "sync"
 threads = 1
 preload_app = True
@@ -94,10 +96,13 @@ def pre_fork(server, worker):
 
 def post_fork(server, worker):
     """Drop the pooled connections the master may have opened while preloading the app: a socket
-    shared by two processes mixes their conversations with the database."""
+    shared by two processes mixes their conversations with the database. The app is the one gunicorn
+    serves (``wsgi:app``, or the one the command line names, e.g. the bench's), as preloaded."""
     from app.extensions import db
-    from wsgi import app
 
+    app = server.app.wsgi() if server.cfg.preload_app else None
+    if not hasattr(app, "app_context"):
+        return  # not preloaded: the worker loads the app itself, after the fork
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)

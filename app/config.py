@@ -89,6 +89,19 @@ class Config:
     # Seconds a client is asked to wait (Retry-After) when the database is locked or unreachable.
     RETRY_AFTER_SECONDS = 30
 
+    # PDF renders running at once on this host, across the workers (app/render_slots.py). None: one
+    # less than the workers (WEB_CONCURRENCY), at least 1, so that a worker stays free for pages.
+    PDF_RENDER_SLOTS: int | None = None
+    # Seconds a request that needs a PDF not stored yet waits for a render slot before answering 503.
+    PDF_RENDER_WAIT = 20
+    # The folder of the slots' lock files, shared by the host's workers (None: instance/pdf-render).
+    PDF_RENDER_DIR: str | None = None
+
+
+def web_workers() -> int:
+    """gunicorn's worker processes: ``WEB_CONCURRENCY``, else 2 × cores + 1, at most 8."""
+    return int(os.environ.get("WEB_CONCURRENCY") or min(2 * (os.cpu_count() or 1) + 1, 8))
+
 
 def _env(name: str) -> str | None:
     value = os.environ.get(name)

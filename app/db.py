@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -10,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.types import TypeDecorator
 
 
@@ -155,15 +159,23 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def wants_write_lock() -> bool:
-    """Whether a transaction starting now should take SQLite's write lock up front.
+#: Set by :func:`write_lock`: whether transactions begun now may write, whatever the request.
+_write_lock: ContextVar[bool | None] = ContextVar("maillage_write_lock", default=None)
 
-    Outside a request (CLI, tests, scripts) always; inside one, only for a method that writes
-    (:data:`WRITE_METHODS`) or when the request asked for it with :func:`request_writes`. A GET
-    then reads from a WAL snapshot without blocking writers, and is never blocked by them.
+
+def wants_write_lock() -> bool:
+    """Whether a transaction starting now may write (on SQLite: takes the write lock up front).
+
+    Inside a :func:`write_lock` block, what it says. Else, outside a request (CLI, tests, scripts)
+    always; inside one, only for a method that writes (:data:`WRITE_METHODS`) or when the request
+    asked for it with :func:`request_writes`. A GET then reads from a WAL snapshot without blocking
+    writers, and is never blocked by them.
     """
     from flask import g, has_request_context, request
 
+    forced = _write_lock.get()
+    if forced is not None:
+        return forced
     if not has_request_context():
         return True
     return request.method in WRITE_METHODS or bool(g.get("sqlite_write_lock"))
@@ -178,14 +190,58 @@ def request_writes() -> None:
         g.sqlite_write_lock = True
 
 
+@contextmanager
+def write_lock(wanted: bool) -> Iterator[None]:
+    """Within the block, transactions that begin may write (``True``: on SQLite ``BEGIN
+    IMMEDIATE``) or only read (``False``: a plain ``BEGIN``, a WAL snapshot that makes no writer
+    wait), whatever the request's method. A transaction already begun is not changed."""
+    token = _write_lock.set(wanted)
+    try:
+        yield
+    finally:
+        _write_lock.reset(token)
+
+
+@contextmanager
+def read_only(session) -> Iterator[None]:
+    """Run the block in a read-only transaction of its own, ended with the block:
+    for a slow read in a request that writes, e.g. rendering a document from frozen values, which
+    must not hold SQLite's write lock meanwhile.
+
+    The session's current transaction, if any, is committed first: it must hold no unflushed
+    change (say, the login's reading of the user). Objects loaded in the block are expired at its
+    end, and read again when used."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("read_only() needs a session without pending changes")
+    if session.in_transaction():
+        session.commit()
+    with write_lock(False):
+        try:
+            yield
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()  # ends the snapshot; the block wrote nothing through it
+
+
 @event.listens_for(Engine, "begin")
-def _sqlite_on_begin(conn):
-    """SQLite: a transaction that may write takes the write lock up front (``BEGIN IMMEDIATE``: no
-    lost updates, no gap races in number series); a read-only request's is a plain ``BEGIN``."""
+def _on_begin(conn):
+    """Record whether the transaction may write (:func:`may_write`). SQLite: such a transaction
+    takes the write lock up front (``BEGIN IMMEDIATE``: no lost updates, no gap races in number
+    series); a read-only request's is a plain ``BEGIN``."""
+    writes = wants_write_lock()
+    conn.info["may_write"] = writes
     if conn.dialect.name == "sqlite":
-        immediate = wants_write_lock()
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        conn.info["sqlite_write_lock"] = immediate
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        conn.info["sqlite_write_lock"] = writes
+
+
+def may_write(connection) -> bool:
+    """Whether the connection's transaction began as one that may write (:func:`wants_write_lock`):
+    what it changes is committed by its owner; a read-only one is rolled back at the request's end."""
+    return bool(connection.info.get("may_write"))
 
 
 def holds_write_lock(connection) -> bool:

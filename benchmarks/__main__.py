@@ -11,7 +11,12 @@
   ``<name>_bench_01``, which it empties);
 - ``growth_ratio``: the worst page's median at scale 1 ÷ at scale 0.1 (both datasets served at once,
   requests interleaved);
-- ``queries_per_page``: each main page's SQL statements at both scales.
+- ``queries_per_page``: each main page's SQL statements at both scales;
+- ``issue_concurrency``: 5 coordinators issuing quotes at the same instant on 5 events of the
+  dataset (4 rounds), under gunicorn, while an anonymous visitor loads the public directory
+  (``/annuaire``) in a loop: errors (any answer to an issue but a 302), the issue's p95, and the
+  directory's p95 during the issues ÷ its p95 alone just before (``public_p95_ratio``);
+  ``BENCH_ISSUE_WORKERS`` sets gunicorn's workers for it (default 2, as the page measures).
 
 ``BENCH_SCALE`` (default 1) shrinks everything for a quick run; ``BENCH_ROUNDS`` sets the requests
 per page and dataset (default 40). The machines are noisy: ratios measured in the same run compare,
@@ -42,7 +47,11 @@ TARGETS = {
     "xlsx_mem_ratio": 2.0,
     "page_p95_ratio": 5.0,
     "growth_ratio": 1.3,
+    "issue_errors": 0,
+    "public_p95_ratio": 2.0,
 }
+#: Coordinators issuing at once, and how many times each, in ``issue_concurrency``.
+ISSUERS, ISSUE_ROUNDS = 5, 4
 
 
 def say(text: str) -> None:
@@ -174,9 +183,11 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn serving benchmarks.wsgi:app on a database (2 sync workers)."""
+    """gunicorn serving benchmarks.wsgi:app on a database (2 sync workers; ``WEB_CONCURRENCY`` says
+    so to the app too, which sizes its PDF render slots from it)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, workers: int = 2):
+        self.workers = workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
@@ -185,13 +196,14 @@ class Server:
             "SECRET_KEY": "bench",
             "MAILLAGE_SESSION_COOKIE_SECURE": "false",
             "PYTHONPATH": str(ROOT),
+            "WEB_CONCURRENCY": str(workers),
         }
         env.pop("REDIS_URL", None)
         self.process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
             [
                 str(Path(sys.executable).parent / "gunicorn"),
                 "--workers",
-                "2",
+                str(workers),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--timeout",
@@ -335,6 +347,159 @@ def measure_backend(backend: str, urls: dict[str, str], rounds: int) -> dict:
         "growth_worst": worst_growth,
         "queries_constant": all(p["queries"] == p["queries_scale_0_1"] for p in pages.values()),
         "errors": served["errors"],
+    }
+
+
+# --- issuing under load ---------------------------------------------------------------------------
+
+
+def quotable_events(url: str, count: int) -> list[int]:
+    """The first ``count`` events of the dataset a quote can be issued for right now (the app's
+    own rules: open to quotes, nothing missing, no accepted version)."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from offers.models import Event
+    from offers.services import quotes as service
+
+    app = make_app(url)
+    found: list[int] = []
+    with app.app_context():
+        for event in db.session.scalars(sa.select(Event).order_by(Event.id)):
+            previous = service.current_version(event) if event.accepts_quotes else None
+            if not event.accepts_quotes or (previous is not None and not previous.can_be_superseded):
+                continue
+            if not service.missing_for_quote(event):
+                found.append(event.id)
+                if len(found) == count:
+                    break
+        db.session.remove()
+        db.engine.dispose()
+    return found
+
+
+def issued_since(url: str, last_id: int | None):
+    """With ``last_id`` None, the last quote's id; else the quotes issued after it and how many of
+    them have their PDF stored."""
+    import sqlalchemy as sa
+
+    quotes = sa.table("quotes", sa.column("id"), sa.column("pdf"))
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if last_id is None:
+                return conn.execute(sa.select(sa.func.coalesce(sa.func.max(quotes.c.id), 0))).scalar()
+            return tuple(
+                conn.execute(
+                    sa.select(sa.func.count(), sa.func.count(quotes.c.pdf)).where(quotes.c.id > last_id)
+                ).one()
+            )
+    finally:
+        engine.dispose()
+
+
+def issue_concurrency(url: str, rounds: int) -> dict:
+    """5 coordinators issue quotes at once (each on its own event, ``ISSUE_ROUNDS`` times, all
+    starting each round together) while a visitor loads ``/annuaire`` in a loop; the same visitor
+    alone just before gives the reference p95."""
+    import threading
+
+    import requests
+
+    from benchmarks.dataset import COORDINATOR_EMAIL
+
+    events = quotable_events(url, ISSUERS)
+    if len(events) < ISSUERS:
+        return {
+            "skipped": f"{len(events)} événement(s) prêt(s) à chiffrer dans le jeu de données, il en faut {ISSUERS}"
+        }
+    last_quote = issued_since(url, None)
+    server = Server(url, workers=int(os.environ.get("BENCH_ISSUE_WORKERS", "2")))
+    try:
+        server.wait()
+        public = requests.Session()
+        for _ in range(3):  # warm-up
+            public.get(server.base + "/annuaire")
+        alone: list[float] = []
+        public_errors: list[str] = []
+
+        def load_directory(bucket: list[float]) -> None:
+            start = time.perf_counter()
+            response = public.get(server.base + "/annuaire")
+            if response.status_code == 200:
+                bucket.append(time.perf_counter() - start)
+            else:
+                public_errors.append(f"/annuaire: HTTP {response.status_code}")
+
+        for _ in range(rounds):
+            load_directory(alone)
+        sessions = [session_for(server.base, COORDINATOR_EMAIL) for _ in events]
+        barrier = threading.Barrier(len(events))
+        issue_times: list[float] = []
+        statuses: list[int] = []
+        errors: list[str] = []
+        lock = threading.Lock()
+
+        def issuer(session, event_id: int) -> None:
+            path = f"{server.base}/evenements/{event_id}/devis"
+            for _ in range(ISSUE_ROUNDS):
+                form = session.get(path)
+                tokens = [
+                    re.search(rf'name="{name}"[^>]*value="([^"]+)"', form.text)
+                    for name in ("csrf_token", "issue_token")
+                ]
+                barrier.wait(timeout=300)  # every round starts together, whatever happened before
+                if form.status_code != 200 or not all(tokens):
+                    with lock:
+                        errors.append(f"{event_id}: issue page HTTP {form.status_code}")
+                    continue
+                token, issue_token = (match.group(1) for match in tokens)
+                start = time.perf_counter()
+                try:
+                    response = session.post(
+                        path,
+                        data={"validity_days": "30", "csrf_token": token, "issue_token": issue_token},
+                        allow_redirects=False,
+                        timeout=120,
+                    )
+                except requests.RequestException as exc:
+                    with lock:
+                        errors.append(f"{event_id}: {exc}")
+                    continue
+                with lock:
+                    issue_times.append(time.perf_counter() - start)
+                    statuses.append(response.status_code)
+                    if response.status_code != 302:
+                        errors.append(f"{event_id}: HTTP {response.status_code}")
+
+        threads = [threading.Thread(target=issuer, args=pair) for pair in zip(sessions, events, strict=True)]
+        during: list[float] = []
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            load_directory(during)
+        issuing_seconds = time.perf_counter() - started
+        for thread in threads:
+            thread.join()
+    finally:
+        server.stop()
+    versions, stored = issued_since(url, last_quote)
+    return {
+        "workers": server.workers,
+        "issuers": len(events),
+        "issues": len(statuses),
+        "issue_errors": len(errors),
+        "errors": errors[:5] + public_errors[:5],
+        "issue_p95_ms": round(p95(issue_times) * 1000, 1) if issue_times else None,
+        "issue_median_ms": round(statistics.median(issue_times) * 1000, 1) if issue_times else None,
+        "issuing_seconds": round(issuing_seconds, 1),
+        "public_p95_ms_alone": round(p95(alone) * 1000, 1),
+        "public_p95_ms_during": round(p95(during) * 1000, 1) if during else None,
+        "public_requests_during": len(during),
+        "public_p95_ratio": round(p95(during) / p95(alone), 2) if during else None,
+        "public_errors": len(public_errors),
+        "pdfs_stored_at_issue": f"{stored} / {versions}",
     }
 
 
@@ -517,6 +682,23 @@ def main() -> int:
             say(f"queries_per_page constant ({backend}) : {'oui' if figures['queries_constant'] else 'NON'}")
             if figures["errors"]:
                 say(f"  {len(figures['errors'])} requête(s) en erreur ({backend}) : {figures['errors'][:3]}")
+        results["issue_concurrency"] = {}
+        for backend, urls in backends.items():
+            issuing = issue_concurrency(urls["1"], rounds)
+            results["issue_concurrency"][backend] = issuing
+            if "skipped" in issuing:
+                say(f"issue_concurrency ignoré ({backend}) : {issuing['skipped']}")
+                continue
+            say(
+                f"issue_concurrency ({backend}) : {issuing['issue_errors']} erreur(s) sur {issuing['issues']} émissions "
+                f"({issuing['issuers']} coordinateurs à la fois, {issuing['workers']} workers), émission p95 {issuing['issue_p95_ms']} ms "
+                f"(médiane {issuing['issue_median_ms']}) ; /annuaire p95 {issuing['public_p95_ms_during']} ms pendant "
+                f"÷ {issuing['public_p95_ms_alone']} ms seul = {issuing['public_p95_ratio']} "
+                f"({issuing['public_requests_during']} requêtes) ; PDF enregistrés à l'émission {issuing['pdfs_stored_at_issue']} "
+                f"; cibles 0 erreur, ratio ≤ {TARGETS['public_p95_ratio']}"
+            )
+            if issuing["errors"]:
+                say(f"  erreurs : {issuing['errors']}")
     results["page_p95_ratio"] = max(b["page_p95_ratio"] for b in results["backends"].values())
     results["growth_ratio"] = max(b["growth_ratio"] for b in results["backends"].values())
     results["queries_per_page"] = {

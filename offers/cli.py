@@ -46,10 +46,12 @@ def export_pdf(number, version, output):
         raise click.ClickException(
             f"Devis introuvable : {number}" + (f" version {version}" if version else "")
         )
-    Path(output).write_bytes(quote.pdf)
-    click.echo(
-        f"{quote.number} v{quote.version} → {output} ({len(quote.pdf)} octets, SHA-256 {quote.pdf_sha256})"
-    )
+    from offers.services.quotes import quote_pdf
+
+    pdf = quote_pdf(quote)
+    db.session.commit()  # stored if it was rendered now
+    Path(output).write_bytes(pdf)
+    click.echo(f"{quote.number} v{quote.version} → {output} ({len(pdf)} octets, SHA-256 {quote.pdf_sha256})")
 
 
 @quotes_cli.command("expire")

@@ -71,6 +71,7 @@ def make_app(backend: str, tmp_path_factory, **extra):
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": url,
         "OUTBOX_DIR": str(instance / "outbox"),
+        "PDF_RENDER_DIR": str(instance / "pdf-render"),  # render slots of this run's own
         "MAIL_SERVER": None,
         "REDIS_URL": None,
         "PUBLIC_BASE_URL": "http://localhost",

@@ -11,11 +11,12 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.auth import client_required, coordination_required, staff_required
-from app.db import utcnow
+from app.db import read_only, utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Client
 from app.parsing import bad_filter, page_number
+from app.render_slots import RenderBusy
 from app.web import service_call
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
 from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus, quote_status_label
@@ -30,8 +31,9 @@ EXPIRING_SHOWN = 10
 
 
 def _pdf_response(quote: Quote, *, download: bool = False) -> Response:
+    """The stored PDF, rendered and stored first if issuing did not (:func:`service.quote_pdf`)."""
     disposition = "attachment" if download else "inline"
-    response = Response(quote.pdf, mimetype="application/pdf")
+    response = Response(service.quote_pdf(quote), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'{disposition}; filename="{quote.number}-v{quote.version}.pdf"'
     response.headers["X-Content-SHA256"] = quote.pdf_sha256 or ""
     return response
@@ -122,6 +124,9 @@ def quote_issue(event_id: int):
             if issued is None:
                 raise outcome.exception
             outcome.exception = service.AlreadyIssued(issued)
+        if outcome.ok:
+            # Committed: the PDF is rendered now, holding no lock (or at its first read).
+            service.store_issued_pdf(quote)
         if isinstance(outcome.exception, service.AlreadyIssued):
             # A double submission: show what the first one issued, never a second version.
             flash(outcome.exception.message, "warning")
@@ -190,6 +195,13 @@ def quote_pdf(quote_id: int):
 @bp.route("/devis/<int:quote_id>/envoyer", methods=["POST"])
 @coordination_required
 def quote_send(quote_id: int):
+    try:
+        with read_only(db.session):
+            # The PDF the e-mail attaches, rendered if need be before the write transaction begins.
+            service.quote_pdf(db.get_or_404(Quote, quote_id))
+    except RenderBusy as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("offers.quote_detail", quote_id=quote_id))
     quote = db.get_or_404(Quote, quote_id)
     # CSRF is checked for every POST by CSRFProtect (app/extensions.py).
     with service_call() as outcome:

@@ -51,7 +51,7 @@ def test_the_pdf_writes_the_first_of_the_month_as_an_ordinal_with_the_event_hour
     event, *_ = new_year
     quote = service.issue_quote(event, coordinator, today=date(2026, 12, 1), validity_days=31)
     db.session.commit()
-    whole = flat("\n".join(pdf_text(quote.pdf)))
+    whole = flat("\n".join(pdf_text(service.quote_pdf(quote))))
     assert "Date : 1er décembre 2026" in whole
     assert "Valable jusqu'au : 1er janvier 2027" in whole
     assert "1er janvier 2027, 08:00–18:00" in whole
@@ -65,7 +65,7 @@ def test_an_event_over_several_days_shows_both_ends_on_the_pdf(app, coordinator,
     db.session.commit()
     quote = service.issue_quote(event, coordinator, today=date(2026, 12, 2))
     db.session.commit()
-    whole = flat("\n".join(pdf_text(quote.pdf)))
+    whole = flat("\n".join(pdf_text(service.quote_pdf(quote))))
     assert "du 1er janvier 2027, 08:00 au 2 janvier 2027, 17:30" in whole
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
@@ -12,12 +11,6 @@ from app.extensions import db
 from app.models import VatRegime
 from offers.models import Assignment, AssignmentRole, AssignmentStatus, Line, Lot
 from tests.offers.quote_fixtures import build_ready_event
-
-
-@pytest.fixture
-def fast_pdf(monkeypatch):
-    """The PDF is WeasyPrint's time, not queries: a stub keeps this test quick."""
-    monkeypatch.setattr("offers.services.quotes.issuing.render_quote_pdf", lambda quote: b"%PDF-1.7 stub")
 
 
 def grow(event, make_category, make_organisation, lots: int, lines: int) -> None:
@@ -69,7 +62,7 @@ def issue_count(event, user) -> int:
 
 
 def test_issuing_a_quote_takes_the_same_queries_for_4_or_200_lines(
-    app, fast_pdf, make_user, make_event, make_client, make_category, make_organisation
+    app, make_user, make_event, make_client, make_category, make_organisation
 ):
     user = make_user("coordinator")
     small, *_ = build_ready_event(make_event, make_client, make_category, make_organisation, title="Petit")

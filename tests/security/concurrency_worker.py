@@ -26,6 +26,7 @@ def app_config(url: str, instance: str) -> dict:
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": url,
         "OUTBOX_DIR": f"{instance}/outbox",
+        "PDF_RENDER_DIR": f"{instance}/pdf-render",
         "MAIL_SERVER": None,
         "REDIS_URL": None,
         "PUBLIC_BASE_URL": "http://localhost",

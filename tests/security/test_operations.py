@@ -188,3 +188,27 @@ def test_pdfs_are_set_in_dejavu_sans():
     page = PdfReader(io.BytesIO(pdf)).pages[0]
     fonts = {str(font["/BaseFont"]).split("+")[-1] for font in page["/Resources"]["/Font"].values()}
     assert fonts == {"DejaVu-Sans"}
+
+
+def test_each_worker_drops_the_connections_of_the_app_gunicorn_preloaded(gunicorn_conf, tmp_path):
+    """Whatever app the command line serves (the bench serves its own): its pool, filled in the
+    master while preloading, is not shared with the forked workers."""
+    from app import create_app
+
+    served = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'served.db'}",
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "SCHEMA_CHECK": False,
+        }
+    )
+    with served.app_context():
+        db.session.execute(sa.text("SELECT 1"))
+        db.session.remove()
+        assert db.engine.pool.checkedin() == 1
+    server = SimpleNamespace(app=SimpleNamespace(wsgi=lambda: served), cfg=SimpleNamespace(preload_app=True))
+    gunicorn_conf["post_fork"](server, SimpleNamespace())
+    with served.app_context():
+        assert db.engine.pool.checkedin() == 0

@@ -3,7 +3,8 @@
 acceptance or refusal, expiry) and :mod:`.versions` (what changed between two versions).
 
 A version is immutable once issued: its parties, lines, totals and PDF (with its SHA-256) are stored
-and never re-rendered. Changing the offer means issuing a new version, which supersedes the previous
+and never re-rendered. The PDF is stored just after the issuing transaction, and read through
+:func:`quote_pdf`, which renders it from the frozen values if that step did not happen. Changing the offer means issuing a new version, which supersedes the previous
 one (same number, version + 1). The names below are the package's public interface.
 """
 
@@ -27,9 +28,11 @@ from offers.services.quotes.document import (
     purchase_order_on_file,
     quote_annex,
     quote_billing_mode,
+    quote_pdf,
     quote_sections,
     quote_totals,
     render_quote_pdf,
+    store_issued_pdf,
 )
 from offers.services.quotes.issuing import (
     DEFAULT_VALIDITY_DAYS,
@@ -70,8 +73,10 @@ __all__ = [
     "quote_annex",
     "quote_billing_mode",
     "quote_from_token",
+    "quote_pdf",
     "quote_sections",
     "quote_totals",
     "render_quote_pdf",
     "send_quote",
+    "store_issued_pdf",
 ]

@@ -23,6 +23,7 @@ from offers.models import (
     QuoteStatus,
 )
 from offers.permissions import can_send_quote
+from offers.services.quotes.document import quote_pdf
 
 # --- sending and the client's answer -------------------------------------------------------------
 
@@ -37,6 +38,7 @@ def _serializer():
 def portal_token(quote: Quote) -> str:
     """A signed link to this exact version (its PDF hash included): forging or reusing another
     version's link is impossible; validity ends with the quote (checked when used)."""
+    quote_pdf(quote)  # the hash exists once the PDF is stored
     return _serializer().dumps({"q": quote.id, "v": quote.version, "h": (quote.pdf_sha256 or "")[:16]})
 
 
@@ -107,7 +109,9 @@ def _recipients(quote: Quote) -> list[str]:
 
 def mark_sent(quote: Quote, user: User | None, *, summary: str | None = None) -> None:
     """Record that a quote went out (by e-mail through :func:`send_quote`, or by hand): an unsent
-    quote becomes sent; an event in consultation becomes quoted."""
+    quote becomes sent; an event in consultation becomes quoted. The PDF that went out is stored
+    (:func:`quote_pdf`): a sent quote always has it."""
+    quote_pdf(quote)
     if quote.is_unsent:
         QUOTE_STATES.move(quote, QuoteStatus.SENT, user=user, values={"sent_at": utcnow()}, summary=summary)
     if quote.event.status == EventStatus.CONSULTING:
@@ -135,6 +139,7 @@ def send_quote(quote: Quote, user: User, *, today: date | None = None) -> list[s
     recipients = _recipients(quote)
     if not recipients:
         raise DomainError(_("Le client n'a pas d'adresse e-mail de contact : renseignez-la sur sa fiche."))
+    pdf = quote_pdf(quote)
     link = absolute_url("offers.quote_portal", token=portal_token(quote))
     snap = quote.snapshot
     body = render_template("email/quote.txt", quote=quote, snap=snap, link=link)
@@ -147,7 +152,7 @@ def send_quote(quote: Quote, user: User, *, today: date | None = None) -> list[s
             title=snap["event"]["title"],
         ),
         body_text=body,
-        attachments=[(f"{quote.number}-v{quote.version}.pdf", "application/pdf", quote.pdf)],
+        attachments=[(f"{quote.number}-v{quote.version}.pdf", "application/pdf", pdf)],
     )
     summary = N_(
         "Devis %(number)s v%(version)s envoyé à %(to)s",
@@ -208,6 +213,7 @@ def accept_quote(
     refusal = answer_refusal(quote, today)
     if refusal:
         raise InvalidTransition(refusal)
+    quote_pdf(quote)  # the accepted PDF's hash is recorded: it must be stored
     event = quote.event
     if not EVENT_STATES.allows(event.status, EventStatus.WON):
         raise InvalidTransition(

@@ -1,6 +1,6 @@
 """Issuing a quote: check the event is ready, freeze its offer as a numbered, versioned snapshot
-(parties, lines and totals from :mod:`offers.pricing`), render its PDF once and supersede the
-previous version."""
+(parties, lines and totals from :mod:`offers.pricing`) and supersede the previous version. The PDF
+is rendered from those frozen values after the commit (:func:`~.document.store_issued_pdf`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from app.labels import label
 from app.models import CoordinatorIdentity, Organisation, User
 from app.money import ZERO, line_net
 from app.numbering import next_number
-from app.pdf import sha256
 from app.settings_store import get_setting
 from offers import pricing
 from offers.models import (
@@ -38,7 +37,7 @@ from offers.models import (
     QuoteStatus,
 )
 from offers.permissions import can_issue_quote
-from offers.services.quotes.document import priced_lines, quote_billing_mode, render_quote_pdf
+from offers.services.quotes.document import priced_lines, quote_billing_mode
 
 DEFAULT_VALIDITY_DAYS = 30
 
@@ -201,7 +200,11 @@ def issue_quote(
     show_breakdown: bool = False,
     issue_token: str | None = None,
 ) -> Quote:
-    """Freeze the event's offer as a new quote version, with its PDF.
+    """Freeze the event's offer as a new quote version (number, snapshot, lines, totals).
+
+    Its PDF is not rendered here, inside the transaction that holds the event's row lock (and
+    SQLite's write lock): once the caller has committed, :func:`~.document.store_issued_pdf`
+    renders and stores it, and :func:`~.document.quote_pdf` gives it to whoever reads it.
 
     ``issue_token`` is the issue form's one-time token: the event's row is locked first (issues of
     one event queue up on PostgreSQL; SQLite has one writer anyway), then a token already used raises
@@ -314,16 +317,13 @@ def issue_quote(
     quote.total_net, quote.total_vat, quote.total_gross = totals.net, totals.vat, totals.gross
     db.session.add(quote)
     db.session.flush()
-    # One INSERT for all the lines (the unit of work would send one per line), then the
-    # relationship is read back once for the PDF.
+    # One INSERT for all the lines (the unit of work would send one per line); the relationship
+    # is read back when used (the PDF, the pages).
     db.session.execute(
         sa.insert(QuoteLine),
         [{**_columns(ql), "quote_id": quote.id} for ql in lines],
     )
     db.session.expire(quote, ["lines"])
-
-    quote.pdf = render_quote_pdf(quote)
-    quote.pdf_sha256 = sha256(quote.pdf)
 
     if previous is not None:
         QUOTE_STATES.move(
