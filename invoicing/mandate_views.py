@@ -18,6 +18,7 @@ from invoicing.models import BillingMandate, Invoice
 from invoicing.permissions import (
     can_manage_mandates,
     can_manage_own_mandate,
+    can_read_in_portal,
     can_view_mandates,
     may_read_mandates,
     may_revoke_mandates,
@@ -141,7 +142,7 @@ def _portal_page(status: int = 200, grant_form=None, error=None):
             revoked=[m for m in mandates if m.is_revoked],
             grant_form=grant_form or MandatePortalForm(formdata=None, valid_from=local_today()),
             revoke_form=MandateRevokeForm(formdata=None),
-            invoices=joint.actor_invoices(organisation.id, local_today()),
+            invoices=joint.actor_invoices(current_user, local_today()),
             reviews=_reviews(organisation.id),
             answer_form=SelfBillingAnswerForm(formdata=None),
             error=error,
@@ -185,9 +186,10 @@ def portal_mandate_grant():
 @bp.route("/portail/factures/<int:invoice_id>/pdf")
 @actor_required
 def portal_invoice_pdf(invoice_id: int):
-    """An invoice in the actor's own name only: any other answers 404, like an unknown one."""
+    """A document the actor's portal reads (in its name, or addressed to it by the coordination): any
+    other answers 404, like an unknown one."""
     invoice = db.get_or_404(Invoice, invoice_id)
-    if not can_manage_own_mandate(current_user, invoice.issuer_organisation_id) or invoice.pdf is None:
+    if not can_read_in_portal(current_user, invoice) or invoice.pdf is None:
         abort(404)
     return (
         invoice.pdf,

@@ -8,7 +8,11 @@ Every rule takes ``None`` or an anonymous user and then answers ``False``.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from app.auth import is_actor, is_actor_of, is_coordination, is_staff, is_treasury
+from app.extensions import db
+from invoicing.models import Invoice, InvoiceStatus
 
 
 def can_view_invoices(user) -> bool:
@@ -59,6 +63,47 @@ def can_manage_own_mandate(user, organisation_id: int | None) -> bool:
 def can_answer_self_billing(user, organisation_id: int | None) -> bool:
     """Accept or contest a self-billed invoice issued in its organisation's name: its people only."""
     return is_actor_of(user, organisation_id)
+
+
+def portal_invoices_clause(user) -> sa.ColumnElement[bool]:
+    """The documents an actor reads in its portal, as a condition on ``invoices`` (the one rule: its
+    portal's lists and its PDF route both ask it). Issued ones only, and either
+
+    - in its organisation's name: issued under its billing mandate, self-billed, or its own invoice
+      recorded by the coordination;
+    - or addressed to its organisation by the coordinator: a joint event's commission invoice to the
+      member (``references["joint"]``: role ``commission``, the member's ``organisation_id``) and the
+      credit notes on it, which carry the same references.
+
+    Anybody but an actor of an organisation reads none (false).
+    """
+    from invoicing.services.invoices import JOINT_COMMISSION
+
+    if not is_actor(user) or user.organisation_id is None:
+        return sa.false()
+    organisation_id = user.organisation_id
+    return sa.and_(
+        Invoice.status == InvoiceStatus.ISSUED,
+        sa.or_(
+            Invoice.issuer_organisation_id == organisation_id,
+            sa.and_(
+                Invoice.issuer_organisation_id.is_(None),
+                Invoice.references[("joint", "role")].as_string() == JOINT_COMMISSION,
+                Invoice.references[("joint", "organisation_id")].as_integer() == organisation_id,
+            ),
+        ),
+    )
+
+
+def can_read_in_portal(user, invoice: Invoice | None) -> bool:
+    """Whether ``user`` reads ``invoice`` (and downloads its PDF) in its portal: :func:`portal_invoices_clause`
+    asked about this one invoice."""
+    if invoice is None or invoice.id is None or not is_actor(user):
+        return False
+    found = db.session.scalar(
+        sa.select(Invoice.id).where(Invoice.id == invoice.id, portal_invoices_clause(user))
+    )
+    return found is not None
 
 
 def may_revoke_mandates(user) -> bool:

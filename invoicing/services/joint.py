@@ -205,44 +205,74 @@ def cover_summary(quote: Quote, today: date) -> CoverSummary:
     return CoverSummary(quote, tuple(parts), commissions, figures_of(invoiced))
 
 
-def actor_invoices(organisation_id: int, today: date) -> list[tuple[Invoice, Figures, str]]:
-    """The invoices issued or recorded in ``organisation_id``'s name, newest first, each with its
-    figures and derived state (what its portal shows)."""
-    invoices = list(
-        db.session.scalars(
-            sa.select(Invoice)
-            .where(Invoice.issuer_organisation_id == organisation_id, Invoice.status == InvoiceStatus.ISSUED)
-            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-        )
-    )
+@dataclass(frozen=True)
+class PortalRow:
+    """One document of an actor's portal: its figures and derived state, its event's title, whether
+    it has a PDF (read without loading it)."""
+
+    invoice: Invoice
+    figures: Figures
+    state: str
+    event_title: str | None
+    has_pdf: bool
+
+
+@dataclass(frozen=True)
+class ActorInvoices:
+    """What an actor's portal lists, newest first: the documents in its organisation's name, and those
+    the coordination addressed to it (commission invoices in joint mode and their credit notes)."""
+
+    own: list[PortalRow]
+    received: list[PortalRow]
+
+
+def actor_invoices(user, today: date) -> ActorInvoices:
+    """The documents ``user``'s portal reads (the rule is :func:`invoicing.permissions.portal_invoices_clause`),
+    each with its figures and state (``invoicing.services.invoices.state``; a self-billed invoice is
+    settled by its payout) — the same number of queries whatever their number."""
+    from invoicing.permissions import portal_invoices_clause
+
+    rows = db.session.execute(
+        sa.select(Invoice, Event.title, Invoice.pdf.is_not(None))
+        .outerjoin(Event, Event.id == Invoice.event_id)
+        .where(portal_invoices_clause(user))
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+    ).all()
+    invoices = [row[0] for row in rows]
     numbers = figures_of(invoices)
-    result = []
-    for invoice in invoices:
+    self_billed = [i for i in invoices if i.origin == InvoiceOrigin.SELF_BILLED.value]
+    paid_out = _paid_out(user.organisation_id, {i.event_id for i in self_billed}) if self_billed else {}
+    own, received = [], []
+    for invoice, title, has_pdf in rows:
         figures = numbers[invoice.id]
         if invoice.origin == InvoiceOrigin.SELF_BILLED.value:
             # The coordinator settles a self-billed invoice by paying out, not by a client's payment.
-            paid = _paid_out(invoice.event_id, organisation_id)
+            paid = paid_out.get(invoice.event_id, ZERO)
             figures = Figures(
                 figures.gross, figures.prepaid, figures.credited_net, figures.credited_gross, paid
             )
-            result.append((invoice, figures, "paid" if paid >= invoice.total_gross else "open"))
+            current = "paid" if paid >= invoice.total_gross else "open"
         else:
-            result.append((invoice, figures, state(invoice, today, figures)))
-    return result
+            current = state(invoice, today, figures)
+        row = PortalRow(invoice, figures, current, title, bool(has_pdf))
+        (own if invoice.issuer_organisation_id == user.organisation_id else received).append(row)
+    return ActorInvoices(own, received)
 
 
-def _paid_out(event_id: int, organisation_id: int) -> Decimal:
+def _paid_out(organisation_id: int, event_ids: set[int]) -> dict[int, Decimal]:
+    """What the coordinator paid ``organisation_id`` out on each of ``event_ids`` (one query)."""
     from invoicing.models import Payout, PayoutStatus
 
-    return (
-        db.session.scalar(
-            sa.select(sa.func.sum(Payout.amount)).where(
-                Payout.event_id == event_id,
+    return dict(
+        db.session.execute(
+            sa.select(Payout.event_id, sa.func.sum(Payout.amount))
+            .where(
+                Payout.event_id.in_(event_ids),
                 Payout.organisation_id == organisation_id,
                 Payout.status == PayoutStatus.PAID,
             )
-        )
-        or ZERO
+            .group_by(Payout.event_id)
+        ).all()
     )
 
 

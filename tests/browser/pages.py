@@ -134,6 +134,7 @@ def main_pages(ids: DemoIds) -> dict[str, list[str]]:
             "/tableau-de-bord",
             "/portail/lots",
             f"/portail/affectations/{ids.assignment}",
+            "/portail/facturation",
             "/ma-fiche",
         ],
         "client": ["/tableau-de-bord", "/mes-devis", f"/mes-devis/{ids.client_quote}"],

@@ -300,13 +300,18 @@ _joint("/evenements/<int:event_id>/facturation/export.zip", {"event_id": "joint_
 # Self-billing: none in joint mode, and one only per actor and event (409).
 _joint("/evenements/<int:event_id>/autofactures/<int:organisation_id>", {"event_id": "joint_event"}, {"operation_category": "services"}, POST="L 409 403 409 403 403 403 403")
 _joint("/evenements/<int:event_id>/autofactures/<int:organisation_id>", {}, {"operation_category": "services"}, POST="L 409 403 409 403 403 403 403")
-# The actor's portal: its invoices (issued in its name under its mandate, self-billed) and nobody
-# else's (another member's, the coordinator's fee: 404 like an unknown one).
+# The actor's portal: its invoices (issued in its name under its mandate, self-billed), those addressed
+# to it (below), and nobody else's (another member's, the coordinator's fee: 404 like an unknown one).
 _joint("/portail/facturation", {}, GET="L 403 403 403 200 200 403 403")
 _joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_invoice"}, GET="L 403 403 403 200 404 403 403")
 _joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "self_billed"}, GET="L 403 403 403 200 404 403 403")
 _joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_shop_invoice"}, GET="L 403 403 403 404 404 403 403")
 _joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_fee_invoice"}, GET="L 403 403 403 404 404 403 403")
+# The coordinator's commission invoice to organisation A (A is its buyer): A's actor reads it, B's gets
+# 404; L'Équipage's commission is nobody's here. Staff read it on the invoice pages, the actor does not.
+_joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_commission"}, GET="L 403 403 403 200 404 403 403")
+_joint("/portail/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_shop_commission"}, GET="L 403 403 403 404 404 403 403")
+_joint("/factures/<int:invoice_id>/pdf", {"invoice_id": "joint_commission"}, GET="L 200 200 200 403 403 403 403")
 # A member is paid by the client, not paid out: no statement on the joint event in its portal (404),
 # staff read the event's statement; the member's briefing sheet.
 _joint("/portail/releves/<int:event_id>", {"event_id": "joint_event"}, GET="L 403 403 403 404 404 403 403")

@@ -199,7 +199,8 @@ def build_joint_world(make_event, make_client, make_category, make_organisation,
 
     - ``joint_event``: a joint-consortium event (``build_joint`` of the invoicing tests) whose quote is
       accepted and whose groupement's invoices are issued: organisation A's (under its mandate, in its
-      series), L'Équipage's (mandate granted in its portal), the coordinator's fee and commissions;
+      series), L'Équipage's (mandate granted in its portal), the coordinator's fee and its commission
+      invoices to the members (``joint_commission`` to organisation A, ``joint_shop_commission``);
       Yves Monteil, without a mandate, has still to send its own invoice (``joint_awaiting``).
     - ``joint_pending``: another joint-consortium event of client X, its quote accepted, nothing issued
       yet: organisation A (its mandate) and two members without one.
@@ -237,12 +238,23 @@ def build_joint_world(make_event, make_client, make_category, make_organisation,
         return next(i.id for i in issued if i.issuer_organisation_id == organisation_id)
 
     fee = next(i.id for i in issued if i.issuer_organisation_id is None and i.buyer["name"] == "Client Xénon")
+
+    def commission_to(organisation_id):
+        return next(
+            i.id
+            for i in issued
+            if i.issuer_organisation_id is None
+            and i.references["joint"]["organisation_id"] == organisation_id
+        )
+
     world.ids |= {
         "joint_event": built["event"].id,
         "joint_pending": pending.id,
         "joint_invoice": issued_by(org_a.id),
         "joint_shop_invoice": issued_by(built["shop"].id),
         "joint_fee_invoice": fee,
+        "joint_commission": commission_to(org_a.id),
+        "joint_shop_commission": commission_to(built["shop"].id),
         "joint_awaiting": built["photographer"].id,
         "shop_mandate": mandates.live_mandate(built["shop"].id).id,
         "self_billed": self_billed.id,
