@@ -113,7 +113,7 @@ def invoice_list():
     if wanted:
         # States are derived (payments, credit notes, due date): filter after computing them.
         documents = list(db.session.scalars(query))
-        numbers = service.figures_of(documents)
+        numbers = service.settled_figures(documents)
         rows = [(i, numbers[i.id]) for i in documents]
         rows = [(i, f) for i, f in rows if service.state(i, today, f) == wanted]
         total = len(rows)
@@ -122,7 +122,7 @@ def invoice_list():
         pages = max(1, -(-total // PER_PAGE))
     else:
         page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
-        numbers = service.figures_of(page.items)
+        numbers = service.settled_figures(page.items)
         rows = [(i, numbers[i.id]) for i in page.items]
         total, page_number, pages = page.total, page.page, max(page.pages, 1)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
@@ -149,7 +149,7 @@ def _invoice(invoice_id: int) -> Invoice:
 
 def _detail(invoice: Invoice, status: int = 200, payment_form=None, credit_form=None, error=None):
     today = datetime.now(LOCAL_TZ).date()
-    numbers = service.figures(invoice)
+    numbers = service.settled_figures([invoice])[invoice.id]
     return (
         render_template(
             "invoicing/invoice_detail.html",
@@ -257,7 +257,7 @@ def _money_page(
         )
     )
     today = datetime.now(LOCAL_TZ).date()
-    numbers = service.figures_of(invoices)
+    numbers = service.settled_figures(invoices)
     rows = [(i, numbers[i.id]) for i in invoices]
     rows = [(i, f, service.state(i, today, f)) for i, f in rows]
     joint_summary = None

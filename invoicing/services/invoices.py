@@ -221,18 +221,57 @@ def figures(invoice: Invoice) -> Figures:
     return figures_of([invoice])[invoice.id]
 
 
+def settled_figures(invoices) -> dict[int, Figures]:
+    """:func:`figures_of` as the lists and pages show them: a self-billed invoice is the actor's to
+    the coordinator, who settles it by paying the actor out, so its paid amount is what was paid out
+    to its issuer on its event (one more query, only when there is such an invoice). Not for money
+    counts: no client paid that (see :func:`asks_the_client`)."""
+    from invoicing.models import Payout, PayoutStatus
+
+    invoices = list(invoices)
+    result = figures_of(invoices)
+    self_billed = [i for i in invoices if i.origin == InvoiceOrigin.SELF_BILLED.value]
+    if not self_billed:
+        return result
+    paid_out = {
+        (row.event_id, row.organisation_id): row.amount
+        for row in db.session.execute(
+            sa.select(Payout.event_id, Payout.organisation_id, sa.func.sum(Payout.amount).label("amount"))
+            .where(
+                Payout.event_id.in_({i.event_id for i in self_billed}),
+                Payout.organisation_id.in_({i.issuer_organisation_id for i in self_billed}),
+                Payout.status == PayoutStatus.PAID,
+            )
+            .group_by(Payout.event_id, Payout.organisation_id)
+        )
+    }
+    for invoice in self_billed:
+        numbers = result[invoice.id]
+        result[invoice.id] = Figures(
+            numbers.gross,
+            numbers.prepaid,
+            numbers.credited_net,
+            numbers.credited_gross,
+            paid_out.get((invoice.event_id, invoice.issuer_organisation_id), ZERO),
+        )
+    return result
+
+
 def state(invoice: Invoice, today: date, numbers: Figures | None = None) -> str:
     """``cancelled``, ``paid``, ``partly_paid``, ``overdue`` or ``open`` (never stored); a credit note
-    is ``credit_note``."""
+    is ``credit_note``. A self-billed invoice is never ``overdue``; give it its :func:`settled_figures`."""
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
         return "credit_note"
-    numbers = numbers or figures(invoice)
+    numbers = numbers or settled_figures([invoice])[invoice.id]
     if numbers.credited_net >= invoice.total_net and invoice.total_net > 0:
         return "cancelled"
     if numbers.balance <= 0:
         return "paid"
     if numbers.paid > 0:
         return "partly_paid"
+    if invoice.origin == InvoiceOrigin.SELF_BILLED.value:
+        # Paid out as the client pays (the release rule), never late like a client's invoice.
+        return "open"
     if invoice.due_date is not None and invoice.due_date < today:
         return "overdue"
     return "open"

@@ -52,6 +52,7 @@ from invoicing.services.invoices import (
     _require_issuer,
     coordinator_issuer,
     figures_of,
+    settled_figures,
     state,
 )
 from invoicing.split import SplitMismatch, split_for_quote
@@ -228,8 +229,8 @@ class ActorInvoices:
 
 def actor_invoices(user, today: date) -> ActorInvoices:
     """The documents ``user``'s portal reads (the rule is :func:`invoicing.permissions.portal_invoices_clause`),
-    each with its figures and state (``invoicing.services.invoices.state``; a self-billed invoice is
-    settled by its payout) — the same number of queries whatever their number."""
+    each with its figures and state (``invoicing.services.invoices.settled_figures`` and ``state``: a
+    self-billed invoice is settled by its payout) — the same number of queries whatever their number."""
     from invoicing.permissions import portal_invoices_clause
 
     rows = db.session.execute(
@@ -238,42 +239,14 @@ def actor_invoices(user, today: date) -> ActorInvoices:
         .where(portal_invoices_clause(user))
         .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
     ).all()
-    invoices = [row[0] for row in rows]
-    numbers = figures_of(invoices)
-    self_billed = [i for i in invoices if i.origin == InvoiceOrigin.SELF_BILLED.value]
-    paid_out = _paid_out(user.organisation_id, {i.event_id for i in self_billed}) if self_billed else {}
+    numbers = settled_figures([row[0] for row in rows])
     own, received = [], []
     for invoice, title, has_pdf in rows:
         figures = numbers[invoice.id]
-        if invoice.origin == InvoiceOrigin.SELF_BILLED.value:
-            # The coordinator settles a self-billed invoice by paying out, not by a client's payment.
-            paid = paid_out.get(invoice.event_id, ZERO)
-            figures = Figures(
-                figures.gross, figures.prepaid, figures.credited_net, figures.credited_gross, paid
-            )
-            current = "paid" if paid >= invoice.total_gross else "open"
-        else:
-            current = state(invoice, today, figures)
+        current = state(invoice, today, figures)
         row = PortalRow(invoice, figures, current, title, bool(has_pdf))
         (own if invoice.issuer_organisation_id == user.organisation_id else received).append(row)
     return ActorInvoices(own, received)
-
-
-def _paid_out(organisation_id: int, event_ids: set[int]) -> dict[int, Decimal]:
-    """What the coordinator paid ``organisation_id`` out on each of ``event_ids`` (one query)."""
-    from invoicing.models import Payout, PayoutStatus
-
-    return dict(
-        db.session.execute(
-            sa.select(Payout.event_id, sa.func.sum(Payout.amount))
-            .where(
-                Payout.event_id.in_(event_ids),
-                Payout.organisation_id == organisation_id,
-                Payout.status == PayoutStatus.PAID,
-            )
-            .group_by(Payout.event_id)
-        ).all()
-    )
 
 
 # --- issuing -------------------------------------------------------------------------------------

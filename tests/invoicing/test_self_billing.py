@@ -10,6 +10,7 @@ from decimal import Decimal as D
 import pytest
 import sqlalchemy as sa
 
+from app.dates import local_today
 from app.errors import Conflict, DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from invoicing import facturx as fx
@@ -211,3 +212,32 @@ def test_a_self_billed_invoice_is_not_the_clients_final_invoice(single):
     assert deposit.number.startswith("FAC-2026-")
     again = invoice_service.issue_final(quote, treasurer, today=DAY)
     assert again.prepaid == deposit.total_gross
+
+
+def _row(page: str, invoice) -> str:
+    return page.split(f'id="facture-{invoice.id}"', 1)[1].split("</tr>", 1)[0]
+
+
+def test_the_treasurers_list_settles_a_self_billed_invoice_by_its_payout(client, single):
+    """The coordinator owes a self-billed invoice to the actor and settles it by paying out: the
+    treasurer's list never shows it "En retard" like a client's unpaid invoice, shows it paid once
+    the payout is, and the state filter agrees with the badges."""
+    quote, cook, treasurer, event = single["quote"], single["cook"], single["treasurer"], single["event"]
+    invoice = self_billing.issue_self_billed(quote, cook, treasurer, today=date(2026, 1, 5))
+    self_billing.answer(invoice, single["cook_person"], accept=True)
+    db.session.flush()
+    assert invoice.due_date < local_today()
+    login(client, treasurer)
+    row = _row(client.get("/factures").get_data(as_text=True), invoice)
+    assert "À payer" in row and "En retard" not in row
+    assert f'id="facture-{invoice.id}"' not in client.get("/factures?state=overdue").get_data(as_text=True)
+    assert f'id="facture-{invoice.id}"' in client.get("/factures?state=open").get_data(as_text=True)
+    mark_paid(payout_of(event, cook), treasurer, paid_on=DAY, reference="VIR 7")
+    db.session.flush()
+    row = _row(client.get("/factures").get_data(as_text=True), invoice)
+    assert "Payée" in row
+    assert f'id="facture-{invoice.id}"' in client.get("/factures?state=paid").get_data(as_text=True)
+    detail = client.get(f"/factures/{invoice.id}").get_data(as_text=True)
+    assert "Payée" in detail
+    money_page = client.get(f"/evenements/{event.id}/facturation").get_data(as_text=True)
+    assert "Payée" in _row(money_page, invoice)
