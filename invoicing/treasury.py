@@ -20,6 +20,7 @@ With an event or a client, everything is restricted to it.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -31,13 +32,14 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import aliased, joinedload
 
 from app.dates import LOCAL_TZ
+from app.db import stream
 from app.errors import InvalidValue
 from app.extensions import db
 from app.models import Client, Organisation
 from app.money import ZERO
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout, PayoutStatus
 from invoicing.services.invoices import Figures, asks_the_client, figures_of
-from invoicing.services.payouts import CHUNK, STREAM_ROWS, EventMoney, iter_events_money
+from invoicing.services.payouts import CHUNK, EventMoney, iter_events_money
 from offers.models import Event, Quote, QuoteStatus
 
 
@@ -235,6 +237,12 @@ def credit_note_effects(notes: list[Invoice]) -> dict[int, tuple[Decimal, Decima
     return result
 
 
+def _plain(result, name: str) -> list:
+    """A result's rows as plain named tuples (a row keeps its statement, compiled, alive)."""
+    kind = namedtuple(name, list(result.keys()))
+    return [kind(*row) for row in result]
+
+
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -344,7 +352,7 @@ class Treasury:
             .outerjoin(Event, Invoice.event_id == Event.id)
             .order_by(Invoice.issue_date, Invoice.number)
         )
-        return list(db.session.execute(query))
+        return _plain(db.session.execute(query), "DocumentRow")
 
     @cached_property
     def figures(self) -> dict[int, Figures]:
@@ -375,9 +383,8 @@ class Treasury:
             )
             .outerjoin(Event, Invoice.event_id == Event.id)
             .order_by(Payment.received_on, Payment.id)
-            .execution_options(yield_per=STREAM_ROWS)
         )
-        yield from db.session.execute(query)
+        yield from stream(db.session, query)
 
     @cached_property
     def paid_payouts(self) -> list[Payout]:
@@ -412,17 +419,16 @@ class Treasury:
             self._paid_payouts_query(*self._PAYOUT_COLUMNS)
             .join(Organisation, Payout.organisation_id == Organisation.id)
             .order_by(Payout.paid_on, Payout.id)
-            .execution_options(yield_per=STREAM_ROWS)
         )
-        yield from db.session.execute(paid)
+        yield from stream(db.session, paid)
         for chunk in _chunks(self.event_ids):
-            yield from db.session.execute(
+            yield from stream(
+                db.session,
                 sa.select(*self._PAYOUT_COLUMNS)
                 .join(Event, Payout.event_id == Event.id)
                 .join(Organisation, Payout.organisation_id == Organisation.id)
                 .where(Payout.status == PayoutStatus.DUE, Payout.event_id.in_(chunk))
-                .order_by(Payout.event_id, Payout.id)
-                .execution_options(yield_per=STREAM_ROWS)
+                .order_by(Payout.event_id, Payout.id),
             )
 
     # --- events ------------------------------------------------------------------------------------
@@ -450,17 +456,20 @@ class Treasury:
         events = []
         for chunk in _chunks(ids):
             events.extend(
-                db.session.execute(
-                    sa.select(
-                        Event.id,
-                        Event.title,
-                        Event.starts_at,
-                        Event.client_id,
-                        Client.name.label("client_name"),
-                        Event.commission_rate,
-                    )
-                    .outerjoin(Client, Event.client_id == Client.id)
-                    .where(Event.id.in_(chunk))
+                _plain(
+                    db.session.execute(
+                        sa.select(
+                            Event.id,
+                            Event.title,
+                            Event.starts_at,
+                            Event.client_id,
+                            Client.name.label("client_name"),
+                            Event.commission_rate,
+                        )
+                        .outerjoin(Client, Event.client_id == Client.id)
+                        .where(Event.id.in_(chunk))
+                    ),
+                    "EventOfPeriod",
                 )
             )
         events.sort(key=lambda e: (e.starts_at, e.id))

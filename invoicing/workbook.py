@@ -34,7 +34,7 @@ from flask_babel import force_locale
 from openpyxl.chart import BarChart, Reference
 
 from app.dates import LOCAL_TZ
-from app.db import uncached_statements
+from app.db import stream, uncached_statements
 from app.extensions import db
 from app.formatting import rate as format_rate
 from app.labels import label
@@ -52,7 +52,7 @@ from app.spreadsheets import (
 from invoicing.forms import PAYMENT_METHODS, STATES
 from invoicing.models import InvoiceKind, PayoutStatus
 from invoicing.services.invoices import state as invoice_state
-from invoicing.treasury import CHUNK, STREAM_ROWS, EventRow, Period, Treasury, make_period
+from invoicing.treasury import CHUNK, EventRow, Period, Treasury, make_period
 from offers.models import Event, Quote, QuoteLine, QuoteStatus
 
 TOTAL = "Total"
@@ -186,18 +186,24 @@ class TreasurerWorkbook:
 
     # --- the tables ------------------------------------------------------------------------------
 
+    def _sheets(self) -> dict[str, tuple]:
+        """By slug, in the workbook's order: the sheet's title, its columns and its rows."""
+        return {
+            "synthese": ("Synthèse", self._summary_columns, self._summary_rows),
+            "acteurs": ("Acteurs", self._actor_columns, self._actor_rows),
+            "factures": ("Factures", self._invoice_columns, self._invoice_rows),
+            "paiements": ("Paiements", self._payment_columns, self._payment_rows),
+            "reversements": ("Reversements", self._payout_columns, self._payout_rows),
+            "lignes": ("Lignes", self._line_columns, self._line_rows),
+        }
+
     def tables(self) -> list[Table]:
-        return [
-            Table("Synthèse", "synthese", self._summary_columns(), self._summary_rows),
-            Table("Acteurs", "acteurs", self._actor_columns(), self._actor_rows),
-            Table("Factures", "factures", self._invoice_columns(), self._invoice_rows),
-            Table("Paiements", "paiements", self._payment_columns(), self._payment_rows),
-            Table("Reversements", "reversements", self._payout_columns(), self._payout_rows),
-            Table("Lignes", "lignes", self._line_columns(), self._line_rows),
-        ]
+        return [self.table(slug) for slug in self._sheets()]
 
     def table(self, slug: str) -> Table:
-        return next(t for t in self.tables() if t.slug == slug)
+        """One table; its columns are read when it is made (the invoices' depend on their VAT rates)."""
+        title, columns, rows = self._sheets()[slug]
+        return Table(title, slug, columns(), rows)
 
     # Synthèse
 
@@ -443,9 +449,8 @@ class TreasurerWorkbook:
                 .join(Event, Quote.event_id == Event.id)
                 .where(Quote.status == QuoteStatus.ACCEPTED, Quote.event_id.in_(chunk))
                 .order_by(Event.starts_at, Event.id, QuoteLine.position, QuoteLine.id)
-                .execution_options(yield_per=STREAM_ROWS)
             )
-            for row in db.session.execute(query):
+            for row in stream(db.session, query):
                 yield _line_row(row.title, f"{row.number} v{row.version}", row)
 
     # --- files -----------------------------------------------------------------------------------
@@ -467,24 +472,29 @@ class TreasurerWorkbook:
         return workbook_bytes(workbook)
 
     def _write(self, workbook) -> None:
-        tables = self.tables()
-        sheets = {table.slug: XlsxSheet(workbook, table.title, table.columns) for table in tables}
-        summary, lines = sheets["synthese"], sheets["lignes"]
+        """The summary and the lines first, in one pass over the events; then each other sheet, in
+        its place, from what is read for it."""
+        first, last = self.table("synthese"), self.table("lignes")
+        summary = XlsxSheet(workbook, first.title, first.columns)
+        lines = XlsxSheet(workbook, last.title, last.columns)
         actors = ActorTotals()
         for row, quote_lines in self.treasury.iter_event_rows(LINE_COLUMNS):
             summary.append(_summary_row(row))
             actors.add(row)
             for line in quote_lines:
                 lines.append(_line_row(row.title, row.quote_number, line))
-        for table in tables:
-            sheet = sheets[table.slug]
-            if table.slug == "acteurs":
+        summary.append_totals(TOTAL)
+        lines.append_totals(TOTAL)
+        for index, slug in enumerate(list(self._sheets())[1:-1], start=1):
+            table = self.table(slug)
+            sheet = XlsxSheet(workbook, table.title, table.columns, index=index)
+            if slug == "acteurs":
                 sheet.extend(self._actor_rows(actors.totals()))
-            elif table.slug not in ("synthese", "lignes"):
-                sheet.extend(table.rows())
-            sheet.append_totals(TOTAL)
-            if table.slug == "acteurs":
+                sheet.append_totals(TOTAL)
                 _actor_chart(sheet)
+            else:
+                sheet.extend(table.rows())
+                sheet.append_totals(TOTAL)
 
     def csv(self, slug: str) -> bytes:
         """One table as CSV (UTF-8 with BOM, ``;``, decimal comma): its rows, without the totals row."""

@@ -14,6 +14,7 @@ exists, then what the invoices ask of the client less the credit notes.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.audit import N_, as_money, record
-from app.db import utcnow
+from app.db import stream, utcnow
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from app.models import Organisation
@@ -91,8 +92,6 @@ NO_MONEY = EventMoney(None, None, ZERO, ZERO, ())
 
 #: Events are read this many at a time (a bound on the SQL ``IN`` lists and on what is held).
 CHUNK = 500
-#: Rows streamed (a quote's lines, the treasurer's workbook) are fetched this many at a time.
-STREAM_ROWS = 100
 
 #: The columns of a quote line the split reads (:func:`invoicing.split.split_of_frozen_lines`), and
 #: the actor's regime today, for a quote frozen before the regime was.
@@ -172,20 +171,27 @@ class MoneyRead:
 
 
 def iter_events_money(events, *, line_columns=(), chunk: int = CHUNK) -> Iterator[MoneyRead]:
-    """:func:`event_money` for many events, in their order, in a fixed number of queries per
+    """:func:`event_money` for many events, by start date (then id), in a fixed number of queries per
     ``chunk`` events: the accepted quotes (their figures, the frozen actors and billing mode, never
-    the rest of the snapshot), their lines as plain rows (streamed, one quote's at a time), the
+    the rest of the snapshot), their lines as plain rows (streamed, one quote's held at a time), the
     issued documents and their figures, the sums paid out per actor.
 
-    ``events`` are models or rows with ``id`` and ``commission_rate``; ``line_columns``, more
-    columns of :class:`~offers.models.QuoteLine` to read with the lines (the treasurer's workbook
-    writes them as they come)."""
-    events = list(events)
+    ``events`` are models or rows with ``id``, ``starts_at`` and ``commission_rate``;
+    ``line_columns``, more columns of :class:`~offers.models.QuoteLine` to read with the lines (the
+    treasurer's workbook writes them as they come)."""
+    events = sorted(events, key=lambda e: (e.starts_at, e.id))
     if not events:
         return
     release = splitting.release_setting()
     for start in range(0, len(events), chunk):
         yield from _read_chunk(events[start : start + chunk], tuple(line_columns), release)
+
+
+#: An issued document as the money reads it (what :func:`figures_of` and
+#: :func:`~invoicing.services.invoices.asks_the_client` read).
+DocumentFigures = namedtuple(
+    "DocumentFigures", "id event_id kind origin references total_net total_gross prepaid"
+)
 
 
 def _read_chunk(events: list, line_columns: tuple, release: splitting.PayoutRelease) -> Iterator[MoneyRead]:
@@ -212,18 +218,9 @@ def _read_chunk(events: list, line_columns: tuple, release: splitting.PayoutRele
             row.id, row.event_id, row.number, row.version, row.total_net, row.total_gross
         )
         frozen[row.event_id] = (row.actors or {}, row.billing_mode)
-    documents: dict[int, list] = {i: [] for i in ids}
+    documents: dict[int, list[DocumentFigures]] = {i: [] for i in ids}
     for row in db.session.execute(
-        sa.select(
-            Invoice.id,
-            Invoice.event_id,
-            Invoice.kind,
-            Invoice.origin,
-            Invoice.references,
-            Invoice.total_net,
-            Invoice.total_gross,
-            Invoice.prepaid,
-        )
+        sa.select(*(getattr(Invoice, name) for name in DocumentFigures._fields))
         .where(
             Invoice.event_id.in_(ids),
             Invoice.status == InvoiceStatus.ISSUED,
@@ -231,8 +228,8 @@ def _read_chunk(events: list, line_columns: tuple, release: splitting.PayoutRele
         )
         .order_by(Invoice.id)
     ):
-        documents[row.event_id].append(row)
-    numbers = figures_of(row for group in documents.values() for row in group)
+        documents[row.event_id].append(DocumentFigures(*row))
+    numbers = figures_of(document for group in documents.values() for document in group)
     paid: dict[int, dict[int, Decimal]] = {}
     if quotes:
         for event_id, organisation_id, amount in db.session.execute(
@@ -241,7 +238,7 @@ def _read_chunk(events: list, line_columns: tuple, release: splitting.PayoutRele
             .group_by(Payout.event_id, Payout.organisation_id)
         ):
             paid.setdefault(event_id, {})[organisation_id] = amount
-    lines = _quote_lines([quotes[e.id].id for e in events if e.id in quotes], line_columns)
+    lines = _quote_lines([quote.id for quote in quotes.values()], line_columns)
     pending = next(lines, None)
     for event in events:
         quote = quotes.get(event.id)
@@ -264,6 +261,8 @@ def _read_chunk(events: list, line_columns: tuple, release: splitting.PayoutRele
         )
         money = _money(split, quote, event_documents, numbers, paid.get(event.id, {}), release)
         yield MoneyRead(event, money, event_documents, numbers, quote_lines)
+    if pending is not None:  # the lines came in another order than the events: a bug, never data
+        raise RuntimeError(f"quote line {pending.id} read out of its event's order")
 
 
 @dataclass(frozen=True)
@@ -278,18 +277,19 @@ class _FrozenEvent:
 
 
 def _quote_lines(quote_ids: list[int], line_columns: tuple) -> Iterator:
-    """The lines of ``quote_ids`` as rows, quote after quote in the order given, each in its order."""
+    """The lines of ``quote_ids`` (one per event) as rows, by the event's start date then id
+    (:func:`iter_events_money`'s order), each quote's in its order."""
     if not quote_ids:
         return iter(())
-    order = sa.case({quote_id: index for index, quote_id in enumerate(quote_ids)}, value=QuoteLine.quote_id)
     query = (
         sa.select(*_SPLIT_LINE_COLUMNS, *line_columns)
+        .join(Quote, QuoteLine.quote_id == Quote.id)
+        .join(Event, Quote.event_id == Event.id)
         .outerjoin(Organisation, QuoteLine.organisation_id == Organisation.id)
         .where(QuoteLine.quote_id.in_(quote_ids))
-        .order_by(order, QuoteLine.position, QuoteLine.id)
-        .execution_options(yield_per=STREAM_ROWS)
+        .order_by(Event.starts_at, Event.id, QuoteLine.position, QuoteLine.id)
     )
-    return iter(db.session.execute(query))
+    return iter(stream(db.session, query))
 
 
 def events_money(events) -> dict[int, EventMoney]:
