@@ -29,7 +29,7 @@ from functools import cached_property
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import joinedload
 
 from app.dates import LOCAL_TZ
 from app.db import stream
@@ -237,10 +237,17 @@ def credit_note_effects(notes: list[Invoice]) -> dict[int, tuple[Decimal, Decima
     return result
 
 
-def _plain(result, name: str) -> list:
-    """A result's rows as plain named tuples (a row keeps its statement, compiled, alive)."""
-    kind = namedtuple(name, list(result.keys()))
-    return [kind(*row) for row in result]
+#: A document of the period as the workbook shows it: the event's title, the buyer's name, the date
+#: of its last payment (any date: "paid on" is the day it was settled) and, for a credit note, the
+#: number of the invoice it credits.
+DocumentRow = namedtuple(
+    "DocumentRow",
+    "id number kind credit_of_id event_id event_title buyer_name issue_date due_date vat_groups "
+    "total_net total_vat total_gross prepaid last_paid_on credited_number",
+)
+
+#: An event of the period (:attr:`Treasury.events`).
+EventOfPeriod = namedtuple("EventOfPeriod", "id title starts_at client_id client_name commission_rate")
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
@@ -319,11 +326,8 @@ class Treasury:
         return list(db.session.scalars(query))
 
     @cached_property
-    def document_rows(self) -> list:
-        """:attr:`documents` as rows of what the workbook shows of them: the number of the invoice a
-        credit note credits (``credited_number``), the event's title, the buyer's name and the date
-        of the last payment (any date: "paid on" is the day it was settled, ``last_paid_on``)."""
-        credited = aliased(Invoice)
+    def document_rows(self) -> list[DocumentRow]:
+        """:attr:`documents` as :class:`DocumentRow`: what the workbook shows of them."""
         last_paid_on = (
             sa.select(sa.func.max(Payment.received_on))
             .where(Payment.invoice_id == Invoice.id)
@@ -335,10 +339,9 @@ class Treasury:
                 Invoice.number,
                 Invoice.kind,
                 Invoice.credit_of_id,
-                credited.number.label("credited_number"),
                 Invoice.event_id,
-                Event.title.label("event_title"),
-                Invoice.buyer["name"].as_string().label("buyer_name"),
+                Event.title,
+                Invoice.buyer["name"].as_string(),
                 Invoice.issue_date,
                 Invoice.due_date,
                 Invoice.vat_groups,
@@ -346,13 +349,21 @@ class Treasury:
                 Invoice.total_vat,
                 Invoice.total_gross,
                 Invoice.prepaid,
-                last_paid_on.label("last_paid_on"),
+                last_paid_on,
             )
-            .outerjoin(credited, Invoice.credit_of_id == credited.id)
             .outerjoin(Event, Invoice.event_id == Event.id)
             .order_by(Invoice.issue_date, Invoice.number)
         )
-        return _plain(db.session.execute(query), "DocumentRow")
+        rows = [DocumentRow(*row, credited_number=None) for row in db.session.execute(query)]
+        credited = {row.credit_of_id for row in rows if row.credit_of_id is not None}
+        if credited:
+            numbers = dict(
+                db.session.execute(
+                    sa.select(Invoice.id, Invoice.number).where(Invoice.id.in_(credited))
+                ).all()
+            )
+            rows = [row._replace(credited_number=numbers.get(row.credit_of_id)) for row in rows]
+        return rows
 
     @cached_property
     def figures(self) -> dict[int, Figures]:
@@ -456,20 +467,18 @@ class Treasury:
         events = []
         for chunk in _chunks(ids):
             events.extend(
-                _plain(
-                    db.session.execute(
-                        sa.select(
-                            Event.id,
-                            Event.title,
-                            Event.starts_at,
-                            Event.client_id,
-                            Client.name.label("client_name"),
-                            Event.commission_rate,
-                        )
-                        .outerjoin(Client, Event.client_id == Client.id)
-                        .where(Event.id.in_(chunk))
-                    ),
-                    "EventOfPeriod",
+                EventOfPeriod(*row)
+                for row in db.session.execute(
+                    sa.select(
+                        Event.id,
+                        Event.title,
+                        Event.starts_at,
+                        Event.client_id,
+                        Client.name,
+                        Event.commission_rate,
+                    )
+                    .outerjoin(Client, Event.client_id == Client.id)
+                    .where(Event.id.in_(chunk))
                 )
             )
         events.sort(key=lambda e: (e.starts_at, e.id))
