@@ -3,8 +3,9 @@
 The workbook (:mod:`invoicing.workbook`) and the accounting journal (:mod:`invoicing.journal`) read the
 same :class:`Treasury`, so their totals cannot drift apart. Nothing here computes a figure the rules
 already give: invoice figures are :func:`invoicing.services.invoices.figures_of`, an event's split and
-payouts :func:`invoicing.services.payouts.event_money`, amounts are read through the models (cents on
-SQLite, NUMERIC on PostgreSQL, ``Decimal`` euros either way).
+payouts :func:`invoicing.services.payouts.iter_events_money` (what ``event_money`` gives one event,
+read for a few hundred events at a time), amounts are read through the models' column types (cents
+on SQLite, NUMERIC on PostgreSQL, ``Decimal`` euros either way).
 
 **What the period selects**
 
