@@ -240,11 +240,18 @@ class XlsxSheet:
     """
 
     def __init__(
-        self, workbook: Workbook, title: str, columns: Sequence[Column | str], *, autofilter: bool = True
+        self,
+        workbook: Workbook,
+        title: str,
+        columns: Sequence[Column | str],
+        *,
+        autofilter: bool = True,
+        index: int | None = None,
     ):
+        """``index``: the sheet's place among those already made (last by default)."""
         self.columns = [_column(c) for c in columns]
         self.sheet = _StreamedSheet(parent=workbook, title=title)
-        workbook._add_sheet(self.sheet)
+        workbook._add_sheet(self.sheet, index)
         self.sheet.freeze_panes = "A2"
         for index, column in enumerate(self.columns, start=1):
             self.sheet.column_dimensions[get_column_letter(index)].width = column.width
@@ -293,8 +300,13 @@ class XlsxSheet:
         cells = []
         totals = self.totals
         for index, value in enumerate(row):
-            kind = _kind(value)
+            kind = _PLAIN_KINDS.get(type(value))
             if kind is None:
+                kind = _kind(value)  # empty, a subclass (an enum), or refused
+                if kind is None:
+                    cells.append(None)
+                    continue
+            elif kind == _TEXT and not value:
                 cells.append(None)
                 continue
             cell = self._cells[index].get(kind) or self._cell(index, kind)
@@ -340,6 +352,10 @@ class XlsxSheet:
         if self.autofilter:
             last = get_column_letter(len(self.columns))
             self.sheet.auto_filter.ref = f"A1:{last}{self.rows + 1}"
+
+
+#: The kind of a value of exactly these types (the common case, one look-up).
+_PLAIN_KINDS = {str: _TEXT, Decimal: _NUMBER, int: _INTEGER, date: _DATE, datetime: _DATETIME}
 
 
 def _kind(value) -> int | None:

@@ -187,15 +187,17 @@ def render_invoice(invoice, lines, event) -> tuple[bytes, bytes]:
     return fx.embed(pdf, xml, metadata={"title": f"{TITLES[invoice.kind.value]} {invoice.number}"}), xml
 
 
-def render_statement(event, money, actor, lines, payouts) -> bytes:
-    """An actor's payout statement for one event (rendered on demand: it is not a legal document)."""
+def render_statement(event, quote, money, actor, lines, payouts) -> bytes:
+    """An actor's payout statement for one event (rendered on demand: it is not a legal document):
+    ``quote`` is the accepted quote (the model: its snapshot is printed), ``money`` its
+    :func:`~invoicing.services.payouts.event_money`."""
     from app.db import utcnow
 
     with force_locale("fr"):
         html = render_template(
             "pdf/statement.html",
             event=event,
-            quote=money.quote,
+            quote=quote,
             split=money.split,
             actor=actor,
             lines=lines,

@@ -42,7 +42,7 @@ note changes the split, the adjusting payout is the same difference, positive or
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -255,33 +255,59 @@ def split_for_quote(quote: Quote, commission_rate: Decimal | None = None) -> Spl
                 version=quote.version,
             )
         )
-    frozen = quote.snapshot.get("actors", {})
-    lines, actors, fee_net = [], {}, ZERO
-    for ql in quote.lines:
+    return split_of_frozen_lines(
+        quote.lines,
+        frozen_actors=quote.snapshot.get("actors", {}),
+        commission_rate=quote.event.commission_rate if commission_rate is None else commission_rate,
+        billing_mode=quote_billing_mode(quote),
+        total_net=quote.total_net,
+        current_regime=lambda line: db.session.get(Organisation, line.organisation_id).vat_regime,
+    )
+
+
+def split_of_frozen_lines(
+    lines: Iterable,
+    *,
+    frozen_actors: Mapping[str, Mapping],
+    commission_rate: Decimal,
+    billing_mode: BillingMode,
+    total_net: Decimal,
+    current_regime: Callable[[object], VatRegime | str],
+) -> Split:
+    """:func:`split_for_quote` on an accepted quote's frozen lines given apart from the quote, so
+    that many quotes are split from lines read in one query (:func:`invoicing.services.payouts.events_money`).
+
+    ``lines`` are :class:`~offers.models.QuoteLine` or rows with their ``id``, ``kind``,
+    ``organisation_id``, ``organisation_name``, ``net`` and ``vat_rate``; ``frozen_actors`` the
+    snapshot's ``actors`` (cards by organisation id as text); ``current_regime(line)`` the VAT regime
+    of a line's actor today, read only for a quote frozen before the regime was; ``total_net`` the
+    quote's, which the split must add up to.
+    """
+    split_lines, actors, fee_net = [], {}, ZERO
+    for ql in lines:
         if ql.kind == "fee":
             fee_net += ql.net
             continue
         if ql.organisation_id is None:
             raise SplitMismatch(f"quote line {ql.id} has no actor")
-        lines.append(SplitLine(ql.organisation_id, ql.net, ql.vat_rate))
+        split_lines.append(SplitLine(ql.organisation_id, ql.net, ql.vat_rate))
         if ql.organisation_id not in actors:
-            card = frozen.get(str(ql.organisation_id), {})
+            card = frozen_actors.get(str(ql.organisation_id), {})
             regime = card.get("vat_regime")
             if regime is None:  # a quote frozen before the regime was: the actor's card today
-                regime = db.session.get(Organisation, ql.organisation_id).vat_regime
+                regime = current_regime(ql)
             actors[ql.organisation_id] = SplitActor(
                 card.get("name") or ql.organisation_name, VatRegime(regime)
             )
-    rate = quote.event.commission_rate if commission_rate is None else commission_rate
     split = compute_split(
-        lines,
+        split_lines,
         actors=actors,
         fee_net=fee_net,
-        commission_rate=rate,
-        billing_mode=quote_billing_mode(quote),
+        commission_rate=commission_rate,
+        billing_mode=billing_mode,
     )
-    if split.invoiced_net != quote.total_net:
-        raise SplitMismatch(f"split {split.invoiced_net} != quote net {quote.total_net}")
+    if split.invoiced_net != total_net:
+        raise SplitMismatch(f"split {split.invoiced_net} != quote net {total_net}")
     return split
 
 

@@ -3,8 +3,9 @@
 The workbook (:mod:`invoicing.workbook`) and the accounting journal (:mod:`invoicing.journal`) read the
 same :class:`Treasury`, so their totals cannot drift apart. Nothing here computes a figure the rules
 already give: invoice figures are :func:`invoicing.services.invoices.figures_of`, an event's split and
-payouts :func:`invoicing.services.payouts.event_money`, amounts are read through the models (cents on
-SQLite, NUMERIC on PostgreSQL, ``Decimal`` euros either way).
+payouts :func:`invoicing.services.payouts.iter_events_money` (what ``event_money`` gives one event,
+read for a few hundred events at a time), amounts are read through the models' column types (cents
+on SQLite, NUMERIC on PostgreSQL, ``Decimal`` euros either way).
 
 **What the period selects**
 
@@ -20,6 +21,7 @@ With an event or a client, everything is restricted to it.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -31,17 +33,15 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
 from app.dates import LOCAL_TZ
+from app.db import stream
 from app.errors import InvalidValue
 from app.extensions import db
-from app.models import Client
+from app.models import Client, Organisation
 from app.money import ZERO
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout, PayoutStatus
 from invoicing.services.invoices import Figures, asks_the_client, figures_of
-from invoicing.services.payouts import EventMoney, event_money
+from invoicing.services.payouts import CHUNK, EventMoney, iter_events_money
 from offers.models import Event, Quote, QuoteStatus
-
-#: Events are read this many at a time (a bound on the SQL ``IN`` lists).
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -166,20 +166,16 @@ class EventRow:
         return sum((a.due for a in self.actors), ZERO)
 
 
-def _event_row(
-    event: Event, client_name: str, summary: tuple[Decimal, Decimal, Decimal], visit=None
-) -> EventRow:
-    money: EventMoney = event_money(event)
+def _event_row(event, summary: tuple[Decimal, Decimal, Decimal], money: EventMoney) -> EventRow:
+    """``event``: a row of :attr:`Treasury.events`."""
     quote = money.quote
-    if visit is not None and quote is not None:
-        visit(event, quote)
     invoiced, credited, collected = summary
     return EventRow(
         event_id=event.id,
         title=event.title,
         starts_at=event.starts_at,
-        client_name=client_name,
-        quote_number=f"{quote.number} v{quote.version}" if quote else "",
+        client_name=event.client_name or "",
+        quote_number=quote.label if quote else "",
         quote_net=quote.total_net if quote else None,
         quote_gross=quote.total_gross if quote else None,
         invoiced=invoiced,
@@ -242,13 +238,29 @@ def credit_note_effects(notes: list[Invoice]) -> dict[int, tuple[Decimal, Decima
     return result
 
 
+#: A document of the period as the workbook shows it: the event's title, the buyer's name, the date
+#: of its last payment (any date: "paid on" is the day it was settled) and, for a credit note, the
+#: number of the invoice it credits.
+DocumentRow = namedtuple(
+    "DocumentRow",
+    "id number kind credit_of_id event_id event_title buyer_name issue_date due_date vat_groups "
+    "total_net total_vat total_gross prepaid last_paid_on credited_number",
+)
+
+#: An event of the period (:attr:`Treasury.events`).
+EventOfPeriod = namedtuple("EventOfPeriod", "id title starts_at client_id client_name commission_rate")
+
+
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 class Treasury:
-    """The money of one period, read once for every sheet and journal (see the module docstring)."""
+    """The money of one period, read once for every sheet and journal (see the module docstring).
+
+    What the period selects is said once, by the ``_…_query`` methods; the lists read models (the
+    journal's), the ``…_rows`` methods stream plain rows (the workbook's)."""
 
     def __init__(self, period: Period):
         self.period = period
@@ -269,105 +281,174 @@ class Treasury:
             query = query.where(Event.client_id == self.period.client_id)
         return query
 
-    # --- documents, payments, payouts --------------------------------------------------------------
-
-    @cached_property
-    def documents(self) -> list[Invoice]:
-        """Invoices, deposits and credit notes issued in the period, in date and number order."""
+    def _documents_query(self, *columns):
+        """Invoices, deposits and credit notes issued in the period."""
         query = (
-            sa.select(Invoice)
+            sa.select(*columns)
+            .select_from(Invoice)
             .where(
                 Invoice.status == InvoiceStatus.ISSUED,
                 Invoice.issue_date >= self.period.date_from,
                 Invoice.issue_date <= self.period.date_to,
             )
-            .order_by(Invoice.issue_date, Invoice.number)
         )
-        return list(db.session.scalars(self._invoice_filters(query)))
+        return self._invoice_filters(query)
 
-    @cached_property
-    def figures(self) -> dict[int, Figures]:
-        return figures_of(self.documents)
-
-    @cached_property
-    def note_effects(self) -> dict[int, tuple[Decimal, Decimal]]:
-        return credit_note_effects([d for d in self.documents if d.kind == InvoiceKind.CREDIT_NOTE])
-
-    @cached_property
-    def credited_numbers(self) -> dict[int, str]:
-        """The number of each invoice a credit note of the period credits."""
-        ids = {d.credit_of_id for d in self.documents if d.credit_of_id is not None}
-        if not ids:
-            return {}
-        return dict(
-            db.session.execute(sa.select(Invoice.id, Invoice.number).where(Invoice.id.in_(ids))).all()
-        )
-
-    @cached_property
-    def last_payment_dates(self) -> dict[int, date]:
-        """The date of each document's last payment (any date: "paid on" is the day it was settled)."""
-        ids = [d.id for d in self.documents]
-        result = {}
-        for chunk in _chunks(ids):
-            result.update(
-                db.session.execute(
-                    sa.select(Payment.invoice_id, sa.func.max(Payment.received_on))
-                    .where(Payment.invoice_id.in_(chunk))
-                    .group_by(Payment.invoice_id)
-                ).all()
-            )
-        return result
-
-    @cached_property
-    def payments(self) -> list[tuple[Payment, Invoice]]:
-        """Payments received in the period, with their invoice, in date order."""
+    def _payments_query(self, *columns):
+        """Payments received in the period (joined to their invoice)."""
         query = (
-            sa.select(Payment, Invoice)
+            sa.select(*columns)
+            .select_from(Payment)
             .join(Invoice, Payment.invoice_id == Invoice.id)
             .where(Payment.received_on >= self.period.date_from, Payment.received_on <= self.period.date_to)
-            .order_by(Payment.received_on, Payment.id)
         )
-        return [tuple(row) for row in db.session.execute(self._invoice_filters(query))]
+        return self._invoice_filters(query)
 
-    @cached_property
-    def paid_payouts(self) -> list[Payout]:
-        """Payouts paid in the period, in date order."""
+    def _paid_payouts_query(self, *columns):
+        """Payouts paid in the period (joined to their event)."""
         query = (
-            sa.select(Payout)
-            .options(joinedload(Payout.organisation))
+            sa.select(*columns)
+            .select_from(Payout)
             .join(Event, Payout.event_id == Event.id)
             .where(
                 Payout.status == PayoutStatus.PAID,
                 Payout.paid_on >= self.period.date_from,
                 Payout.paid_on <= self.period.date_to,
             )
-            .order_by(Payout.paid_on, Payout.id)
         )
-        return list(db.session.scalars(self._event_filters(query)))
+        return self._event_filters(query)
+
+    # --- documents, payments, payouts --------------------------------------------------------------
 
     @cached_property
-    def payouts(self) -> list[Payout]:
-        """Payouts paid in the period, then those still to pay of the events of the export."""
-        due = []
-        for chunk in _chunks(self.event_ids):
-            due.extend(
-                db.session.scalars(
-                    sa.select(Payout)
-                    .options(joinedload(Payout.organisation))
-                    .where(Payout.status == PayoutStatus.DUE, Payout.event_id.in_(chunk))
-                    .order_by(Payout.event_id, Payout.id)
-                )
+    def documents(self) -> list[Invoice]:
+        """Invoices, deposits and credit notes issued in the period, in date and number order."""
+        query = self._documents_query(Invoice).order_by(Invoice.issue_date, Invoice.number)
+        return list(db.session.scalars(query))
+
+    @cached_property
+    def document_rows(self) -> list[DocumentRow]:
+        """:attr:`documents` as :class:`DocumentRow`: what the workbook shows of them."""
+        last_paid_on = (
+            sa.select(sa.func.max(Payment.received_on))
+            .where(Payment.invoice_id == Invoice.id)
+            .scalar_subquery()
+        )
+        query = (
+            self._documents_query(
+                Invoice.id,
+                Invoice.number,
+                Invoice.kind,
+                Invoice.credit_of_id,
+                Invoice.event_id,
+                Event.title,
+                Invoice.buyer["name"].as_string(),
+                Invoice.issue_date,
+                Invoice.due_date,
+                Invoice.vat_groups,
+                Invoice.total_net,
+                Invoice.total_vat,
+                Invoice.total_gross,
+                Invoice.prepaid,
+                last_paid_on,
             )
-        return [*self.paid_payouts, *due]
+            .outerjoin(Event, Invoice.event_id == Event.id)
+            .order_by(Invoice.issue_date, Invoice.number)
+        )
+        rows = [DocumentRow(*row, credited_number=None) for row in db.session.execute(query)]
+        credited = {row.credit_of_id for row in rows if row.credit_of_id is not None}
+        if credited:
+            numbers = dict(
+                db.session.execute(
+                    sa.select(Invoice.id, Invoice.number).where(Invoice.id.in_(credited))
+                ).all()
+            )
+            rows = [row._replace(credited_number=numbers.get(row.credit_of_id)) for row in rows]
+        return rows
+
+    @cached_property
+    def figures(self) -> dict[int, Figures]:
+        return figures_of(self.document_rows)
+
+    @cached_property
+    def note_effects(self) -> dict[int, tuple[Decimal, Decimal]]:
+        return credit_note_effects([d for d in self.document_rows if d.kind == InvoiceKind.CREDIT_NOTE])
+
+    @cached_property
+    def payments(self) -> list[tuple[Payment, Invoice]]:
+        """Payments received in the period, with their invoice, in date order."""
+        query = self._payments_query(Payment, Invoice).order_by(Payment.received_on, Payment.id)
+        return [tuple(row) for row in db.session.execute(query)]
+
+    def payment_rows(self) -> Iterator:
+        """:attr:`payments` as rows of what the workbook shows of them, streamed."""
+        query = (
+            self._payments_query(
+                Payment.received_on,
+                Payment.method,
+                Payment.reference,
+                Payment.amount,
+                Invoice.number,
+                Invoice.kind,
+                Event.title.label("event_title"),
+                Invoice.buyer["name"].as_string().label("buyer_name"),
+            )
+            .outerjoin(Event, Invoice.event_id == Event.id)
+            .order_by(Payment.received_on, Payment.id)
+        )
+        yield from stream(db.session, query)
+
+    @cached_property
+    def paid_payouts(self) -> list[Payout]:
+        """Payouts paid in the period, in date order."""
+        query = (
+            self._paid_payouts_query(Payout)
+            .options(joinedload(Payout.organisation))
+            .order_by(Payout.paid_on, Payout.id)
+        )
+        return list(db.session.scalars(query))
+
+    #: What the workbook shows of a payout (:meth:`payout_rows`).
+    _PAYOUT_COLUMNS = (
+        Payout.id,
+        Payout.event_id,
+        Event.title.label("event_title"),
+        Organisation.name.label("organisation_name"),
+        Payout.status,
+        Payout.paid_on,
+        Payout.reference,
+        Payout.share,
+        Payout.commission,
+        Payout.net_amount,
+        Payout.vat_amount,
+        Payout.amount,
+    )
+
+    def payout_rows(self) -> Iterator:
+        """Payouts paid in the period, then those still to pay of the events of the export, as rows
+        (:attr:`_PAYOUT_COLUMNS`), streamed."""
+        paid = (
+            self._paid_payouts_query(*self._PAYOUT_COLUMNS)
+            .join(Organisation, Payout.organisation_id == Organisation.id)
+            .order_by(Payout.paid_on, Payout.id)
+        )
+        yield from stream(db.session, paid)
+        for chunk in _chunks(self.event_ids):
+            yield from stream(
+                db.session,
+                sa.select(*self._PAYOUT_COLUMNS)
+                .join(Event, Payout.event_id == Event.id)
+                .join(Organisation, Payout.organisation_id == Organisation.id)
+                .where(Payout.status == PayoutStatus.DUE, Payout.event_id.in_(chunk))
+                .order_by(Payout.event_id, Payout.id),
+            )
 
     # --- events ------------------------------------------------------------------------------------
 
     @cached_property
-    def events(self) -> list[Event]:
-        """The events of the export (see the module docstring), by start date."""
-        ids = {d.event_id for d in self.documents if d.event_id is not None}
-        ids |= {invoice.event_id for _payment, invoice in self.payments if invoice.event_id is not None}
-        ids |= {p.event_id for p in self.paid_payouts}
+    def events(self) -> list:
+        """The events of the export (see the module docstring), by start date, as rows: ``id``,
+        ``title``, ``starts_at``, ``client_id``, ``client_name``, ``commission_rate``."""
         held = (
             sa.select(Event.id)
             .join(Quote, Quote.event_id == Event.id)
@@ -377,10 +458,30 @@ class Treasury:
                 Event.starts_at < self.period.ends,
             )
         )
-        ids |= set(db.session.scalars(self._event_filters(held)))
+        selected = sa.union(
+            self._documents_query(Invoice.event_id),
+            self._payments_query(Invoice.event_id),
+            self._paid_payouts_query(Payout.event_id),
+            self._event_filters(held),
+        )
+        ids = sorted(i for i in db.session.scalars(selected) if i is not None)
         events = []
-        for chunk in _chunks(sorted(ids)):
-            events.extend(db.session.scalars(sa.select(Event).where(Event.id.in_(chunk))))
+        for chunk in _chunks(ids):
+            events.extend(
+                EventOfPeriod(*row)
+                for row in db.session.execute(
+                    sa.select(
+                        Event.id,
+                        Event.title,
+                        Event.starts_at,
+                        Event.client_id,
+                        Client.name,
+                        Event.commission_rate,
+                    )
+                    .outerjoin(Client, Event.client_id == Client.id)
+                    .where(Event.id.in_(chunk))
+                )
+            )
         events.sort(key=lambda e: (e.starts_at, e.id))
         return events
 
@@ -391,29 +492,13 @@ class Treasury:
     @property
     def event_rows(self) -> list[EventRow]:
         """Each event's figures to date, as plain values."""
-        if self._event_rows is None:
-            self.read_event_rows()
-        return self._event_rows
+        return [row for row, _lines in self.iter_event_rows()]
 
-    _event_rows: list[EventRow] | None = None
-
-    def read_event_rows(self, visit=None) -> list[EventRow]:
-        """Compute :attr:`event_rows`, one event at a time: an event's quote and lines are let go once
-        its row is made. ``visit(event, quote)`` is called for each event with an accepted quote
-        while its lines are loaded (the workbook writes them then, instead of reading them again)."""
-        clients = dict(db.session.execute(sa.select(Client.id, Client.name)).all())
-        rows = []
-        for chunk in _chunks(self.events, 100):
-            documents: dict[int, list[Invoice]] = {e.id: [] for e in chunk}
-            for document in db.session.scalars(
-                sa.select(Invoice).where(
-                    Invoice.event_id.in_(list(documents)), Invoice.status == InvoiceStatus.ISSUED
-                )
-            ):
-                documents[document.event_id].append(document)
-            numbers = figures_of([d for group in documents.values() for d in group])
-            for event in chunk:
-                summary = money_summary(documents[event.id], numbers)
-                rows.append(_event_row(event, clients.get(event.client_id, ""), summary, visit))
-        self._event_rows = rows
-        return rows
+    def iter_event_rows(self, line_columns=()) -> Iterator[tuple[EventRow, list]]:
+        """Each event's figures to date, made as they are read (:func:`iter_events_money`: a fixed
+        number of queries per few hundred events, one quote's lines held at a time), with its
+        accepted quote's lines as rows, ``line_columns`` of :class:`~offers.models.QuoteLine`
+        included (the workbook writes them then, instead of reading them again)."""
+        for read in iter_events_money(self.events, line_columns=line_columns):
+            summary = money_summary(read.documents, read.figures)
+            yield _event_row(read.event, summary, read.money), read.lines

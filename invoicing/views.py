@@ -445,7 +445,8 @@ def _statement_pdf(event: Event, organisation_id: int):
     actor = money.actor(organisation_id) if money.split else None
     if actor is None:
         abort(404)
-    lines = [ql for ql in money.quote.lines if ql.kind == "line" and ql.organisation_id == organisation_id]
+    quote = db.session.get(Quote, money.quote.id)
+    lines = [ql for ql in quote.lines if ql.kind == "line" and ql.organisation_id == organisation_id]
     payouts = list(
         db.session.scalars(
             sa.select(Payout)
@@ -453,7 +454,7 @@ def _statement_pdf(event: Event, organisation_id: int):
             .order_by(Payout.id)
         )
     )
-    pdf = render_statement(event, money, actor, lines, payouts)
+    pdf = render_statement(event, quote, money, actor, lines, payouts)
     return (
         pdf,
         200,

@@ -34,6 +34,7 @@ from flask_babel import force_locale
 from openpyxl.chart import BarChart, Reference
 
 from app.dates import LOCAL_TZ
+from app.db import stream, uncached_statements
 from app.extensions import db
 from app.formatting import rate as format_rate
 from app.labels import label
@@ -49,9 +50,9 @@ from app.spreadsheets import (
     write_csv,
 )
 from invoicing.forms import PAYMENT_METHODS, STATES
-from invoicing.models import InvoiceKind
+from invoicing.models import InvoiceKind, PayoutStatus
 from invoicing.services.invoices import state as invoice_state
-from invoicing.treasury import CHUNK, ActorFigures, Period, Treasury, make_period
+from invoicing.treasury import CHUNK, EventRow, Period, Treasury, make_period
 from offers.models import Event, Quote, QuoteLine, QuoteStatus
 
 TOTAL = "Total"
@@ -93,29 +94,69 @@ class ActorTotal:
     due: Decimal
 
 
-def actor_totals(treasury: Treasury) -> list[ActorTotal]:
-    """Per actor, its figures over the events of the export; most owed first."""
-    grouped: dict[int, list[ActorFigures]] = {}
-    for row in treasury.event_rows:
+_ACTOR_FIELDS = ("share", "commission", "net", "vat", "amount", "released", "paid", "due")
+
+
+class ActorTotals:
+    """Per actor, its figures summed over the events added (:meth:`add`), without keeping them."""
+
+    def __init__(self):
+        self._sums: dict[int, list] = {}
+
+    def add(self, row: EventRow) -> None:
         for actor in row.actors:
-            grouped.setdefault(actor.organisation_id, []).append(actor)
+            sums = self._sums.get(actor.organisation_id)
+            if sums is None:
+                sums = self._sums[actor.organisation_id] = [actor.name, 0, *(ZERO for _f in _ACTOR_FIELDS)]
+            sums[0] = actor.name  # the name on its latest event
+            sums[1] += 1
+            for index, field in enumerate(_ACTOR_FIELDS, start=2):
+                sums[index] += getattr(actor, field)
 
-    def add(rows, field):
-        return sum((getattr(r, field) for r in rows), ZERO)
+    def totals(self) -> list[ActorTotal]:
+        """Most owed first."""
+        totals = [ActorTotal(*sums) for sums in self._sums.values()]
+        totals.sort(key=lambda a: (-a.amount, a.name.lower()))
+        return totals
 
-    totals = [
-        ActorTotal(
-            name=rows[-1].name,
-            events=len(rows),
-            **{
-                field: add(rows, field)
-                for field in ("share", "commission", "net", "vat", "amount", "released", "paid", "due")
-            },
-        )
-        for rows in grouped.values()
-    ]
-    totals.sort(key=lambda a: (-a.amount, a.name.lower()))
-    return totals
+
+def actor_totals(event_rows: Iterable[EventRow]) -> list[ActorTotal]:
+    """Per actor, its figures over the events of the export; most owed first."""
+    totals = ActorTotals()
+    for row in event_rows:
+        totals.add(row)
+    return totals.totals()
+
+
+def _summary_row(row: EventRow) -> tuple:
+    return (
+        row.title,
+        row.starts_at.astimezone(LOCAL_TZ).date(),
+        row.client_name,
+        row.quote_number,
+        row.quote_net,
+        row.quote_gross,
+        row.invoiced,
+        row.credited,
+        row.collected,
+        row.outstanding,
+        row.owed,
+        row.released,
+        row.paid_out,
+        row.to_pay_out,
+        row.kept,
+    )
+
+
+#: What the lines sheet shows of a quote line besides what the split reads.
+LINE_COLUMNS = (
+    QuoteLine.lot_title,
+    QuoteLine.category_name,
+    QuoteLine.description,
+    QuoteLine.quantity,
+    QuoteLine.unit,
+    QuoteLine.unit_price,
+)
 
 
 def _line_row(title: str, quote: str, line) -> tuple:
@@ -145,18 +186,24 @@ class TreasurerWorkbook:
 
     # --- the tables ------------------------------------------------------------------------------
 
+    def _sheets(self) -> dict[str, tuple]:
+        """By slug, in the workbook's order: the sheet's title, its columns and its rows."""
+        return {
+            "synthese": ("Synthèse", self._summary_columns, self._summary_rows),
+            "acteurs": ("Acteurs", self._actor_columns, self._actor_rows),
+            "factures": ("Factures", self._invoice_columns, self._invoice_rows),
+            "paiements": ("Paiements", self._payment_columns, self._payment_rows),
+            "reversements": ("Reversements", self._payout_columns, self._payout_rows),
+            "lignes": ("Lignes", self._line_columns, self._line_rows),
+        }
+
     def tables(self) -> list[Table]:
-        return [
-            Table("Synthèse", "synthese", self._summary_columns(), self._summary_rows),
-            Table("Acteurs", "acteurs", self._actor_columns(), self._actor_rows),
-            Table("Factures", "factures", self._invoice_columns(), self._invoice_rows),
-            Table("Paiements", "paiements", self._payment_columns(), self._payment_rows),
-            Table("Reversements", "reversements", self._payout_columns(), self._payout_rows),
-            Table("Lignes", "lignes", self._line_columns(), self._line_rows),
-        ]
+        return [self.table(slug) for slug in self._sheets()]
 
     def table(self, slug: str) -> Table:
-        return next(t for t in self.tables() if t.slug == slug)
+        """One table; its columns are read when it is made (the invoices' depend on their VAT rates)."""
+        title, columns, rows = self._sheets()[slug]
+        return Table(title, slug, columns(), rows)
 
     # Synthèse
 
@@ -180,24 +227,8 @@ class TreasurerWorkbook:
         ]
 
     def _summary_rows(self) -> Iterator[tuple]:
-        for row in self.treasury.event_rows:
-            yield (
-                row.title,
-                row.starts_at.astimezone(LOCAL_TZ).date(),
-                row.client_name,
-                row.quote_number,
-                row.quote_net,
-                row.quote_gross,
-                row.invoiced,
-                row.credited,
-                row.collected,
-                row.outstanding,
-                row.owed,
-                row.released,
-                row.paid_out,
-                row.to_pay_out,
-                row.kept,
-            )
+        for row, _lines in self.treasury.iter_event_rows():
+            yield _summary_row(row)
 
     # Acteurs
 
@@ -215,8 +246,10 @@ class TreasurerWorkbook:
             _euro("Reste à payer"),
         ]
 
-    def _actor_rows(self) -> Iterator[tuple]:
-        for a in actor_totals(self.treasury):
+    def _actor_rows(self, totals: list[ActorTotal] | None = None) -> Iterator[tuple]:
+        if totals is None:
+            totals = actor_totals(row for row, _lines in self.treasury.iter_event_rows())
+        for a in totals:
             yield (a.name, a.events, a.share, a.commission, a.net, a.vat, a.amount, a.released, a.paid, a.due)
 
     # Factures
@@ -225,7 +258,7 @@ class TreasurerWorkbook:
     def rates(self) -> list[Decimal]:
         """The VAT rates of the documents of the period, in increasing order."""
         rates = set()
-        for document in self.treasury.documents:
+        for document in self.treasury.document_rows:
             for group in document.vat_groups:
                 rates.add(Decimal(group["rate"]).normalize())
         return sorted(rates)
@@ -265,11 +298,10 @@ class TreasurerWorkbook:
         treasury = self.treasury
         rates = self.rates
         today = datetime.now(LOCAL_TZ).date()
-        titles = self._event_titles({d.event_id for d in treasury.documents})
         with force_locale("fr"):
             kinds = {kind: label(kind) for kind in InvoiceKind}
             states = {key: str(text) for key, text in STATES.items()}
-        for document in treasury.documents:
+        for document in treasury.document_rows:
             numbers = treasury.figures[document.id]
             note = document.kind == InvoiceKind.CREDIT_NOTE
             sign = -1 if note else 1
@@ -290,13 +322,13 @@ class TreasurerWorkbook:
             yield (
                 document.number,
                 kinds[document.kind],
-                treasury.credited_numbers.get(document.credit_of_id, "") if note else "",
-                titles.get(document.event_id, ""),
-                document.buyer.get("name", ""),
+                (document.credited_number or "") if note else "",
+                document.event_title or "",
+                document.buyer_name or "",
                 document.issue_date,
                 document.due_date,
                 states.get(state, state),
-                treasury.last_payment_dates.get(document.id) if state == "paid" else None,
+                document.last_paid_on if state == "paid" else None,
                 *per_rate,
                 sign * document.total_net,
                 sign * document.total_vat,
@@ -306,16 +338,6 @@ class TreasurerWorkbook:
                 paid,
                 balance,
             )
-
-    def _event_titles(self, ids) -> dict[int, str]:
-        ids = sorted(i for i in ids if i is not None)
-        titles = {}
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            titles.update(
-                db.session.execute(sa.select(Event.id, Event.title).where(Event.id.in_(chunk))).all()
-            )
-        return titles
 
     # Paiements
 
@@ -332,18 +354,16 @@ class TreasurerWorkbook:
         ]
 
     def _payment_rows(self) -> Iterator[tuple]:
-        payments = self.treasury.payments
-        titles = self._event_titles({invoice.event_id for _p, invoice in payments})
         with force_locale("fr"):
             kinds = {kind: label(kind) for kind in InvoiceKind}
             methods = {method: str(text) for method, text in PAYMENT_METHODS.items()}
-        for payment, invoice in payments:
+        for payment in self.treasury.payment_rows():
             yield (
                 payment.received_on,
-                invoice.number,
-                kinds[invoice.kind],
-                titles.get(invoice.event_id, ""),
-                invoice.buyer.get("name", ""),
+                payment.number,
+                kinds[payment.kind],
+                payment.event_title or "",
+                payment.buyer_name or "",
                 methods.get(payment.method, str(payment.method)),
                 payment.reference,
                 payment.amount,
@@ -368,15 +388,13 @@ class TreasurerWorkbook:
         ]
 
     def _payout_rows(self) -> Iterator[tuple]:
-        payouts = self.treasury.payouts
-        titles = self._event_titles({p.event_id for p in payouts})
         with force_locale("fr"):
             statuses = {"paid": label("paid"), "due": label("due")}
-        for payout in payouts:
-            paid = payout.is_paid
+        for payout in self.treasury.payout_rows():
+            paid = payout.status == PayoutStatus.PAID
             yield (
-                payout.organisation.name,
-                titles.get(payout.event_id, ""),
+                payout.organisation_name,
+                payout.event_title,
                 statuses[payout.status.value],
                 payout.paid_on,
                 payout.reference,
@@ -431,38 +449,52 @@ class TreasurerWorkbook:
                 .join(Event, Quote.event_id == Event.id)
                 .where(Quote.status == QuoteStatus.ACCEPTED, Quote.event_id.in_(chunk))
                 .order_by(Event.starts_at, Event.id, QuoteLine.position, QuoteLine.id)
-                .execution_options(yield_per=1000)
             )
-            for row in db.session.execute(query):
+            for row in stream(db.session, query):
                 yield _line_row(row.title, f"{row.number} v{row.version}", row)
 
     # --- files -----------------------------------------------------------------------------------
 
     def xlsx(self) -> bytes:
         """The workbook. The sheets are open side by side (write-only sheets stream to their own
-        files): one pass over the events writes their summary rows and, while each accepted quote's
-        lines are loaded for its split, its rows of the lines sheet — the lines are read once."""
+        files): one pass over the events writes their summary rows, adds up the actors' figures and,
+        as each accepted quote's lines come for its split, writes them to the lines sheet — the
+        lines are read once, and no event's figures are kept once written. What was read is let go
+        before the file is zipped."""
         workbook = new_workbook()
         workbook.properties.title = f"Trésorerie {self.period.label()}"
         workbook.properties.creator = "Maillage"
-        tables = self.tables()
-        sheets = {table.slug: XlsxSheet(workbook, table.title, table.columns) for table in tables}
-        lines = sheets["lignes"]
-
-        def visit(event, quote):
-            label = f"{quote.number} v{quote.version}"
-            for line in quote.lines:
-                lines.append(_line_row(event.title, label, line))
-
-        self.treasury.read_event_rows(visit)
-        for table in tables:
-            sheet = sheets[table.slug]
-            if table.slug != "lignes":
-                sheet.extend(table.rows())
-            sheet.append_totals(TOTAL)
-            if table.slug == "acteurs":
-                _actor_chart(sheet)
+        try:
+            with uncached_statements(db.session):
+                self._write(workbook)
+        finally:
+            self.treasury = Treasury(self.period)
         return workbook_bytes(workbook)
+
+    def _write(self, workbook) -> None:
+        """The summary and the lines first, in one pass over the events; then each other sheet, in
+        its place, from what is read for it."""
+        first, last = self.table("synthese"), self.table("lignes")
+        summary = XlsxSheet(workbook, first.title, first.columns)
+        lines = XlsxSheet(workbook, last.title, last.columns)
+        actors = ActorTotals()
+        for row, quote_lines in self.treasury.iter_event_rows(LINE_COLUMNS):
+            summary.append(_summary_row(row))
+            actors.add(row)
+            for line in quote_lines:
+                lines.append(_line_row(row.title, row.quote_number, line))
+        summary.append_totals(TOTAL)
+        lines.append_totals(TOTAL)
+        for index, slug in enumerate(list(self._sheets())[1:-1], start=1):
+            table = self.table(slug)
+            sheet = XlsxSheet(workbook, table.title, table.columns, index=index)
+            if slug == "acteurs":
+                sheet.extend(self._actor_rows(actors.totals()))
+                sheet.append_totals(TOTAL)
+                _actor_chart(sheet)
+            else:
+                sheet.extend(table.rows())
+                sheet.append_totals(TOTAL)
 
     def csv(self, slug: str) -> bytes:
         """One table as CSV (UTF-8 with BOM, ``;``, decimal comma): its rows, without the totals row."""
