@@ -39,7 +39,7 @@ from app.extensions import db
 from app.models import Client, Organisation
 from app.money import ZERO
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout, PayoutStatus
-from invoicing.services.invoices import Figures, asks_the_client, figures_of
+from invoicing.services.invoices import Figures, asks_the_client, settled_figures
 from invoicing.services.payouts import CHUNK, EventMoney, iter_events_money
 from offers.models import Event, Quote, QuoteStatus
 
@@ -244,7 +244,7 @@ def credit_note_effects(notes: list[Invoice]) -> dict[int, tuple[Decimal, Decima
 DocumentRow = namedtuple(
     "DocumentRow",
     "id number kind credit_of_id event_id event_title buyer_name issue_date due_date vat_groups "
-    "total_net total_vat total_gross prepaid last_paid_on credited_number",
+    "total_net total_vat total_gross prepaid origin issuer_organisation_id last_paid_on credited_number",
 )
 
 #: An event of the period (:attr:`Treasury.events`).
@@ -350,6 +350,8 @@ class Treasury:
                 Invoice.total_vat,
                 Invoice.total_gross,
                 Invoice.prepaid,
+                Invoice.origin,
+                Invoice.issuer_organisation_id,
                 last_paid_on,
             )
             .outerjoin(Event, Invoice.event_id == Event.id)
@@ -368,7 +370,9 @@ class Treasury:
 
     @cached_property
     def figures(self) -> dict[int, Figures]:
-        return figures_of(self.document_rows)
+        """Each document's figures as the invoice list shows them (a self-billed invoice settled by
+        its payout: :func:`~invoicing.services.invoices.settled_figures`)."""
+        return settled_figures(self.document_rows)
 
     @cached_property
     def note_effects(self) -> dict[int, tuple[Decimal, Decimal]]:

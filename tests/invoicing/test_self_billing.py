@@ -241,3 +241,34 @@ def test_the_treasurers_list_settles_a_self_billed_invoice_by_its_payout(client,
     assert "Payée" in detail
     money_page = client.get(f"/evenements/{event.id}/facturation").get_data(as_text=True)
     assert "Payée" in _row(money_page, invoice)
+
+
+def test_the_workbook_shows_a_self_billed_invoice_as_the_list_does(single):
+    import io
+
+    import openpyxl
+
+    from invoicing.workbook import build_workbook
+
+    quote, cook, treasurer, event = single["quote"], single["cook"], single["treasurer"], single["event"]
+    invoice = self_billing.issue_self_billed(quote, cook, treasurer, today=date(2026, 1, 5))
+    self_billing.answer(invoice, single["cook_person"], accept=True)
+    payout = payout_of(event, cook)
+    mark_paid(payout, treasurer, paid_on=DAY, reference="VIR 8")
+    db.session.flush()
+
+    def row() -> dict:
+        sheet = openpyxl.load_workbook(io.BytesIO(build_workbook(date(2026, 1, 1), date(2026, 12, 31))))[
+            "Factures"
+        ]
+        rows = list(sheet.iter_rows(values_only=True))
+        return next(dict(zip(rows[0], r, strict=True)) for r in rows[1:] if r[0] == invoice.number)
+
+    figures = invoice_service.settled_figures([invoice])[invoice.id]
+    assert (figures.paid, figures.balance) == (payout.amount, D("0.00"))
+    shown = row()
+    assert (shown["État"], D(str(shown["Payé"])), D(str(shown["Reste à payer"]))) == (
+        "Payée",
+        payout.amount,
+        D("0"),
+    )
