@@ -35,7 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import defer
 
 from app.dates import LOCAL_TZ
 from app.db import LineNet, sum_money, utcnow
@@ -169,10 +169,11 @@ def _candidate_rows(lots: list[Lot]):
     category_ids = {lot.category_id for lot in lots}
     windows = [lot_window(lot) for lot in lots]
     span_start, span_end = min(w[0] for w in windows), max(w[1] for w in windows)
-    accepted = aliased(Assignment)
-    clash_lot, clash_event = aliased(Lot), aliased(Event)
     # One nested join, outer-joined to each organisation: its accepted assignments whose open lot,
     # in a mobilising event, overlaps the span (no IN list over every open lot of the database).
+    # The tables appear nowhere else in the statement: no aliases (each alias copies every column
+    # of its table, on each call).
+    accepted, clash_lot, clash_event = Assignment, Lot, Event
     clash = sa.join(accepted, clash_lot, clash_lot.id == accepted.lot_id).join(
         clash_event, clash_event.id == clash_lot.event_id
     )
