@@ -215,19 +215,22 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
     if not ids:
         return {}
     start, end = year_bounds(now or utcnow())
-    accepted_here = (
-        sa.select(Assignment.id)
-        .where(
-            Assignment.lot_id == Line.lot_id,
-            Assignment.organisation_id == Line.organisation_id,
-            Assignment.status == AssignmentStatus.ACCEPTED,
-        )
-        .exists()
-    )
+    # The line's actor's acceptance of the line's lot, outer-joined: at most one row (one assignment
+    # per lot and organisation), so no line counts twice. PostgreSQL then walks the year's lots and
+    # their lines; with an EXISTS beside the OR it read every line of the candidates, of all years,
+    # and every accepted assignment.
     rows = db.session.execute(
         sa.select(Line.organisation_id, sum_money(LineNet(Line.quantity, Line.unit_price)))
         .join(Lot, Lot.id == Line.lot_id)
         .join(Event, Event.id == Lot.event_id)
+        .outerjoin(
+            Assignment,
+            sa.and_(
+                Assignment.lot_id == Line.lot_id,
+                Assignment.organisation_id == Line.organisation_id,
+                Assignment.status == AssignmentStatus.ACCEPTED,
+            ),
+        )
         .where(
             Line.organisation_id.in_(ids),
             Lot.status == LotStatus.OPEN,
@@ -235,7 +238,7 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
             Event.starts_at < end,
             sa.or_(
                 Event.status.in_(RECEIVED_STATUSES),
-                sa.and_(Event.status.in_(QUOTED_STATUSES), accepted_here),
+                sa.and_(Event.status.in_(QUOTED_STATUSES), Assignment.id.is_not(None)),
             ),
         )
         .group_by(Line.organisation_id)
