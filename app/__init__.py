@@ -87,6 +87,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_labels(app)
 
+    from app.urls import register_url_patterns
+
+    register_url_patterns(app)
+
     from app.audit import register_audit_reading
 
     register_audit_reading(app)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from flask_babel import lazy_gettext as _l
+
+from app.i18n import current_translations
 
 LABELS: dict[str, object] = {
     # roles
@@ -99,9 +103,26 @@ STATUS_STYLES = {
 }
 
 
+#: The labels in each catalogue's words, filled as they are asked: a page printing a status per row
+#: translates it once, not once per row through Flask-Babel's lookups.
+_WORDS: WeakKeyDictionary = WeakKeyDictionary()
+
+
 def label(code) -> str:
     key = getattr(code, "value", code)
-    return str(LABELS.get(key, key))
+    text = LABELS.get(key)
+    if text is None:
+        return str(key)
+    catalogue = current_translations()
+    words = _WORDS.get(catalogue)
+    if words is None:
+        words = _WORDS.setdefault(catalogue, {})
+    try:
+        return words[key]
+    except KeyError:
+        # The lazy string looks the same catalogue up (the current locale's): same words.
+        words[key] = str(text)
+        return words[key]
 
 
 def status_style(code) -> str:

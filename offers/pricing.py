@@ -21,7 +21,7 @@ the arithmetic (line net, VAT per rate, half-up rounding) is :mod:`app.money`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -314,13 +314,27 @@ def open_lots(event: Event) -> list[Lot]:
     return [lot for lot in event.lots if lot.status == LotStatus.OPEN]
 
 
-def rate_issues(event: Event, context: PricingContext | None = None) -> list[RateIssue]:
-    """Lines of the open lots whose hand-chosen rate does not fit their seller now."""
+def lines_pricing(event: Event, context: PricingContext | None = None) -> dict[int, LinePricing]:
+    """Each line's pricing by line id, for every lot of the event (cancelled ones too): a page
+    computes it once and hands it to the totals and to its rows (``priced=``)."""
+    context = context or PricingContext()
+    return {line.id: context.line(event, line, lot) for lot in event.lots for line in lot.lines}
+
+
+def _pricing(event: Event, line: Line, lot: Lot, context: PricingContext, priced) -> LinePricing:
+    return priced[line.id] if priced is not None else context.line(event, line, lot)
+
+
+def rate_issues(
+    event: Event, context: PricingContext | None = None, priced: Mapping[int, LinePricing] | None = None
+) -> list[RateIssue]:
+    """Lines of the open lots whose hand-chosen rate does not fit their seller now (``priced``:
+    :func:`lines_pricing`'s, when already computed)."""
     context = context or PricingContext()
     issues = []
     for lot in open_lots(event):
         for line in lot.lines:
-            problem = context.line(event, line, lot).problem
+            problem = _pricing(event, line, lot, context, priced).problem
             if problem:
                 issues.append(RateIssue(line, lot, problem))
     return issues
@@ -450,11 +464,16 @@ class EventTotals:
         return self.fee.net if self.fee else ZERO
 
 
-def _event_lines(event: Event, context: PricingContext):
+def _event_lines(event: Event, context: PricingContext, priced: Mapping[int, LinePricing] | None = None):
     """Each line of the event's open lots with its net and the rate it is sold at now."""
     for lot in open_lots(event):
         for line in lot.lines:
-            yield lot, line, line_net(line.quantity, line.unit_price), context.line(event, line, lot).rate
+            yield (
+                lot,
+                line,
+                line_net(line.quantity, line.unit_price),
+                _pricing(event, line, lot, context, priced).rate,
+            )
 
 
 def lots_nets(event_ids: Iterable[int]) -> dict[int, Decimal]:
@@ -478,22 +497,23 @@ def event_net(event: Event, lots_net: Decimal, context: PricingContext | None = 
     return lots_net + (fee.net if fee is not None else ZERO)
 
 
-def event_totals(event: Event, context: PricingContext | None = None) -> EventTotals:
+def event_totals(
+    event: Event, context: PricingContext | None = None, priced: Mapping[int, LinePricing] | None = None
+) -> EventTotals:
     """Running totals of an event's open lots, fee included, at each line's :func:`effective_rate`:
-    exactly what issuing a quote now would compute."""
+    exactly what issuing a quote now would compute (``priced``: :func:`lines_pricing`'s, when
+    already computed)."""
     context = context or PricingContext()
-    priced: list[Priced] = []
+    nets: list[Priced] = []
     lot_nets: dict[int, Decimal] = {lot.id: ZERO for lot in open_lots(event)}
-    for lot, line, net, rate in _event_lines(event, context):
-        priced.append(Priced(net, rate, line.organisation_id))
+    for lot, line, net, rate in _event_lines(event, context, priced):
+        nets.append(Priced(net, rate, line.organisation_id))
         lot_nets[lot.id] += net
     lots_net = sum(lot_nets.values(), ZERO)
     fee = fee_line(event, lots_net, context)
     if fee is not None:
-        priced.append(Priced(fee.net, fee.vat_rate, None))
-    return EventTotals(
-        lots_net=lots_net, fee=fee, totals=totals(priced, event.billing_mode), lot_nets=lot_nets
-    )
+        nets.append(Priced(fee.net, fee.vat_rate, None))
+    return EventTotals(lots_net=lots_net, fee=fee, totals=totals(nets, event.billing_mode), lot_nets=lot_nets)
 
 
 @dataclass(frozen=True)
@@ -508,20 +528,23 @@ class ActorTotal:
     totals: Totals | None
 
 
-def event_breakdown(event: Event, context: PricingContext | None = None) -> list[ActorTotal]:
+def event_breakdown(
+    event: Event, context: PricingContext | None = None, priced: Mapping[int, LinePricing] | None = None
+) -> list[ActorTotal]:
     """Per actor, what it sells on the event's open lots (then the fee): the annex's figures, live.
 
     In joint-consortium mode each row carries that member's VAT, rounded as it will invoice it, so the
-    rows add up to :func:`event_totals` exactly; in single-contractor mode the rows are nets only."""
+    rows add up to :func:`event_totals` exactly; in single-contractor mode the rows are nets only.
+    ``priced``: :func:`lines_pricing`'s, when already computed."""
     context = context or PricingContext()
     joint = event.billing_mode == BillingMode.JOINT_CONSORTIUM
     names: dict[int | None, str] = {}
-    priced: dict[int | None, list[Priced]] = {}
+    by_actor: dict[int | None, list[Priced]] = {}
     lots_net = ZERO
-    for _lot, line, net, rate in _event_lines(event, context):
+    for _lot, line, net, rate in _event_lines(event, context, priced):
         lots_net += net
         names.setdefault(line.organisation_id, line.organisation.name)
-        priced.setdefault(line.organisation_id, []).append(Priced(net, rate, line.organisation_id))
+        by_actor.setdefault(line.organisation_id, []).append(Priced(net, rate, line.organisation_id))
     fee = fee_line(event, lots_net, context)
     rows = [
         ActorTotal(
@@ -530,7 +553,7 @@ def event_breakdown(event: Event, context: PricingContext | None = None) -> list
             sum((p.net for p in lines), ZERO),
             totals(lines, event.billing_mode) if joint else None,
         )
-        for organisation_id, lines in priced.items()
+        for organisation_id, lines in by_actor.items()
     ]
     rows.sort(key=lambda row: row.name.lower())
     if fee is not None:

@@ -21,7 +21,7 @@ from app.directory.validation import FieldError, check_cpv_codes
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from app.labels import label
-from app.models import AuditEntry, Client
+from app.models import AuditEntry, Client, Organisation
 from offers.models import (
     EVENT_STATES,
     Assignment,
@@ -620,13 +620,15 @@ def duplicate_event(
 
 
 def dashboard_query(event_id: int) -> sa.Select:
-    """The event with its lots, their actors and lines, in a fixed number of queries."""
+    """The event with its lots, their actors and lines, in a fixed number of queries. The actors'
+    logos stay in the database (joined to every actor and line row, none is shown here)."""
+    lots = selectinload(Event.lots)
     return (
         sa.select(Event)
         .where(Event.id == event_id)
         .options(
-            selectinload(Event.lots).selectinload(Lot.assignments),
-            selectinload(Event.lots).selectinload(Lot.lines),
+            lots.selectinload(Lot.assignments).joinedload(Assignment.organisation).defer(Organisation.logo),
+            lots.selectinload(Lot.lines).joinedload(Line.organisation).defer(Organisation.logo),
         )
     )
 

@@ -35,7 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import defer
 
 from app.dates import LOCAL_TZ
 from app.db import LineNet, sum_money, utcnow
@@ -169,10 +169,11 @@ def _candidate_rows(lots: list[Lot]):
     category_ids = {lot.category_id for lot in lots}
     windows = [lot_window(lot) for lot in lots]
     span_start, span_end = min(w[0] for w in windows), max(w[1] for w in windows)
-    accepted = aliased(Assignment)
-    clash_lot, clash_event = aliased(Lot), aliased(Event)
     # One nested join, outer-joined to each organisation: its accepted assignments whose open lot,
     # in a mobilising event, overlaps the span (no IN list over every open lot of the database).
+    # The tables appear nowhere else in the statement: no aliases (each alias copies every column
+    # of its table, on each call).
+    accepted, clash_lot, clash_event = Assignment, Lot, Event
     clash = sa.join(accepted, clash_lot, clash_lot.id == accepted.lot_id).join(
         clash_event, clash_event.id == clash_lot.event_id
     )
@@ -214,19 +215,22 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
     if not ids:
         return {}
     start, end = year_bounds(now or utcnow())
-    accepted_here = (
-        sa.select(Assignment.id)
-        .where(
-            Assignment.lot_id == Line.lot_id,
-            Assignment.organisation_id == Line.organisation_id,
-            Assignment.status == AssignmentStatus.ACCEPTED,
-        )
-        .exists()
-    )
+    # The line's actor's acceptance of the line's lot, outer-joined: at most one row (one assignment
+    # per lot and organisation), so no line counts twice. PostgreSQL then walks the year's lots and
+    # their lines; with an EXISTS beside the OR it read every line of the candidates, of all years,
+    # and every accepted assignment.
     rows = db.session.execute(
         sa.select(Line.organisation_id, sum_money(LineNet(Line.quantity, Line.unit_price)))
         .join(Lot, Lot.id == Line.lot_id)
         .join(Event, Event.id == Lot.event_id)
+        .outerjoin(
+            Assignment,
+            sa.and_(
+                Assignment.lot_id == Line.lot_id,
+                Assignment.organisation_id == Line.organisation_id,
+                Assignment.status == AssignmentStatus.ACCEPTED,
+            ),
+        )
         .where(
             Line.organisation_id.in_(ids),
             Lot.status == LotStatus.OPEN,
@@ -234,7 +238,7 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
             Event.starts_at < end,
             sa.or_(
                 Event.status.in_(RECEIVED_STATUSES),
-                sa.and_(Event.status.in_(QUOTED_STATUSES), accepted_here),
+                sa.and_(Event.status.in_(QUOTED_STATUSES), Assignment.id.is_not(None)),
             ),
         )
         .group_by(Line.organisation_id)

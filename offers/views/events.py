@@ -22,7 +22,14 @@ from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, 
 from offers.forms.lots import LotActionForm, LotMoveForm
 from offers.models import Event, EventStatus, Quote
 from offers.permissions import can_edit_event, can_view_event
-from offers.pricing import event_breakdown, event_net, event_totals, lots_nets, rate_issues
+from offers.pricing import (
+    event_breakdown,
+    event_net,
+    event_totals,
+    lines_pricing,
+    lots_nets,
+    rate_issues,
+)
 from offers.services.events import (
     HISTORY_ON_DASHBOARD,
     WIDEN_EVENT,
@@ -121,13 +128,16 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
     now = utcnow()
     can_edit = can_edit_event(current_user, event)
     context = pricing_context()
+    # Each line's seller, rate and mention, computed once for the totals and for the lines' rows.
+    priced = lines_pricing(event, context)
     return (
         render_template(
             "offers/event_detail.html",
             event=event,
-            totals=event_totals(event, context),
-            rate_issues=rate_issues(event, context),
-            breakdown=event_breakdown(event, context),
+            priced=priced,
+            totals=event_totals(event, context, priced),
+            rate_issues=rate_issues(event, context, priced),
+            breakdown=event_breakdown(event, context, priced),
             checklist=event_checklist(event, now),
             history=event_history(event),
             history_limit=HISTORY_ON_DASHBOARD,

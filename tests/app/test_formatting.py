@@ -147,6 +147,21 @@ def test_template_strings_follow_the_locale_even_when_it_is_forced_within_a_requ
     assert english == "Lots · Total excl. VAT · 2 days"
 
 
+def test_labels_follow_the_locale_even_when_it_is_forced_within_a_request(app):
+    from app.labels import label
+    from offers.models import AssignmentStatus
+
+    with app.test_request_context():
+        with force_locale("fr"):
+            french = [label(AssignmentStatus.ACCEPTED), label("partner"), label("heure")]
+            with force_locale("en"):
+                english = [label(AssignmentStatus.ACCEPTED), label("partner"), label("heure")]
+            assert [label(AssignmentStatus.ACCEPTED), label("partner"), label("heure")] == french
+        assert label("not-a-code") == "not-a-code"
+    assert french == ["Accepté", "Partenaire", "heure"]
+    assert english == ["Accepted", "Partner", "hour"]
+
+
 def test_template_strings_escape_their_variables_in_loops_as_outside(app):
     from flask import render_template_string
 
