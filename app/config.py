@@ -96,6 +96,11 @@ class Config:
     PDF_RENDER_WAIT = 20
     # The folder of the slots' lock files, shared by the host's workers (None: instance/pdf-render).
     PDF_RENDER_DIR: str | None = None
+    # WeasyPrint runs in a forked child this much nicer than the worker (app/pdf.py), so that renders
+    # take only the CPU the pages leave; 0 renders in the worker itself.
+    PDF_RENDER_NICENESS = 10
+    # Seconds a render child may run before it is killed (below gunicorn's 60 s worker timeout).
+    PDF_RENDER_TIMEOUT = 45
 
 
 def web_workers() -> int:
