@@ -90,7 +90,8 @@ class Config:
     RETRY_AFTER_SECONDS = 30
 
     # PDF renders running at once on this host, across the workers (app/render_slots.py). None: one
-    # less than the workers (WEB_CONCURRENCY), at least 1, so that a worker stays free for pages.
+    # less than the workers (WEB_CONCURRENCY), no more than the cores, at least 1, so that a worker
+    # stays free for pages.
     PDF_RENDER_SLOTS: int | None = None
     # Seconds a request that needs a PDF not stored yet waits for a render slot before answering 503.
     PDF_RENDER_WAIT = 20

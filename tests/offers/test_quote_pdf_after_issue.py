@@ -159,11 +159,12 @@ def test_render_slots_are_capped_and_given_back(app, monkeypatch):
             assert again
 
 
-def test_the_default_cap_leaves_a_worker_for_pages(app, monkeypatch):
+def test_the_default_cap_leaves_a_worker_for_pages_and_no_more_renders_than_cores(app, monkeypatch):
     monkeypatch.setitem(app.config, "PDF_RENDER_SLOTS", None)
     with app.app_context():
-        for workers, slots in (("5", 4), ("2", 1), ("1", 1)):
+        for workers, cores, slots in (("5", 8, 4), ("5", 2, 2), ("2", 2, 1), ("1", 1, 1), ("8", None, 1)):
             monkeypatch.setenv("WEB_CONCURRENCY", workers)
+            monkeypatch.setattr(render_slots.os, "cpu_count", lambda cores=cores: cores)
             assert render_slots.slot_count() == slots
 
 
