@@ -138,6 +138,14 @@ def test_the_child_renders_the_same_pdf_as_the_worker_at_a_lower_priority(monkey
     assert _children() == before
 
 
+def test_the_child_writes_the_same_bytes_pdf_a_included(monkeypatch):
+    """The invoices' PDF/A variant (the Factur-X XML is embedded afterwards, by the caller)."""
+    child = render_pdf(DOCUMENT, pdf_variant="pdf/a-3b")
+    monkeypatch.setattr(Config, "PDF_RENDER_NICENESS", 0)
+    assert render_pdf(DOCUMENT, pdf_variant="pdf/a-3b") == child
+    assert "/OutputIntents" in PdfReader(io.BytesIO(child)).trailer["/Root"]  # a PDF/A indeed
+
+
 def test_a_refused_fetch_in_the_child_is_seen_and_logged_by_the_caller(caplog):
     fetcher = SafeFetcher()
     with caplog.at_level(logging.WARNING, logger="app.pdf"):
