@@ -90,12 +90,18 @@ class Config:
     RETRY_AFTER_SECONDS = 30
 
     # PDF renders running at once on this host, across the workers (app/render_slots.py). None: one
-    # less than the workers (WEB_CONCURRENCY), at least 1, so that a worker stays free for pages.
+    # less than the workers (WEB_CONCURRENCY), no more than the cores, at least 1, so that a worker
+    # stays free for pages.
     PDF_RENDER_SLOTS: int | None = None
     # Seconds a request that needs a PDF not stored yet waits for a render slot before answering 503.
     PDF_RENDER_WAIT = 20
     # The folder of the slots' lock files, shared by the host's workers (None: instance/pdf-render).
     PDF_RENDER_DIR: str | None = None
+    # WeasyPrint runs in a forked child this much nicer than the worker (app/pdf.py), so that renders
+    # take only the CPU the pages leave; 0 renders in the worker itself.
+    PDF_RENDER_NICENESS = 10
+    # Seconds a render child may run before it is killed (below gunicorn's 60 s worker timeout).
+    PDF_RENDER_TIMEOUT = 45
 
 
 def web_workers() -> int:

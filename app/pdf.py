@@ -11,17 +11,37 @@ embeds a local file in the PDF) and reaches the network (``<img src="http://127.
 
 Everything else is refused and recorded in ``refused`` (tests read it); redirects are never followed.
 User text reaches templates autoescaped, so it cannot add tags; the fetcher is the second wall.
+
+WeasyPrint runs in a forked child at a lower CPU priority (``PDF_RENDER_NICENESS``, 0: in this
+process), so that a render takes the CPU only when page requests leave it idle. The caller builds
+the HTML (with the database, the session, the request); the child only turns that string into PDF
+bytes with the same fetcher and the font configuration built here, sends the bytes back through a
+pipe and ends with ``os._exit`` (no ``atexit``, no finalizer, no garbage collection of what it
+inherited: it never touches the database connections or the log handlers it inherited). What it
+fetched or refused and what it logged come back with the bytes: ``fetcher.refused`` and the warnings
+look the same as with an in-process render. An error in the child is raised again here; a child
+still running after ``PDF_RENDER_TIMEOUT`` seconds is killed (:class:`RenderTimeout`), a child that
+dies without answering raises :class:`RenderFailed`; the child is always reaped.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
+import math
 import mimetypes
+import os
+import pickle
+import select
+import signal
 import threading
+import time
+import traceback
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from flask import current_app, has_app_context
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -35,6 +55,14 @@ STATIC_PREFIX = BASE_URL + "static/"
 
 class FetchRefused(ValueError):
     """A resource the renderer may not read."""
+
+
+class RenderFailed(RuntimeError):
+    """The render child died without sending a PDF (killed, or its error could not be sent back)."""
+
+
+class RenderTimeout(RenderFailed):
+    """The render child was still running after ``PDF_RENDER_TIMEOUT`` seconds (it was killed)."""
 
 
 class SafeFetcher(URLFetcher):
@@ -84,15 +112,159 @@ def render_pdf(
     """Render an HTML string (a rendered template) to PDF bytes.
 
     ``attachments`` are ``weasyprint.Attachment`` objects we build ourselves (e.g. Factur-X XML);
-    ``metadata_hook(document)`` may adjust document metadata before writing.
+    ``metadata_hook(document)`` may adjust document metadata before writing (in the render child:
+    what it changes outside the document is not seen here).
     """
     fetcher = fetcher or SafeFetcher()
+    niceness, timeout = render_settings()
+    if niceness <= 0 or not hasattr(os, "fork"):
+        return _render(html, fetcher, pdf_variant, attachments, metadata_hook)
+    return _render_in_child(html, fetcher, pdf_variant, attachments, metadata_hook, niceness, timeout)
+
+
+def render_settings() -> tuple[int, float]:
+    """``(PDF_RENDER_NICENESS, PDF_RENDER_TIMEOUT)`` of the current app, else the defaults."""
+    from app.config import Config
+
+    config = current_app.config if has_app_context() else {}
+    niceness = config.get("PDF_RENDER_NICENESS", Config.PDF_RENDER_NICENESS)
+    timeout = config.get("PDF_RENDER_TIMEOUT", Config.PDF_RENDER_TIMEOUT)
+    return int(niceness or 0), float(timeout)
+
+
+def _render(html, fetcher, pdf_variant, attachments, metadata_hook) -> bytes:
     document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
         font_config=_fonts(), stylesheets=[CSS(string="@page { size: A4; }", url_fetcher=fetcher)]
     )
     if metadata_hook is not None:
         metadata_hook(document)
     return document.write_pdf(pdf_variant=pdf_variant, attachments=attachments or None)
+
+
+class _Collect(logging.Handler):
+    """The render child's log records, kept to be logged by the parent."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record):
+        try:
+            self.records.append((record.name, record.levelno, record.getMessage()))
+        except Exception:
+            self.handleError(record)
+
+
+#: Signals whose inherited handlers (gunicorn's, pytest's) must not run in the render child.
+_RESET_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in (
+        "SIGTERM",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGHUP",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGWINCH",
+        "SIGABRT",
+        "SIGCHLD",
+    )
+    if hasattr(signal, name)
+)
+
+
+def _child(write_fd, html, fetcher, pdf_variant, attachments, metadata_hook, niceness, timeout):
+    """The render child's whole life; never returns (``os._exit``)."""
+    status = 1
+    try:
+        # What the parent allocated is never collected here: no finalizer of an inherited
+        # connection or file runs in the child.
+        gc.freeze()
+        if hasattr(signal, "set_wakeup_fd"):
+            signal.set_wakeup_fd(-1)
+        for number in _RESET_SIGNALS:
+            signal.signal(number, signal.SIG_DFL)
+        # Ends the child on its own if the parent is gone (a killed worker) and never reads it.
+        signal.alarm(math.ceil(timeout) + 5)
+        os.nice(niceness)
+        collect = _Collect()
+        for logger in logging.root.manager.loggerDict.values():
+            if isinstance(logger, logging.Logger):
+                logger.handlers = []
+        logging.root.handlers = [collect]
+        try:
+            message = {"pdf": _render(html, fetcher, pdf_variant, attachments, metadata_hook)}
+        except BaseException as error:  # every error is sent back to the parent
+            message = {"error": _portable(error), "traceback": traceback.format_exc()}
+        message.update(refused=fetcher.refused, served=fetcher.served, logs=collect.records)
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_fd, view) :]
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _portable(error: BaseException) -> BaseException:
+    """The error itself when it survives pickling, else a :class:`RenderFailed` naming it."""
+    try:
+        pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
+        return error
+    except Exception:
+        return RenderFailed(f"{type(error).__name__}: {error}")
+
+
+def _render_in_child(html, fetcher, pdf_variant, attachments, metadata_hook, niceness, timeout) -> bytes:
+    _fonts()  # built once here, inherited by every child
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which ends with os._exit
+        os.close(read_fd)
+        _child(write_fd, html, fetcher, pdf_variant, attachments, metadata_hook, niceness, timeout)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    reaped = False
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RenderTimeout(f"PDF render still running after {timeout:g} s: child killed")
+            ready, _, _ = select.select([read_fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        reaped = True
+    finally:
+        os.close(read_fd)
+        if not reaped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise RenderFailed(f"PDF render child killed by signal {os.WTERMSIG(status)}")
+    try:
+        message = pickle.loads(b"".join(chunks))  # noqa: S301 - from our child, on a pipe only it writes
+    except Exception as error:
+        raise RenderFailed(
+            f"PDF render child sent no result (exit status {os.waitstatus_to_exitcode(status)})"
+        ) from error
+    fetcher.refused.extend(message["refused"])
+    fetcher.served.extend(message["served"])
+    for name, level, text in message["logs"]:
+        logging.getLogger(name).log(level, "%s", text)
+    if "error" in message:
+        error = message["error"]
+        error.add_note("In the PDF render child:\n" + message["traceback"])
+        raise error
+    return message["pdf"]
 
 
 def sha256(data: bytes) -> str:

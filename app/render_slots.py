@@ -5,7 +5,9 @@ CPU) it serves no page. ``PDF_RENDER_SLOTS`` lock files in ``PDF_RENDER_DIR`` (b
 ``instance/pdf-render/slot-<n>.lock``) are the slots; a render holds one with an exclusive
 ``flock``, which the kernel drops when the process ends (a killed worker leaves no slot taken).
 The default is one less than the workers (``WEB_CONCURRENCY``, :func:`app.config.web_workers`), at
-least one, so that a worker is left for pages whatever the number of documents asked for at once.
+least one, so that a worker is left for pages whatever the number of documents asked for at once,
+and no more than the cores: a render runs at a lower priority (``PDF_RENDER_NICENESS``, see
+:mod:`app.pdf`), so renders beyond the cores would only wait for the CPU while each holds a worker.
 
 Whoever can do without the PDF right now does not wait for a slot (issuing a quote leaves it to the
 first read when none is free); whoever needs the bytes waits up to ``PDF_RENDER_WAIT`` seconds,
@@ -38,11 +40,11 @@ class RenderBusy(DomainError):
 
 
 def slot_count() -> int:
-    """``PDF_RENDER_SLOTS``, else one less than the workers; at least 1."""
+    """``PDF_RENDER_SLOTS``, else one less than the workers and no more than the cores; at least 1."""
     configured = current_app.config.get("PDF_RENDER_SLOTS")
     if configured:
         return max(1, int(configured))
-    return max(1, web_workers() - 1)
+    return max(1, min(web_workers() - 1, os.cpu_count() or 1))
 
 
 def _folder() -> Path:

@@ -149,6 +149,23 @@ def test_a_busy_renderer_never_makes_issuing_wait_and_the_download_asks_to_retry
     assert download.status_code == 200 and download.data.startswith(b"%PDF")
 
 
+def test_a_render_past_its_timeout_asks_to_retry(app, client, coordinator, ready, monkeypatch):
+    """A render child still running after ``PDF_RENDER_TIMEOUT`` is killed: the issue is kept
+    without its PDF and a download answers 503 (not 500) until a render finishes in time."""
+    event, *_ = ready
+    monkeypatch.setitem(app.config, "PDF_RENDER_TIMEOUT", 0.01)
+    assert issue(client, event).status_code == 302
+    quote = latest(event)
+    assert quote.pdf is None
+    late = client.get(f"/devis/{quote.id}/pdf")
+    assert late.status_code == 503
+    assert "Le PDF de ce devis est en cours de préparation" in html.unescape(late.get_data(as_text=True))
+    assert latest(event).pdf is None
+    monkeypatch.setitem(app.config, "PDF_RENDER_TIMEOUT", 45)
+    download = client.get(f"/devis/{quote.id}/pdf")
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+
+
 def test_render_slots_are_capped_and_given_back(app, monkeypatch):
     monkeypatch.setitem(app.config, "PDF_RENDER_SLOTS", 2)
     with app.app_context():
@@ -159,11 +176,12 @@ def test_render_slots_are_capped_and_given_back(app, monkeypatch):
             assert again
 
 
-def test_the_default_cap_leaves_a_worker_for_pages(app, monkeypatch):
+def test_the_default_cap_leaves_a_worker_for_pages_and_no_more_renders_than_cores(app, monkeypatch):
     monkeypatch.setitem(app.config, "PDF_RENDER_SLOTS", None)
     with app.app_context():
-        for workers, slots in (("5", 4), ("2", 1), ("1", 1)):
+        for workers, cores, slots in (("5", 8, 4), ("5", 2, 2), ("2", 2, 1), ("1", 1, 1), ("8", None, 1)):
             monkeypatch.setenv("WEB_CONCURRENCY", workers)
+            monkeypatch.setattr(render_slots.os, "cpu_count", lambda cores=cores: cores)
             assert render_slots.slot_count() == slots
 
 

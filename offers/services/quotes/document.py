@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.db import may_write, read_only, write_lock
 from app.extensions import db
 from app.money import ZERO, Totals
-from app.pdf import render_pdf, sha256
+from app.pdf import RenderTimeout, render_pdf, sha256
 from app.render_slots import RenderBusy, render_slot
 from offers import pricing
 from offers.models import (
@@ -203,12 +203,17 @@ def quote_pdf(quote: Quote) -> bytes:
     frozen values (the same bytes issuing would have stored) and stored.
 
     Waits up to ``PDF_RENDER_WAIT`` seconds for a render slot, then raises
-    :class:`~app.render_slots.RenderBusy` (503). In a transaction that may write (a POST, the CLI)
+    :class:`~app.render_slots.RenderBusy` (503); so does a render killed after
+    ``PDF_RENDER_TIMEOUT`` seconds (a host too busy to render it now). In a transaction that may write (a POST, the CLI)
     the bytes are stored with it (its owner commits); in a read-only one (a GET, :func:`read_only`)
     they are stored at once in a short transaction of their own."""
     if quote.pdf is not None:
         return quote.pdf
-    pdf = _render_and_store(quote, wait=current_app.config["PDF_RENDER_WAIT"])
+    try:
+        pdf = _render_and_store(quote, wait=current_app.config["PDF_RENDER_WAIT"])
+    except RenderTimeout:
+        log.warning("quote %s: PDF render timed out", quote.number, exc_info=True)
+        pdf = None
     if pdf is None:
         raise RenderBusy(
             _("Le PDF de ce devis est en cours de préparation : réessayez dans quelques instants.")
