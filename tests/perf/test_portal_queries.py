@@ -7,8 +7,6 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Engine
 
 from app.extensions import db
 from app.models import Organisation, User
@@ -18,6 +16,7 @@ from invoicing.services.payments import record_payment
 from offers.models import BillingMode
 from tests.invoicing.test_joint import DAY, accept, build_joint, login
 from tests.offers.quote_fixtures import build_ready_event
+from tests.perf.test_query_counts import count
 
 
 @pytest.fixture
@@ -27,23 +26,6 @@ def fast_pdf(monkeypatch):
     monkeypatch.setattr(
         "invoicing.documents.render_invoice", lambda invoice, lines, event: (b"%PDF-1.7 stub", b"<x/>")
     )
-
-
-def count(client, url: str) -> int:
-    statements: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    client.get(url)  # warm up (session, caches)
-    db.session.expunge_all()
-    sa_event.listen(Engine, "before_cursor_execute", listener)
-    try:
-        response = client.get(url)
-    finally:
-        sa_event.remove(Engine, "before_cursor_execute", listener)
-    assert response.status_code == 200, url
-    return len(statements)
 
 
 def test_the_portal_takes_the_same_queries_for_two_or_eleven_documents(
