@@ -197,13 +197,17 @@ def _siret(n: int) -> str:
 def make_category(app):
     from app.models import Category
 
+    # Positions count from 1 in each test: made in that order, sorted in that order, and always
+    # within the form's 0…10 000 (the suite-wide counter passes 10 000 in a full run).
+    positions = iter(range(1, 10_001))
+
     def make(**kw):
         n = _n()
         values = {
             "code": f"cat{n}",
             "name": f"Catégorie {n}",
             "default_vat_rate": Decimal("0.2000"),
-            "position": n % 1000,  # the form accepts 0…10 000; n grows over the whole suite
+            "position": next(positions),
         }
         values.update(kw)
         obj = Category(**values)
