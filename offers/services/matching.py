@@ -46,6 +46,7 @@ from app.models.parties import organisation_categories
 from app.money import ZERO
 from app.settings_store import get_setting
 from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Line, Lot, LotStatus
+from offers.services.events import MAX_EVENT_DURATION
 
 #: The setting holding the weights: a JSON object, e.g. ``{"qpv": 3, "least_received": 2, "clash": -4}``.
 WEIGHTS_SETTING = "matching.weights"
@@ -171,6 +172,11 @@ def _candidate_rows(lots: list[Lot]):
     span_start, span_end = min(w[0] for w in windows), max(w[1] for w in windows)
     # One nested join, outer-joined to each organisation: its accepted assignments whose open lot,
     # in a mobilising event, overlaps the span (no IN list over every open lot of the database).
+    # A lot's times lie within its event's, and an event lasts at most MAX_EVENT_DURATION (both
+    # checked by the event and lot services): so a clashing lot's event ends after the span starts
+    # and starts at most that long before it. Those bounds add nothing to the condition but let the
+    # database walk the events around the span (index on their start) instead of every lot of every
+    # year.
     # The tables appear nowhere else in the statement: no aliases (each alias copies every column
     # of its table, on each call).
     accepted, clash_lot, clash_event = Assignment, Lot, Event
@@ -200,6 +206,9 @@ def _candidate_rows(lots: list[Lot]):
                 clash_event.status.not_in(NOT_MOBILISING),
                 sa.func.coalesce(clash_lot.starts_at, clash_event.starts_at) <= span_end,
                 sa.func.coalesce(clash_lot.ends_at, clash_event.ends_at) >= span_start,
+                clash_event.starts_at <= span_end,
+                clash_event.starts_at >= span_start - MAX_EVENT_DURATION,
+                clash_event.ends_at >= span_start,
             ),
         )
         .where(Organisation.active.is_(True), organisation_categories.c.category_id.in_(category_ids))

@@ -217,6 +217,33 @@ def test_a_clash_on_another_lot_of_the_same_event(table, make_category):
     )
 
 
+def test_clashes_with_events_of_the_longest_allowed_duration(table, make_event):
+    """The clash query walks only the events around the lot (an event lasts at most
+    MAX_EVENT_DURATION): an accepted lot on an event of that length, started just under that long
+    before the lunch and still running, clashes; one on an event that ended just before does not."""
+    from offers.services.events import MAX_EVENT_DURATION
+
+    lunch_start, lunch_end = lot_window(table.lunch)
+    residency = make_event(
+        title="Résidence",
+        status=EventStatus.WON,
+        starts_at=lunch_end - MAX_EVENT_DURATION,
+        ends_at=lunch_end,
+    )
+    add_assignment(add_lot(residency, table.food, "Cantine"), table.orgs["delta"], AssignmentStatus.ACCEPTED)
+    earlier = make_event(
+        title="Saison",
+        status=EventStatus.WON,
+        starts_at=lunch_start - MAX_EVENT_DURATION,
+        ends_at=lunch_start,
+    )
+    add_assignment(add_lot(earlier, table.food, "Bar"), table.orgs["kilo"], AssignmentStatus.ACCEPTED)
+    db.session.flush()
+    by_name = {s.organisation.name: s for s in suggest(table.lunch, now=NOW)}
+    assert [c.event_title for c in by_name["Delta"].clashes] == ["Résidence"]
+    assert by_name["Kilo"].clashes == []  # ended when the lunch starts: back to back
+
+
 def test_a_lot_without_times_takes_the_event_s(table):
     whole_day = add_lot(table.event, table.food, "Buffet permanent")
     assert lot_window(whole_day) == (at(20, 8), at(20, 18))
