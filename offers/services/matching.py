@@ -224,36 +224,36 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
     if not ids:
         return {}
     start, end = year_bounds(now or utcnow())
-    # The line's actor's acceptance of the line's lot, outer-joined: at most one row (one assignment
-    # per lot and organisation), so no line counts twice. PostgreSQL then walks the year's lots and
-    # their lines; with an EXISTS beside the OR it read every line of the candidates, of all years,
-    # and every accepted assignment.
-    rows = db.session.execute(
-        sa.select(Line.organisation_id, sum_money(LineNet(Line.quantity, Line.unit_price)))
-        .join(Lot, Lot.id == Line.lot_id)
-        .join(Event, Event.id == Lot.event_id)
-        .outerjoin(
-            Assignment,
-            sa.and_(
-                Assignment.lot_id == Line.lot_id,
-                Assignment.organisation_id == Line.organisation_id,
-                Assignment.status == AssignmentStatus.ACCEPTED,
-            ),
-        )
-        .where(
+
+    def counted(statuses, *joins):
+        stmt = sa.select(Line.organisation_id, sum_money(LineNet(Line.quantity, Line.unit_price)))
+        stmt = stmt.join(Lot, Lot.id == Line.lot_id).join(Event, Event.id == Lot.event_id)
+        for target, on in joins:
+            stmt = stmt.join(target, on)
+        return stmt.where(
             Line.organisation_id.in_(ids),
             Lot.status == LotStatus.OPEN,
             Event.starts_at >= start,
             Event.starts_at < end,
-            sa.or_(
-                Event.status.in_(RECEIVED_STATUSES),
-                sa.and_(Event.status.in_(QUOTED_STATUSES), Assignment.id.is_not(None)),
-            ),
-        )
-        .group_by(Line.organisation_id)
+            Event.status.in_(statuses),
+        ).group_by(Line.organisation_id)
+
+    # Two sums in one statement: the lines of won, delivered and closed events; the lines of quoted
+    # events whose lot the line's actor accepted (at most one assignment per lot and organisation,
+    # so no line counts twice). Apart, each walks the year's events, their lots and lines; with the
+    # acceptance outer-joined beside an OR, the databases hashed every accepted assignment and every
+    # lot of every year.
+    accepted = sa.and_(
+        Assignment.lot_id == Line.lot_id,
+        Assignment.organisation_id == Line.organisation_id,
+        Assignment.status == AssignmentStatus.ACCEPTED,
+    )
+    rows = db.session.execute(
+        sa.union_all(counted(RECEIVED_STATUSES), counted(QUOTED_STATUSES, (Assignment, accepted)))
     ).all()
     totals = dict.fromkeys(ids, ZERO)
-    totals.update({organisation_id: net for organisation_id, net in rows})
+    for organisation_id, net in rows:
+        totals[organisation_id] += net
     return totals
 
 
