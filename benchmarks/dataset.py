@@ -30,6 +30,8 @@ PASSWORD = "bench-maillage"  # noqa: S105 - the bench dataset's logins, document
 COORDINATOR_EMAIL = "bench-coordination@example.org"
 ACTOR_EMAIL = "bench-acteur-{n}@example.org"
 CLIENT_EMAIL = "bench-client-{n}@example.org"
+TREASURER_EMAIL = "bench-tresorerie@example.org"
+ADMIN_EMAIL = "bench-admin@example.org"
 
 #: At scale 1.
 ACTORS, EVENTS, LOTS_PER_EVENT, LINES_PER_LOT, QUOTES, CLIENTS = 300, 2000, 10, 5, 1400, 60
@@ -284,7 +286,19 @@ def seed(
             "name": "Coordination (bench)",
             "role": Role.COORDINATOR,
             "password_hash": password_hash,
-        }
+        },
+        {
+            "email": TREASURER_EMAIL,
+            "name": "Trésorerie (bench)",
+            "role": Role.TREASURER,
+            "password_hash": password_hash,
+        },
+        {
+            "email": ADMIN_EMAIL,
+            "name": "Administration (bench)",
+            "role": Role.ADMIN,
+            "password_hash": password_hash,
+        },
     ]
     # The first actor is the busiest one (the portal's worst case); the first client the biggest.
     users += [

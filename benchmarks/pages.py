@@ -14,13 +14,15 @@ from app.extensions import db
 class Page:
     name: str
     url: str
-    #: The login: "coordinator", "actor" or "client" (the dataset's first of each).
+    #: The login: "coordinator", "treasurer", "admin", "actor" or "client" (the dataset's first of each).
     who: str
 
 
 def main_pages() -> list[Page]:
     """The pages of the dataset in the database: event list, the dashboard of an event with a lot
-    to staff, the directory with filters, the actor portal, the client's quotes, the quotes list."""
+    to staff, the directory with filters, the actor portal, the client's quotes, the quotes list;
+    the treasurer's invoices (all, and filtered on a state computed from payments and credit
+    notes) and payouts; the coordination, treasury and administration dashboards."""
     from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Lot, LotStatus
 
     covered = (
@@ -59,14 +61,22 @@ def main_pages() -> list[Page]:
         Page("quotes", "/devis", "coordinator"),
         Page("portal", "/portail/lots", "actor"),
         Page("client_quotes", "/mes-devis", "client"),
+        Page("invoices", "/factures", "treasurer"),
+        Page("overdue_invoices", "/factures?state=overdue", "treasurer"),
+        Page("payouts", "/reversements", "treasurer"),
+        Page("coordination_dashboard", "/indicateurs/coordination", "coordinator"),
+        Page("treasury_dashboard", "/indicateurs/tresorerie", "treasurer"),
+        Page("admin_dashboard", "/indicateurs/administration", "admin"),
     ]
 
 
 def logins() -> dict[str, str]:
-    from benchmarks.dataset import ACTOR_EMAIL, CLIENT_EMAIL, COORDINATOR_EMAIL
+    from benchmarks.dataset import ACTOR_EMAIL, ADMIN_EMAIL, CLIENT_EMAIL, COORDINATOR_EMAIL, TREASURER_EMAIL
 
     return {
         "coordinator": COORDINATOR_EMAIL,
+        "treasurer": TREASURER_EMAIL,
+        "admin": ADMIN_EMAIL,
         "actor": ACTOR_EMAIL.format(n=1),
         "client": CLIENT_EMAIL.format(n=1),
     }
