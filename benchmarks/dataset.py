@@ -340,6 +340,9 @@ def seed(
         past = ends < now
         if past:
             status = rng.choices(["closed", "delivered", "lost", "cancelled"], [60, 15, 15, 10])[0]
+            if n % 20 == 7:
+                # Delivered, invoiced, not paid: late invoices for the treasurer at every size.
+                status = "delivered"
         else:
             status = rng.choices(["draft", "consulting", "quoted", "won"], [25, 35, 25, 15])[0]
         client_id = biggest if rng.random() < 0.15 else rng.choice(client_ids)

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from app import snapshots
 from app.audit import register_fields
@@ -101,6 +101,14 @@ def invoice_list():
         sa.select(Invoice)
         .where(Invoice.status == InvoiceStatus.ISSUED)
         .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        # The list shows the buyer's name and the totals: the frozen seller, mentions, VAT groups
+        # and references (read and parsed for every row otherwise) stay in the database.
+        .options(
+            defer(Invoice.seller),
+            defer(Invoice.mentions),
+            defer(Invoice.vat_groups),
+            defer(Invoice.references),
+        )
     )
     if filters.date_from.data and not filters.date_from.errors:
         query = query.where(Invoice.issue_date >= filters.date_from.data)
@@ -111,11 +119,9 @@ def invoice_list():
     wanted = filters.state.data if not filters.state.errors else ""
     today = datetime.now(LOCAL_TZ).date()
     if wanted:
-        # States are derived (payments, credit notes, due date): filter after computing them.
-        documents = list(db.session.scalars(query))
-        numbers = service.settled_figures(documents)
-        rows = [(i, numbers[i.id]) for i in documents]
-        rows = [(i, f) for i, f in rows if service.state(i, today, f) == wanted]
+        # States are derived (payments, credit notes, due date): computed on the documents that
+        # may be in the state, then filtered.
+        rows = service.in_state(query, wanted, today)
         total = len(rows)
         page_number = _page()
         rows = rows[(page_number - 1) * PER_PAGE : page_number * PER_PAGE]

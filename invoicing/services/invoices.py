@@ -31,6 +31,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy.orm import aliased
 
 from app import snapshots
 from app.audit import N_, as_money, record
@@ -275,6 +276,49 @@ def state(invoice: Invoice, today: date, numbers: Figures | None = None) -> str:
     if invoice.due_date is not None and invoice.due_date < today:
         return "overdue"
     return "open"
+
+
+def may_be_in_state(wanted: str, today: date):
+    """A SQL condition that every document :func:`state` puts in ``wanted`` meets (necessary, not
+    sufficient): a list filtered on a state selects with it, then applies :func:`state` to what it
+    read — so it reads the few late or open invoices, not every invoice ever issued. Each branch
+    follows from :func:`state` and :class:`Figures` (payments are positive; a self-billed invoice's
+    paid amount is its payouts, read apart):
+
+    - ``cancelled`` needs a credit note on the invoice (credited net > 0);
+    - ``paid`` (balance ≤ 0) needs a payment, a credit note, nothing asked (deposits deducted) or a
+      self-billed origin;
+    - ``partly_paid`` (paid > 0) needs a payment or a self-billed origin;
+    - ``overdue`` means nothing paid (else partly paid), not self-billed, due before ``today``;
+    - ``open`` means self-billed, or nothing paid and not yet due.
+    """
+    if wanted == "credit_note":
+        return Invoice.kind == InvoiceKind.CREDIT_NOTE
+    credit = aliased(Invoice)
+    credited = (
+        sa.select(credit.id)
+        .where(credit.credit_of_id == Invoice.id, credit.status == InvoiceStatus.ISSUED)
+        .exists()
+    )
+    payment = sa.select(Payment.id).where(Payment.invoice_id == Invoice.id).exists()
+    self_billed = Invoice.origin == InvoiceOrigin.SELF_BILLED.value
+    not_due = sa.or_(Invoice.due_date.is_(None), Invoice.due_date >= today)
+    conditions = {
+        "cancelled": credited,
+        "paid": sa.or_(payment, credited, Invoice.total_gross <= Invoice.prepaid, self_billed),
+        "partly_paid": sa.or_(payment, self_billed),
+        "overdue": sa.and_(~self_billed, ~payment, Invoice.due_date < today),
+        "open": sa.or_(self_billed, sa.and_(~payment, not_due)),
+    }
+    return sa.and_(Invoice.kind != InvoiceKind.CREDIT_NOTE, conditions[wanted])
+
+
+def in_state(query, wanted: str, today: date) -> list[tuple[Invoice, Figures]]:
+    """The documents of ``query`` (a select of issued invoices, in the list's order) whose
+    :func:`state` on ``today`` is ``wanted``, with their :func:`settled_figures`."""
+    documents = list(db.session.scalars(query.where(may_be_in_state(wanted, today))))
+    numbers = settled_figures(documents)
+    return [(i, numbers[i.id]) for i in documents if state(i, today, numbers[i.id]) == wanted]
 
 
 def _sync(invoice: Invoice, user) -> None:
