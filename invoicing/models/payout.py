@@ -40,6 +40,8 @@ class Payout(db.Model):
         sa.CheckConstraint("share >= 0 AND commission >= 0", name="share_and_commission_non_negative"),
         sa.CheckConstraint("commission_rate >= 0", name="commission_rate_non_negative"),
         sa.CheckConstraint("(status = 'paid') = (paid_on IS NOT NULL)", name="paid_has_date"),
+        # The payouts list reads each status latest first, a page at a time (walked backwards).
+        sa.Index("ix_payouts_list", "status", "paid_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

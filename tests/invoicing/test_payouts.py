@@ -141,3 +141,42 @@ def test_the_treasurer_marks_a_payout_paid_from_the_list(client, auth, accepted,
     db.session.expire_all()
     assert db.session.get(Payout, payout.id).reference == "VIR 7"
     assert db.session.scalar(sa.select(User).where(User.id == treasurer.id)) is not None
+
+
+def test_the_list_pages_through_due_then_paid_payouts_in_order(
+    client, auth, make_event, make_organisation, make_user
+):
+    """Due payouts first (newest first), then paid ones (latest paid first, then newest): each
+    status is read from its page's offset, and the pages put end to end give that one order,
+    across the page where due turns to paid (25 a page)."""
+    event, actor = make_event(), make_organisation(name="Scop du Marché")
+    for n in range(58):
+        paid = n % 2 == 0
+        db.session.add(
+            Payout(
+                event_id=event.id,
+                organisation_id=actor.id,
+                share=D("10.00"),
+                commission=D("0"),
+                net_amount=D("10.00"),
+                amount=D("10.00"),
+                status=PayoutStatus.PAID if paid else PayoutStatus.DUE,
+                paid_on=date(2026, 1 + n % 5, 1 + n % 7) if paid else None,
+                reference=f"R{n}" if paid else "",
+            )
+        )
+    treasury = make_user("treasurer")
+    db.session.commit()
+    expected = [
+        p.id
+        for p in sorted(
+            db.session.scalars(sa.select(Payout)),
+            key=lambda p: (p.status != PayoutStatus.DUE, -(p.paid_on.toordinal() if p.paid_on else 0), -p.id),
+        )
+    ]
+    auth.login(treasury.email)
+    shown = []
+    for number in (1, 2, 3, 4):
+        page = client.get(f"/reversements?page={number}").get_data(as_text=True)
+        shown += [int(i) for i in re.findall(r'id="reversement-(\d+)"', page)]
+    assert shown == expected
