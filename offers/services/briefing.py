@@ -22,6 +22,7 @@ which sends the acceptance sheets still missing on the won events that have not 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -54,6 +55,10 @@ DEFAULT_DAYS_BEFORE = 7
 #: The daily task sends the acceptance sheets still missing of the quotes accepted within these
 #: days; an older acceptance's are left alone (the reminder carries the sheet before the event).
 MISSED_ACCEPTANCE_DAYS = 30
+#: How long the worker that answered the acceptance renders sheets (then leaves the others to the
+#: daily task): half of gunicorn's worker timeout (60 s), so that the render under way and the
+#: queueing end before the worker could be killed with rendered sheets not queued.
+AFTER_ACCEPTANCE_SECONDS = 30
 
 
 @dataclass
@@ -171,7 +176,7 @@ class RenderSlotsBusy(RuntimeError):
 
 
 def _prepare_briefing(
-    event: Event, organisation: Organisation, reason: BriefingReason, link: str
+    event: Event, organisation: Organisation, reason: BriefingReason, link: str, wait: float
 ) -> PreparedBriefing | None:
     """The organisation's e-mail and its rendered PDF (in a render slot), or ``None`` when it
     accepted no lot or has nobody to write to. Reads only: runs in a read-only transaction."""
@@ -184,7 +189,7 @@ def _prepare_briefing(
     with force_locale("fr"):
         body = render_template("email/briefing.txt", sheet=sheet, link=link, reason=reason.value)
         subject = _("Feuille de route — %(title)s", title=event.title)
-    with render_slot(current_app.config["PDF_RENDER_WAIT"]) as free:
+    with render_slot(wait) as free:
         if not free:
             raise RenderSlotsBusy(f"no render slot for the briefing of organisation {organisation.id}")
         pdf = render_briefing_pdf(sheet)
@@ -273,7 +278,9 @@ def _queue_briefings(event_id: int, reason: BriefingReason, prepared: list[Prepa
     return count
 
 
-def send_event_briefings(event_id: int, reason: BriefingReason, *, link: str | None = None) -> int:
+def send_event_briefings(
+    event_id: int, reason: BriefingReason, *, link: str | None = None, budget: float | None = None
+) -> int:
     """Each actor of the event its own sheet, those not yet sent for ``reason``; returns how many
     e-mails were queued (and committed).
 
@@ -284,9 +291,12 @@ def send_event_briefings(event_id: int, reason: BriefingReason, *, link: str | N
     A sheet whose render fails, or finds no free render slot, is logged and left out: it is not
     recorded as sent, so the next run of ``flask offers send-briefings`` sends it
     (:func:`send_due_briefings`). ``link``: the portal link, when the caller computed it already
-    (after a request, which can no longer build it)."""
+    (after a request, which can no longer build it). ``budget``: seconds after which no further
+    sheet is rendered (those left wait for the daily task), so that a web worker is never busy long
+    enough to be killed with the rendered sheets not yet queued."""
     from app.db import read_only, write_lock
 
+    deadline = None if budget is None else time.monotonic() + budget
     prepared: list[PreparedBriefing] = []
     with read_only(db.session):
         event = db.session.get(Event, event_id)
@@ -297,8 +307,18 @@ def send_event_briefings(event_id: int, reason: BriefingReason, *, link: str | N
         for organisation in _organisations(event):
             if organisation.id in sent:
                 continue
+            wait = current_app.config["PDF_RENDER_WAIT"]
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait < 0:
+                    log.warning(
+                        "briefings of event %s: out of time, the next `flask offers send-briefings` "
+                        "sends the others",
+                        event_id,
+                    )
+                    break
             try:
-                item = _prepare_briefing(event, organisation, reason, link)
+                item = _prepare_briefing(event, organisation, reason, link, wait)
             except Exception:
                 log.exception(
                     "briefing of organisation %s for event %s not rendered: the next "
@@ -323,8 +343,9 @@ def send_event_briefings(event_id: int, reason: BriefingReason, *, link: str | N
 
 def send_acceptance_briefings(event_id: int, *, link: str | None = None) -> int:
     """Once the client's acceptance is committed: each actor of the event its sheet with the
-    confirmation (:func:`send_event_briefings`)."""
-    return send_event_briefings(event_id, BriefingReason.ACCEPTED, link=link)
+    confirmation (:func:`send_event_briefings`), rendering for :data:`AFTER_ACCEPTANCE_SECONDS` at
+    most."""
+    return send_event_briefings(event_id, BriefingReason.ACCEPTED, link=link, budget=AFTER_ACCEPTANCE_SECONDS)
 
 
 def days_before() -> int:

@@ -192,6 +192,25 @@ def test_a_failed_render_keeps_the_acceptance_and_the_daily_task_sends_the_missi
     assert len(_briefing_mails()) == 4
 
 
+def test_out_of_time_the_worker_leaves_the_sheets_to_the_daily_task(
+    client,
+    auth,
+    world,  # noqa: F811
+    runner,
+    monkeypatch,
+):
+    event, *_ = world
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    event.starts_at, event.ends_at = start, start + timedelta(hours=8)
+    db.session.flush()
+    monkeypatch.setattr(briefing_service, "AFTER_ACCEPTANCE_SECONDS", 0)
+    accept(client, send_quote(client, auth, world)).close()
+    assert _briefing_mails() == [] and sends(event.id) == []
+    result = runner.invoke(args=["offers", "send-briefings"])
+    assert result.output.strip() == "4 feuille(s) de route envoyée(s)."
+    assert sorted(m.recipients for m in _briefing_mails()) == ACTORS
+
+
 def test_the_daily_task_sends_no_acceptance_sheet_for_an_event_already_started(
     client,
     auth,
@@ -304,8 +323,8 @@ def _accept_watching(url: str, instance: str, can_write) -> dict:
 
 def _check(seen: dict) -> None:
     assert seen["status"] == 302
-    assert seen["rendered_before_answer"] == 0
     assert seen["during_render"] == [True] * 3  # the ready event's three actors
+    assert seen["rendered_before_answer"] == 0
     assert seen["quote"] == ("accepted",)
     assert sorted(reason for _org, reason in seen["sends"]) == ["accepted"] * 3
     assert len({org for org, _reason in seen["sends"]}) == 3
