@@ -23,15 +23,19 @@ refused a value someone saved at the same instant); both answer 409. Anything el
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
+from flask import current_app, has_app_context
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.errors import Conflict, DomainError
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def attach_error(form, exc: DomainError) -> str | None:
@@ -99,3 +103,25 @@ def service_call(form=None, *, stale: str | None = None, unique: str | bool = Fa
             raise
         outcome.exception, outcome.status, outcome.duplicate = exc, 409, True
         outcome.error = unique if isinstance(unique, str) else None
+
+
+def after_response(response, func, *args, **kwargs):
+    """Run ``func(*args, **kwargs)`` once ``response`` has been sent: when the server closes it
+    (WSGI ``close()``, after the last byte), in an application context of its own (a session of
+    its own; the request's context is gone: whatever needs the request is computed before). Where
+    one is still pushed then (a test that keeps its own around its requests), in that one.
+
+    For slow work that the answer need not wait for (rendering documents to e-mail): the user has
+    the page while the worker finishes. What it does must be safe to lose (the process may die
+    first) and recovered elsewhere; an exception is logged, never raised. Returns ``response``."""
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        try:
+            with nullcontext() if has_app_context() else app.app_context():
+                func(*args, **kwargs)
+        except Exception:
+            log.exception("work after the response failed: %s", func.__qualname__)
+
+    response.call_on_close(run)
+    return response

@@ -75,7 +75,11 @@ offers_cli = AppGroup("offers", help="Événements et acteurs.")
     help="Jours avant l'événement (BRIEFING_DAYS_BEFORE, 7 par défaut).",
 )
 def send_briefings(days):
-    """Tâche quotidienne : envoyer à chaque acteur sa feuille de route avant l'événement (une fois)."""
+    """Tâche quotidienne : envoyer à chaque acteur sa feuille de route avant l'événement (une fois).
+
+    Envoie aussi les feuilles de route de l'acceptation du devis qui ne sont pas encore parties
+    (rendu du PDF en échec, processus arrêté) pour les événements gagnés qui n'ont pas commencé.
+    """
     from offers.services.briefing import send_due_briefings
 
     count = send_due_briefings(days=days)

@@ -17,12 +17,13 @@ from app.extensions import db
 from app.models import Client
 from app.parsing import bad_filter, page_number
 from app.render_slots import RenderBusy
-from app.web import service_call
+from app.web import after_response, service_call
 from offers.forms.quotes import AcceptQuoteForm, DeclineQuoteForm, IssueQuoteForm, QuoteFilterForm
 from offers.models import BillingMode, Event, Lot, Quote, QuoteStatus, quote_status_label
 from offers.models.quote import list_options
 from offers.permissions import can_view_quote
 from offers.services import quotes as service
+from offers.services.briefing import briefing_link, send_acceptance_briefings
 from offers.views import bp
 
 PER_PAGE = 25
@@ -224,6 +225,7 @@ def _answer(quote: Quote, template: str, **context):
     today = utcnow().date()
     status = 200
     if request.method == "POST":
+        event_id, accepted = quote.event_id, False
         with service_call() as outcome:
             if "a-accept" in request.form:
                 if not accept_form.validate_on_submit():
@@ -237,6 +239,7 @@ def _answer(quote: Quote, template: str, **context):
                     user=current_user if current_user.is_authenticated else None,
                     today=today,
                 )
+                accepted = True
                 message = _("Merci : le devis est accepté. La coordination est prévenue.")
             elif "d-decline" in request.form:
                 if not decline_form.validate_on_submit():
@@ -253,7 +256,12 @@ def _answer(quote: Quote, template: str, **context):
                 raise DomainError(_("Action inconnue."))
         if outcome.ok:
             flash(message, "success")
-            return redirect(request.path)
+            response = redirect(request.path)
+            if accepted:
+                # Committed: each actor's briefing sheet is rendered and queued once the client has
+                # this answer, holding no lock (missed ones: the daily `flask offers send-briefings`).
+                after_response(response, send_acceptance_briefings, event_id, link=briefing_link(event_id))
+            return response
         flash(outcome.error, "danger")
         status = outcome.status
     sections, fees = service.quote_sections(quote)

@@ -23,6 +23,7 @@ from offers.models import (
     Line,
     Quote,
 )
+from offers.services import briefing as briefing_service
 from offers.services import quotes as quote_service
 from tests.conftest import csrf_token, hidden_value
 from tests.offers.quote_fixtures import build_ready_event
@@ -227,6 +228,9 @@ def test_accepting_the_quote_sends_each_actor_its_sheet(client, auth, world):
     client.post(f"/devis/{quote.id}/envoyer", data={"csrf_token": csrf_token(page.get_data(as_text=True))})
     assert _briefing_mails() == []
     quote_service.accept_quote(quote, name="Camille Martin", agreed=True, user=None)
+    assert _briefing_mails() == []  # rendered once the acceptance is committed, never inside it
+    db.session.commit()
+    assert briefing_service.send_acceptance_briefings(event.id) == 4
     mails = _briefing_mails()
     assert sorted(m.recipients for m in mails) == [
         "chef@example.org",

@@ -199,7 +199,12 @@ def accept_quote(
     notify: bool = True,
 ) -> None:
     """The client accepts ("bon pour accord"). Records name, time (``now``, default: the clock), IP
-    and the accepted PDF's hash.
+    and the accepted PDF's hash; ``notify``: e-mail the coordinators.
+
+    Renders nothing, so that the acceptance's transaction stays short: once the caller has
+    committed, each actor's briefing sheet goes out with
+    :func:`offers.services.briefing.send_acceptance_briefings` (and, should that fail, with the next
+    ``flask offers send-briefings``).
 
     Raises :class:`DomainError` (no name, box not ticked) and :class:`InvalidTransition`
     (expired, superseded, already answered)."""
@@ -249,10 +254,6 @@ def accept_quote(
         db.session.flush()
     if notify:
         _notify_coordinators(quote, accepted=True)
-        from offers.services.briefing import BriefingReason, send_event_briefings
-
-        # Each actor gets its briefing sheet with the confirmation (once per event).
-        send_event_briefings(event, BriefingReason.ACCEPTED)
 
 
 def decline_quote(
