@@ -12,8 +12,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import openpyxl
+import openpyxl.styles
 import pytest
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from app.dates import LOCAL_TZ
 from app.spreadsheets import Column, csv_cell, escape_csv_cell, unescape_csv_cell, write_csv, write_xlsx
 
 
@@ -139,3 +143,87 @@ def test_the_csv_escape_is_exactly_reversible(value):
     assert unescape_csv_cell(escape_csv_cell(value)) == value
     escaped = escape_csv_cell(value)
     assert not escaped.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+#: Text whose XML needs care: markup characters, a closing tag and a formula after it, the end of a
+#: CDATA section, CR (an XML parser reads a bare one as LF), spaces kept at the ends, non-ASCII.
+MARKUP_TEXTS = [
+    "a & b < c > d \"e\" 'f'",
+    '</t></is></c><c r="Z9"><f>1+1</f></c><c><is><t>',
+    "&amp; &#13; &lt;",
+    "]]>",
+    "a\rb",
+    "a\r\nb\n",
+    "  deux espaces  ",
+    "\tTab",
+    "fin\t",
+    "\u00a0insécable\u00a0",
+    "Café « Coop » — 🎉",
+    "=1+1 ",
+    " ",
+]
+
+
+def test_text_with_markup_reads_back_exactly_and_never_as_a_formula():
+    _sheet, cells = _xlsx_row(MARKUP_TEXTS)
+    assert [cell.value for cell in cells] == MARKUP_TEXTS
+    assert {cell.data_type for cell in cells} == {"s"}
+
+
+def _sheet_data(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml")
+    return xml[xml.index(b"<sheetData>") : xml.index(b"</sheetData>")]
+
+
+def test_rows_are_the_xml_openpyxl_writes_for_the_same_cells():
+    """Rows are made as XML (not cell by cell through openpyxl): the same bytes as openpyxl's own
+    write-only sheet given the same typed, styled cells."""
+    columns = [
+        Column("Texte"),
+        Column("Montant", number_format='#,##0.00 "€"', total=True),
+        Column("Nombre", total=True),
+        "Jour",
+        "Heure",
+    ]
+    rows = [
+        [text, amount, number, day, moment]
+        for text, amount, number, day, moment in zip(
+            [*MARKUP_TEXTS, "x\x00y", "L" * 40000],
+            [Decimal("1234.56"), Decimal("-0.01"), Decimal("0.00"), Decimal("12345678901234.5678"), None] * 3,
+            [0, -7, 10**18, None, 42] * 3,
+            [date(2026, 6, 16), date(1900, 1, 1), date(1900, 3, 1), None, date(2099, 12, 31)] * 3,
+            [datetime(2026, 6, 16, 7, 5, tzinfo=UTC), wall(2026, 1, 2, 3, 4, 5), None, None, None] * 3,
+            strict=True,
+        )
+    ]
+    ours = write_xlsx("Feuille", columns, rows)
+
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("Feuille")
+    bold = openpyxl.styles.Font(bold=True)
+
+    def cell(value, number_format, font=None):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)[:32767]
+        elif isinstance(value, datetime):
+            value = value.astimezone(LOCAL_TZ).replace(tzinfo=None) if value.tzinfo else value
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            written.data_type = "s"
+        written.number_format = number_format
+        if font:
+            written.font = font
+        return written
+
+    formats = ['#,##0.00 "€"', "0", "dd/mm/yyyy", "dd/mm/yyyy hh:mm"]
+    sheet.append(
+        [cell(column.header if isinstance(column, Column) else column, "@", bold) for column in columns]
+    )
+    for row in rows:
+        sheet.append([cell(row[0], "@"), *(cell(v, f) for v, f in zip(row[1:], formats, strict=True))])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert _sheet_data(ours) == _sheet_data(buffer.getvalue())
