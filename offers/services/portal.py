@@ -17,7 +17,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy.orm import contains_eager, lazyload
+from sqlalchemy.orm import contains_eager, lazyload, load_only
 
 from app.audit import N_, Message
 from app.dates import short_local
@@ -98,20 +98,41 @@ class PortalList:
     page: object | None = None
 
 
-def _visible(organisation_id: int):
-    """The organisation's visible assignments with their lot and event (and nothing else: the
-    list shows neither the lot's category, nor the event's client, nor the organisation, which is
-    the actor's own)."""
+def _listed():
+    """Assignments with their lot and event, read with what the list shows of them and nothing
+    else (the list shows neither the lot's category, nor the event's client, nor the organisation,
+    which is the actor's own)."""
+    lot = contains_eager(Assignment.lot)
     return (
         sa.select(Assignment)
         .join(Assignment.lot)
         .join(Lot.event)
-        .where(Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES))
         .options(
-            contains_eager(Assignment.lot).contains_eager(Lot.event).lazyload(Event.client),
-            contains_eager(Assignment.lot).lazyload(Lot.category),
+            load_only(Assignment.lot_id, Assignment.organisation_id, Assignment.status),
             lazyload(Assignment.organisation),
+            lot.load_only(
+                Lot.event_id,
+                Lot.title,
+                Lot.place,
+                Lot.starts_at,
+                Lot.ends_at,
+                Lot.response_deadline,
+                Lot.position,
+                Lot.status,
+            ),
+            lot.lazyload(Lot.category),
+            lot.contains_eager(Lot.event).load_only(
+                Event.title, Event.venue, Event.starts_at, Event.status, Event.response_deadline
+            ),
+            lot.contains_eager(Lot.event).lazyload(Event.client),
         )
+    )
+
+
+def _visible(organisation_id: int):
+    """The organisation's visible assignments, as :func:`_listed`."""
+    return _listed().where(
+        Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES)
     )
 
 
@@ -143,11 +164,11 @@ class AnsweredPage(Pagination):
             .limit(self.per_page)
             .offset(self._query_offset)
         )
+        # The page's rows by their ids alone (a filter on the organisation here too would let the
+        # planner scan its whole history again instead of reading 20 rows by key).
         return list(
             db.session.scalars(
-                _visible(organisation_id)
-                .where(Assignment.id.in_(page_ids.scalar_subquery()))
-                .order_by(*ANSWERED_ORDER)
+                _listed().where(Assignment.id.in_(page_ids.scalar_subquery())).order_by(*ANSWERED_ORDER)
             )
         )
 
