@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -98,10 +99,12 @@ class PortalList:
     page: object | None = None
 
 
+@cache
 def _listed():
     """Assignments with their lot and event, read with what the list shows of them and nothing
     else (the list shows neither the lot's category, nor the event's client, nor the organisation,
-    which is the actor's own)."""
+    which is the actor's own). Built once: a select is immutable, and its loader options cost more
+    to build than the list's rows to read."""
     lot = contains_eager(Assignment.lot)
     return (
         sa.select(Assignment)
