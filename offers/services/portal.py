@@ -132,13 +132,6 @@ def _listed():
     )
 
 
-def _visible(organisation_id: int):
-    """The organisation's visible assignments, as :func:`_listed`."""
-    return _listed().where(
-        Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES)
-    )
-
-
 #: Answered (or withdrawn by the coordination): the paginated part of the list.
 ANSWERED_STATUSES = tuple(s for s in VISIBLE_STATUSES if s != AssignmentStatus.INVITED)
 
@@ -147,31 +140,65 @@ ANSWERED_STATUSES = tuple(s for s in VISIBLE_STATUSES if s != AssignmentStatus.I
 ANSWERED_ORDER = (Event.starts_at.desc(), Event.id, Lot.position, Assignment.id)
 
 
-class AnsweredPage(Pagination):
-    """One page of the accepted lots and past answers (``flask_sqlalchemy`` pagination).
+@dataclass(frozen=True)
+class _Statements:
+    """The list's statements, built once with the organisation (and the page) as parameters:
+    building them cost more than running them."""
 
-    The page's ids are picked by a select of the sort keys alone, so that only narrow rows go
-    through the sort of the organisation's whole history (the wide rows of events and lots did, and
-    the sort grew with them); the page's rows are then read by id in the same statement. The total
-    comes from the status counts the list reads anyway: no count query.
-    """
+    counts: sa.Select
+    invited: sa.Select
+    page: sa.Select
+    lines: sa.Select
+
+
+@cache
+def _statements() -> _Statements:
+    organisation = sa.bindparam("organisation_id", type_=sa.Integer)
+    own = Assignment.organisation_id == organisation
+    deadline = sa.func.coalesce(Lot.response_deadline, Event.response_deadline)
+    # The page's ids are picked by a select of the sort keys alone, so that only narrow rows go
+    # through the sort of the organisation's whole history (the wide rows of events and lots did,
+    # and the sort grew with them); the page's rows are then read by their ids alone (a filter on
+    # the organisation there too would let the planner scan its whole history again instead of
+    # reading 20 rows by key).
+    page_ids = (
+        sa.select(Assignment.id)
+        .join(Assignment.lot)
+        .join(Lot.event)
+        .where(own, Assignment.status.in_(ANSWERED_STATUSES))
+        .order_by(*ANSWERED_ORDER)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+    return _Statements(
+        counts=sa.select(Assignment.status, sa.func.count())
+        .where(own, Assignment.status.in_(VISIBLE_STATUSES))
+        .group_by(Assignment.status),
+        invited=_listed()
+        .where(own, Assignment.status == AssignmentStatus.INVITED)
+        .order_by(deadline.is_(None), deadline, Assignment.id)
+        .limit(TO_ANSWER_SHOWN),
+        page=_listed().where(Assignment.id.in_(page_ids.scalar_subquery())).order_by(*ANSWERED_ORDER),
+        # The page shows how many lines and their net, not the lines: counted and summed in SQL.
+        lines=sa.select(Line.lot_id, sa.func.count(), sum_money(LineNet(Line.quantity, Line.unit_price)))
+        .where(Line.organisation_id == organisation, Line.lot_id.in_(sa.bindparam("lot_ids", expanding=True)))
+        .group_by(Line.lot_id),
+    )
+
+
+class AnsweredPage(Pagination):
+    """One page of the accepted lots and past answers (``flask_sqlalchemy`` pagination), newest
+    event first. The total comes from the status counts the list reads anyway: no count query."""
 
     def _query_items(self) -> list[Assignment]:
-        organisation_id = self._query_args["organisation_id"]
-        page_ids = (
-            sa.select(Assignment.id)
-            .join(Assignment.lot)
-            .join(Lot.event)
-            .where(Assignment.organisation_id == organisation_id, Assignment.status.in_(ANSWERED_STATUSES))
-            .order_by(*ANSWERED_ORDER)
-            .limit(self.per_page)
-            .offset(self._query_offset)
-        )
-        # The page's rows by their ids alone (a filter on the organisation here too would let the
-        # planner scan its whole history again instead of reading 20 rows by key).
         return list(
             db.session.scalars(
-                _listed().where(Assignment.id.in_(page_ids.scalar_subquery())).order_by(*ANSWERED_ORDER)
+                _statements().page,
+                {
+                    "organisation_id": self._query_args["organisation_id"],
+                    "limit": self.per_page,
+                    "offset": self._query_offset,
+                },
             )
         )
 
@@ -190,22 +217,11 @@ def portal_list(organisation_id: int | None, now: datetime | None = None, page: 
     if organisation_id is None:
         return result
     now = now or utcnow()
-    counts = dict(
-        db.session.execute(
-            sa.select(Assignment.status, sa.func.count())
-            .where(Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES))
-            .group_by(Assignment.status)
-        ).all()
-    )
+    statements, organisation = _statements(), {"organisation_id": organisation_id}
+    counts = dict(db.session.execute(statements.counts, organisation).all())
     result.to_answer_count = counts.get(AssignmentStatus.INVITED, 0)
     result.accepted_count = counts.get(AssignmentStatus.ACCEPTED, 0)
-    deadline = sa.func.coalesce(Lot.response_deadline, Event.response_deadline)
-    invited = db.session.scalars(
-        _visible(organisation_id)
-        .where(Assignment.status == AssignmentStatus.INVITED)
-        .order_by(deadline.is_(None), deadline, Assignment.id)
-        .limit(TO_ANSWER_SHOWN)
-    ).all()
+    invited = db.session.scalars(statements.invited, organisation).all()
     result.page = AnsweredPage(
         page=page,
         per_page=PER_PAGE,
@@ -215,16 +231,10 @@ def portal_list(organisation_id: int | None, now: datetime | None = None, page: 
     )
     answered = list(result.page.items)
     assignments = invited + answered
-    # The page shows how many lines and their net, not the lines: counted and summed in SQL.
     lines: dict[int, tuple[int, Decimal]] = {}
     if assignments:
         for lot_id, count, net in db.session.execute(
-            sa.select(Line.lot_id, sa.func.count(), sum_money(LineNet(Line.quantity, Line.unit_price)))
-            .where(
-                Line.organisation_id == organisation_id,
-                Line.lot_id.in_({a.lot_id for a in assignments}),
-            )
-            .group_by(Line.lot_id)
+            statements.lines, {**organisation, "lot_ids": sorted({a.lot_id for a in assignments})}
         ):
             lines[lot_id] = (count, net)
     locked = locked_event_ids(a.lot.event_id for a in assignments)
