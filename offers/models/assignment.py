@@ -50,8 +50,9 @@ class Assignment(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("lot_id", "organisation_id", name="uq_assignments_lot_organisation"),
         # An organisation's assignments in a status (matching, the portal): the single-column index on
-        # a status of a few values misleads the planner.
-        sa.Index("ix_assignments_organisation_status", "organisation_id", "status"),
+        # a status of a few values misleads the planner. With the lot, it covers the portal's sort
+        # of the organisation's history by event date (``offers.services.portal``).
+        sa.Index("ix_assignments_organisation_status_lot", "organisation_id", "status", "lot_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

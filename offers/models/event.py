@@ -148,6 +148,9 @@ class Event(db.Model):
         sa.CheckConstraint("fee_amount >= 0", name="fee_amount_non_negative"),
         # The upper bound (< 100 %) is the service's: on SQLite a rate is stored scaled (x 10 000).
         sa.CheckConstraint("commission_rate >= 0", name="commission_rate_non_negative"),
+        # An event's date by its id from a small index, not the event's wide row (SQLite): the actor
+        # portal's sort of an organisation's history by event date (``offers.services.portal``).
+        sa.Index("ix_events_id_starts_at", "id", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,14 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import contains_eager, lazyload
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.orm import contains_eager, lazyload, load_only
 
 from app.audit import N_, Message
 from app.dates import short_local
-from app.db import utcnow
+from app.db import LineNet, sum_money, utcnow
 from app.errors import Conflict, DomainError, Forbidden, InvalidTransition
 from app.extensions import db
 from app.labels import label
@@ -69,7 +71,8 @@ class PortalEntry:
     """One row of the actor's list: an assignment with what the page shows about it."""
 
     assignment: Assignment
-    lines: list[Line] = field(default_factory=list)
+    #: How many lines the organisation has on the lot, and their net (each line's rounded first).
+    line_count: int = 0
     net: Decimal = ZERO
     deadline: datetime | None = None
     #: The deadline passed while the invitation is unanswered.
@@ -96,74 +99,153 @@ class PortalList:
     page: object | None = None
 
 
-def _visible(organisation_id: int):
+@cache
+def _listed():
+    """Assignments with their lot and event, read with what the list shows of them and nothing
+    else (the list shows neither the lot's category, nor the event's client, nor the organisation,
+    which is the actor's own). Built once: a select is immutable, and its loader options cost more
+    to build than the list's rows to read."""
+    lot = contains_eager(Assignment.lot)
     return (
         sa.select(Assignment)
         .join(Assignment.lot)
         .join(Lot.event)
-        .where(Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES))
-        .options(contains_eager(Assignment.lot).contains_eager(Lot.event))
+        .options(
+            load_only(Assignment.lot_id, Assignment.organisation_id, Assignment.status),
+            lazyload(Assignment.organisation),
+            lot.load_only(
+                Lot.event_id,
+                Lot.title,
+                Lot.place,
+                Lot.starts_at,
+                Lot.ends_at,
+                Lot.response_deadline,
+                Lot.position,
+                Lot.status,
+            ),
+            lot.lazyload(Lot.category),
+            lot.contains_eager(Lot.event).load_only(
+                Event.title, Event.venue, Event.starts_at, Event.status, Event.response_deadline
+            ),
+            lot.contains_eager(Lot.event).lazyload(Event.client),
+        )
     )
+
+
+#: Answered (or withdrawn by the coordination): the paginated part of the list.
+ANSWERED_STATUSES = tuple(s for s in VISIBLE_STATUSES if s != AssignmentStatus.INVITED)
+
+
+#: The order of accepted lots and past answers: newest event first, then the event's lots in order.
+ANSWERED_ORDER = (Event.starts_at.desc(), Event.id, Lot.position, Assignment.id)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The list's statements, built once with the organisation (and the page) as parameters:
+    building them cost more than running them."""
+
+    counts: sa.Select
+    invited: sa.Select
+    page: sa.Select
+    lines: sa.Select
+
+
+@cache
+def _statements() -> _Statements:
+    organisation = sa.bindparam("organisation_id", type_=sa.Integer)
+    own = Assignment.organisation_id == organisation
+    deadline = sa.func.coalesce(Lot.response_deadline, Event.response_deadline)
+    # The page's ids are picked by a select of the sort keys alone, so that only narrow rows go
+    # through the sort of the organisation's whole history (the wide rows of events and lots did,
+    # and the sort grew with them); the page's rows are then read by their ids alone (a filter on
+    # the organisation there too would let the planner scan its whole history again instead of
+    # reading 20 rows by key).
+    page_ids = (
+        sa.select(Assignment.id)
+        .join(Assignment.lot)
+        .join(Lot.event)
+        .where(own, Assignment.status.in_(ANSWERED_STATUSES))
+        .order_by(*ANSWERED_ORDER)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+    return _Statements(
+        counts=sa.select(Assignment.status, sa.func.count())
+        .where(own, Assignment.status.in_(VISIBLE_STATUSES))
+        .group_by(Assignment.status),
+        invited=_listed()
+        .where(own, Assignment.status == AssignmentStatus.INVITED)
+        .order_by(deadline.is_(None), deadline, Assignment.id)
+        .limit(TO_ANSWER_SHOWN),
+        page=_listed().where(Assignment.id.in_(page_ids.scalar_subquery())).order_by(*ANSWERED_ORDER),
+        # The page shows how many lines and their net, not the lines: counted and summed in SQL.
+        lines=sa.select(Line.lot_id, sa.func.count(), sum_money(LineNet(Line.quantity, Line.unit_price)))
+        .where(Line.organisation_id == organisation, Line.lot_id.in_(sa.bindparam("lot_ids", expanding=True)))
+        .group_by(Line.lot_id),
+    )
+
+
+class AnsweredPage(Pagination):
+    """One page of the accepted lots and past answers (``flask_sqlalchemy`` pagination), newest
+    event first. The total comes from the status counts the list reads anyway: no count query."""
+
+    def _query_items(self) -> list[Assignment]:
+        return list(
+            db.session.scalars(
+                _statements().page,
+                {
+                    "organisation_id": self._query_args["organisation_id"],
+                    "limit": self.per_page,
+                    "offset": self._query_offset,
+                },
+            )
+        )
+
+    def _query_count(self) -> int:
+        return self._query_args["total"]
 
 
 def portal_list(organisation_id: int | None, now: datetime | None = None, page: int = 1) -> PortalList:
     """The organisation's visible assignments: the invitations to answer (the most urgent
     :data:`TO_ANSWER_SHOWN`), then one page of accepted lots and past answers, newest event first.
 
-    A constant number of queries whatever the organisation's history: the counts, the invitations,
-    the page (and its count), the organisation's own lines on those lots (never another actor's),
-    the events whose quote was sent."""
+    A constant number of queries whatever the organisation's history: the counts (which give the
+    page's total too), the invitations, the page, the organisation's own lines on those lots (never
+    another actor's), the events whose quote was sent."""
     result = PortalList()
     if organisation_id is None:
         return result
     now = now or utcnow()
-    counts = dict(
-        db.session.execute(
-            sa.select(Assignment.status, sa.func.count())
-            .where(Assignment.organisation_id == organisation_id, Assignment.status.in_(VISIBLE_STATUSES))
-            .group_by(Assignment.status)
-        ).all()
-    )
+    statements, organisation = _statements(), {"organisation_id": organisation_id}
+    counts = dict(db.session.execute(statements.counts, organisation).all())
     result.to_answer_count = counts.get(AssignmentStatus.INVITED, 0)
     result.accepted_count = counts.get(AssignmentStatus.ACCEPTED, 0)
-    deadline = sa.func.coalesce(Lot.response_deadline, Event.response_deadline)
-    invited = db.session.scalars(
-        _visible(organisation_id)
-        .where(Assignment.status == AssignmentStatus.INVITED)
-        .order_by(deadline.is_(None), deadline, Assignment.id)
-        .limit(TO_ANSWER_SHOWN)
-    ).all()
-    result.page = db.paginate(
-        _visible(organisation_id)
-        .where(Assignment.status != AssignmentStatus.INVITED)
-        .order_by(Event.starts_at.desc(), Event.id, Lot.position, Assignment.id),
+    invited = db.session.scalars(statements.invited, organisation).all()
+    result.page = AnsweredPage(
         page=page,
         per_page=PER_PAGE,
         error_out=False,
+        organisation_id=organisation_id,
+        total=sum(counts.get(status, 0) for status in ANSWERED_STATUSES),
     )
     answered = list(result.page.items)
     assignments = invited + answered
-    lines: dict[int, list[Line]] = {}
+    lines: dict[int, tuple[int, Decimal]] = {}
     if assignments:
-        for line in db.session.scalars(
-            sa.select(Line)
-            .where(
-                Line.organisation_id == organisation_id,
-                Line.lot_id.in_({a.lot_id for a in assignments}),
-            )
-            .options(lazyload(Line.organisation))
-            .order_by(Line.lot_id, Line.position, Line.id)
+        for lot_id, count, net in db.session.execute(
+            statements.lines, {**organisation, "lot_ids": sorted({a.lot_id for a in assignments})}
         ):
-            lines.setdefault(line.lot_id, []).append(line)
+            lines[lot_id] = (count, net)
     locked = locked_event_ids(a.lot.event_id for a in assignments)
     for assignment in assignments:
         lot = assignment.lot
-        own = lines.get(lot.id, [])
+        line_count, net = lines.get(lot.id, (0, ZERO))
         deadline_at = answer_deadline(lot, lot.event)
         entry = PortalEntry(
             assignment=assignment,
-            lines=own,
-            net=sum((line_net(line.quantity, line.unit_price) for line in own), ZERO),
+            line_count=line_count,
+            net=net,
             deadline=deadline_at,
             late=assignment.status == AssignmentStatus.INVITED
             and deadline_at is not None

@@ -192,3 +192,21 @@ def test_rates_and_quantities_read_as_babel_writes_them(app, language, value):
     with app.test_request_context(), force_locale("fr"):
         assert rate(Decimal("0.055")) == "5,5%"
         assert quantity(Decimal("1234.500")) == "1\u202f234,5"
+
+
+@given(day=st.dates(), language=st.sampled_from(["fr", "en"]))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_day_reads_as_flask_babel_writes_it_in_each_language(app, day, language):
+    """date_long formats each day once per language (a list prints the same dates row after row):
+    what it keeps is Flask-Babel's text for that language, never the other language's."""
+    from flask_babel import format_date
+
+    pattern = {"fr": "d MMMM y", "en": "MMMM d, y"}[language]
+    if language == "fr" and day.day == 1:
+        pattern = "d'er' MMMM y"
+    with app.test_request_context():
+        for kept in ("fr", "en"):
+            with force_locale(kept):
+                date_long(day)  # both languages' texts are kept
+        with force_locale(language):
+            assert date_long(day) == format_date(day, pattern)

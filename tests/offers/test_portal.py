@@ -598,4 +598,53 @@ def test_the_list_keeps_a_constant_query_count(client, auth, site, make_category
     db.session.commit()
     many = measure(client, "/portail/lots")
     assert few == many
-    assert many <= 8
+    # The user, the status counts (which give the page's total too), the invitations, the page,
+    # the lines' counts and nets, the sent quotes, the demo flag: no count query of its own.
+    assert many <= 7
+
+
+def test_the_list_counts_and_sums_only_the_organisations_own_lines(client, auth, site):
+    # Two more lines of the crew (each net rounded first: 92.625 -> 92.63, 13.34333 -> 13.34),
+    # and one of the cook's on the same lot, which the crew's total never includes.
+    add_line(site.lunch, site.crew, "7.5", "12.35")
+    add_line(site.lunch, site.crew, "1.333", "10.01")
+    add_line(site.lunch, site.cook, "3", "99.99")
+    db.session.commit()
+    auth.login(site.crew_user.email)
+    page = plain(text(client.get("/portail/lots")))
+    assert "3 lignes · total HT 5 905,97 €" in page  # 5 800,00 + 92,63 + 13,34
+
+
+def test_the_answered_lots_are_paginated_newest_event_first(client, auth, site, make_event, make_category):
+    """21 answered lots over three events: 20 on the first page (newest event first, then each
+    event's lots in order), the 21st on the second; the badge counts the accepted ones of all pages."""
+    now = utcnow()
+    category = make_category()
+    crew = site.crew
+    for days, titles in ((60, ["Soir A", "Soir B"]), (90, [f"Dernier {n:02}" for n in range(10)]), (45, [])):
+        event = make_event(
+            title=f"Rencontre J+{days}",
+            starts_at=now + timedelta(days=days),
+            ends_at=now + timedelta(days=days, hours=5),
+        )
+        for title in titles or [f"Milieu {n}" for n in range(8)]:
+            status = AssignmentStatus.DECLINED if title.endswith("B") else AssignmentStatus.ACCEPTED
+            add_assignment(add_lot(event, category, title), crew, status, answered_at=now)
+    db.session.commit()
+    auth.login(site.crew_user.email)
+    first = plain(text(client.get("/portail/lots")))
+    order = re.findall(r"(Dernier \d\d|Soir [AB]|Milieu \d|Déjeuner des participants)", first)
+    # The page's accepted lots, then its past answers (the declined "Soir B" of the second event).
+    assert order == [f"Dernier {n:02}" for n in range(10)] + ["Soir A"] + [
+        f"Milieu {n}" for n in range(8)
+    ] + ["Soir B"]
+    assert "Lots acceptés 20" in first  # 19 of the new lots and the lunch; "Soir B" was declined
+    second = plain(text(client.get("/portail/lots?page=2")))
+    assert re.findall(r"(Dernier \d\d|Soir [AB]|Milieu \d|Déjeuner des participants)", second) == [
+        "Déjeuner des participants"
+    ]
+    assert "Lots acceptés 20" in second
+    links = re.findall(r'href="/portail/lots\?page=(\d+)"', text(client.get("/portail/lots?page=2")))
+    assert links == ["1", "2"]
+    beyond = plain(text(client.get("/portail/lots?page=3")))
+    assert "Déjeuner des participants" not in beyond and "Lots acceptés 20" in beyond
