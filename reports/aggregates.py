@@ -384,18 +384,26 @@ def first_time_pairs(event_id: int) -> list[tuple[int, str, bool, int, str, bool
 
 def _invoice_balances():
     """Every issued invoice and deposit with what it asks (``due``), what was paid and its balance —
-    :class:`invoicing.services.invoices.Figures` in SQL."""
+    :class:`invoicing.services.invoices.Figures` in SQL.
+
+    Credit notes and payments are summed once per invoice (two grouped subqueries, outer-joined),
+    not by a subquery per invoice: a correlated one is run again at each reference, and SQLite,
+    seeing ``credit_of_id`` mostly NULL, scans every invoice for each. Sums and differences of
+    money columns of the same scale are exact on both databases (app.db)."""
     credit = aliased(Invoice)
-    credited = (
-        sa.select(sa.func.coalesce(sa.func.sum(credit.total_gross), 0))
-        .where(credit.credit_of_id == Invoice.id, credit.status == InvoiceStatus.ISSUED)
-        .scalar_subquery()
+    credits = (
+        sa.select(credit.credit_of_id.label("invoice_id"), sa.func.sum(credit.total_gross).label("amount"))
+        .where(credit.credit_of_id.is_not(None), credit.status == InvoiceStatus.ISSUED)
+        .group_by(credit.credit_of_id)
+        .subquery("credits")
     )
-    paid = (
-        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount), 0))
-        .where(Payment.invoice_id == Invoice.id)
-        .scalar_subquery()
+    payments = (
+        sa.select(Payment.invoice_id.label("invoice_id"), sa.func.sum(Payment.amount).label("amount"))
+        .group_by(Payment.invoice_id)
+        .subquery("payments_in")
     )
+    credited = sa.func.coalesce(credits.c.amount, 0)
+    paid = sa.func.coalesce(payments.c.amount, 0)
     asked = Invoice.total_gross - Invoice.prepaid
     due = asked - sa.case((credited < asked, credited), else_=asked)
     return (
@@ -408,6 +416,8 @@ def _invoice_balances():
             paid.label("paid"),
             (due - paid).label("balance"),
         )
+        .outerjoin(credits, credits.c.invoice_id == Invoice.id)
+        .outerjoin(payments, payments.c.invoice_id == Invoice.id)
         .where(Invoice.status == InvoiceStatus.ISSUED, Invoice.kind != InvoiceKind.CREDIT_NOTE)
         .subquery("balances")
     )
