@@ -224,51 +224,127 @@ class MonthSplit:
         return sorted(seen, key=lambda k: (-seen[k], k))
 
 
-def by_month(period: Period, key: str) -> MonthSplit:
-    """Σ nets per month and per ``key``: ``qpv`` (``"qpv"`` / ``"other"``) or ``legal_form``."""
+@dataclass(frozen=True)
+class WorkByActor:
+    """The period's work per actor, and per month split by QPV and by legal form."""
+
+    actors: list[ActorAmount]
+    qpv: MonthSplit
+    legal_forms: MonthSplit
+
+
+def work_by_actor(period: Period) -> WorkByActor:
+    """:func:`per_actor` of ``period``, and Σ nets per month split by QPV (``"qpv"`` / ``"other"``)
+    and by legal form, in one query: Σ nets per actor and month, added up here (an actor has at most
+    12 rows; an event has one month, so its events per month add up too). Largest actor first, as
+    in SQL."""
     work = _work_in(period)
     month = _month_of(work.c.starts_at, period).label("month")
-    column = (
-        sa.case((Organisation.qpv.is_(True), "qpv"), else_="other")
-        if key == "qpv"
-        else Organisation.legal_form
-    ).label("key")
+    amount = sa.func.sum(work.c.net)
     rows = db.session.execute(
-        sa.select(month, column, money_sum(sa.func.sum(work.c.net)).label("amount"))
-        .join(Organisation, Organisation.id == work.c.organisation_id)
-        .group_by(month, column)
+        sa.select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.legal_form,
+            Organisation.qpv,
+            _neighbourhood().label("neighbourhood"),
+            Organisation.public_listing,
+            month,
+            money_sum(amount).label("amount"),
+            sa.func.count(sa.distinct(work.c.event_id)).label("events"),
+        )
+        .join(work, work.c.organisation_id == Organisation.id)
+        .group_by(
+            Organisation.id,
+            Organisation.name,
+            Organisation.legal_form,
+            Organisation.qpv,
+            Organisation.qpv_name,
+            Organisation.commune,
+            Organisation.public_listing,
+            month,
+        )
+        .order_by(sa.func.sum(amount).over(partition_by=Organisation.id).desc(), Organisation.name, month)
     )
-    months: dict[int, dict[str, Decimal]] = {}
+    actors: dict[int, list] = {}
+    qpv: dict[int, dict[str, Decimal]] = {}
+    forms: dict[int, dict[str, Decimal]] = {}
     for row in rows:
-        value = row.key.value if hasattr(row.key, "value") else str(row.key)
-        months.setdefault(row.month, {})[value] = row.amount
-    return MonthSplit(months)
+        entry = actors.get(row.id)
+        if entry is None:
+            entry = actors[row.id] = [row, ZERO, 0]
+        entry[1] += row.amount
+        entry[2] += row.events
+        for months, key in ((qpv, "qpv" if row.qpv else "other"), (forms, row.legal_form.value)):
+            split = months.setdefault(row.month, {})
+            split[key] = split.get(key, ZERO) + row.amount
+    return WorkByActor(
+        actors=[
+            ActorAmount(
+                organisation_id=row.id,
+                name=row.name,
+                legal_form=row.legal_form,
+                qpv=bool(row.qpv),
+                neighbourhood=row.neighbourhood or "",
+                public=bool(row.public_listing),
+                amount=total,
+                events=events,
+            )
+            for row, total, events in actors.values()
+        ],
+        qpv=MonthSplit(qpv),
+        legal_forms=MonthSplit(forms),
+    )
 
 
 # --- how evenly the work is spread ---------------------------------------------------------------
+
+
+def _scaled(amounts) -> list[int] | None:
+    """The amounts as integers over one common power of ten (their ratios unchanged), when they are
+    all finite ``Decimal``s or ints (amounts always are); else ``None``. Integer sums and products
+    are exact and much cheaper than fractions."""
+    exponents = []
+    for amount in amounts:
+        if isinstance(amount, Decimal) and amount.is_finite():
+            exponents.append(min(amount.as_tuple().exponent, 0))
+        elif not isinstance(amount, int):
+            return None
+    if not exponents:
+        return [int(a) for a in amounts]
+    shift = -min(exponents)
+    return [int(a.scaleb(shift)) if isinstance(a, Decimal) else a * 10**shift for a in amounts]
 
 
 def gini(amounts) -> Fraction:
     """The Gini coefficient of non-negative amounts, exact: 0 when everyone gets the same, (n−1)/n
     when one gets everything. Σᵢ (2i − n − 1)·xᵢ / (n·Σx) over the amounts sorted ascending
     (i = 1…n); 0 for no amount or a zero total."""
-    values = sorted(Fraction(a) for a in amounts)
-    if any(v < 0 for v in values):
+    amounts = list(amounts)
+    values = _scaled(amounts)
+    if values is None:
+        values = [Fraction(a) for a in amounts]
+    values.sort()
+    if values and values[0] < 0:
         raise ValueError("negative amount")
-    n, total = len(values), sum(values, Fraction(0))
+    n, total = len(values), sum(values)
     if n == 0 or total == 0:
         return Fraction(0)
-    weighted = sum(((2 * i - n - 1) * v for i, v in enumerate(values, start=1)), Fraction(0))
-    return weighted / (n * total)
+    weighted = sum((2 * i - n - 1) * v for i, v in enumerate(values, start=1))
+    return Fraction(weighted) / (n * total)
 
 
 def top_share(amounts, k: int = 3) -> Fraction:
     """The share of the ``k`` largest amounts in the total (0 for a zero total)."""
-    values = sorted((Fraction(a) for a in amounts), reverse=True)
-    total = sum(values, Fraction(0))
+    amounts = list(amounts)
+    values = _scaled(amounts)
+    if values is None:
+        values = [Fraction(a) for a in amounts]
+    values.sort(reverse=True)
+    total = sum(values)
     if total == 0:
         return Fraction(0)
-    return sum(values[:k], Fraction(0)) / total
+    return Fraction(sum(values[:k])) / total
 
 
 def as_rate(value: Fraction) -> Decimal:
@@ -296,44 +372,67 @@ def _participation():
 
 
 def _first_pairs(period: Period | None = None, event_id: int | None = None):
-    """Pairs (a < b) of actors on the same event, with ``first_time`` = 1 when they never shared an
-    earlier one (earlier: an earlier start, or the same start and a smaller id), as a subquery
-    ``event_id, starts_at, first_id, second_id, first_time``.
+    """Pairs (a < b) of actors on the same event of the period (or on the event), with
+    ``first_time`` = 1 when they never shared an earlier one (earlier: an earlier start, or the same
+    start and a smaller id), as a subquery ``event_id, starts_at, first_id, second_id, first_time``.
 
-    Every pair's events are ranked once (``ROW_NUMBER() OVER (PARTITION BY the pair ORDER BY start,
-    id)``); its first event is rank 1. Then only the period's (or the event's) pairs are kept."""
+    A pair is new on its first event in the period (``ROW_NUMBER() OVER (PARTITION BY the pair
+    ORDER BY start, id)`` = 1 among the period's events) unless it met before the period: the pairs
+    of the earlier events are collected once (``DISTINCT``) and outer-joined. No window runs over the
+    pairs of every year, and no pair is looked for event by event."""
     part = _participation()
     a, b = part.alias("a"), part.alias("b")
+    if event_id is not None:
+        this = aliased(Event)
+        start = sa.select(this.starts_at).where(this.id == event_id).scalar_subquery()
+        in_scope = Event.id == event_id
+        earlier = sa.or_(Event.starts_at < start, sa.and_(Event.starts_at == start, Event.id < event_id))
+    else:
+        assert period is not None
+        in_scope = sa.and_(Event.starts_at >= period.start, Event.starts_at < period.end)
+        earlier = Event.starts_at < period.start
+
+    def pairs(*columns):
+        return (
+            sa.select(*columns)
+            .select_from(a)
+            .join(b, sa.and_(a.c.event_id == b.c.event_id, a.c.organisation_id < b.c.organisation_id))
+            .join(Event, Event.id == a.c.event_id)
+        )
+
     rank = (
         sa.func.row_number()
         .over(partition_by=(a.c.organisation_id, b.c.organisation_id), order_by=(Event.starts_at, Event.id))
         .label("rank")
     )
-    ranked = (
-        sa.select(
+    scoped = (
+        pairs(
             a.c.event_id,
             Event.starts_at,
             a.c.organisation_id.label("first_id"),
             b.c.organisation_id.label("second_id"),
             rank,
         )
-        .select_from(a)
-        .join(b, sa.and_(a.c.event_id == b.c.event_id, a.c.organisation_id < b.c.organisation_id))
-        .join(Event, Event.id == a.c.event_id)
-        .subquery("ranked")
+        .where(in_scope)
+        .subquery("scoped")
     )
-    query = sa.select(
-        ranked.c.event_id,
-        ranked.c.starts_at,
-        ranked.c.first_id,
-        ranked.c.second_id,
-        sa.case((ranked.c.rank == 1, 1), else_=0).label("first_time"),
+    met = (
+        pairs(a.c.organisation_id.label("first_id"), b.c.organisation_id.label("second_id"))
+        .where(earlier)
+        .distinct()
+        .subquery("met")
     )
-    if period is not None:
-        query = query.where(ranked.c.starts_at >= period.start, ranked.c.starts_at < period.end)
-    if event_id is not None:
-        query = query.where(ranked.c.event_id == event_id)
-    return query.subquery("pairs")
+    return (
+        sa.select(
+            scoped.c.event_id,
+            scoped.c.starts_at,
+            scoped.c.first_id,
+            scoped.c.second_id,
+            sa.case((sa.and_(scoped.c.rank == 1, met.c.first_id.is_(None)), 1), else_=0).label("first_time"),
+        )
+        .outerjoin(met, sa.and_(met.c.first_id == scoped.c.first_id, met.c.second_id == scoped.c.second_id))
+        .subquery("pairs")
+    )
 
 
 @dataclass(frozen=True)
