@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import cache, lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -94,6 +95,11 @@ def _month_of_date(column, period: Period):
     )
 
 
+#: Statements that depend on a period (or a day) only are built once per period and kept: building
+#: their CASEs and subqueries cost more than running them on a small network.
+_per_period = lru_cache(maxsize=32)
+
+
 def money_sum(expression):
     """An SQL sum read back as Money (cents on SQLite, NUMERIC on PostgreSQL)."""
     return sa.type_coerce(sa.func.coalesce(expression, 0), Money())
@@ -102,6 +108,7 @@ def money_sum(expression):
 # --- work: the accepted quotes' lines -------------------------------------------------------------
 
 
+@cache  # a construct without parameters, built once (SQL constructs are immutable and shared)
 def _work():
     """One row per accepted, delivered line: event, its start, actor, category, net."""
     return (
@@ -123,6 +130,7 @@ def _work():
     )
 
 
+@_per_period
 def _work_in(period: Period | None = None, event_id: int | None = None):
     query = _work()
     if period is not None:
@@ -238,49 +246,10 @@ def work_by_actor(period: Period) -> WorkByActor:
     and by legal form, in one query: Σ nets per actor and month, added up here (an actor has at most
     12 rows; an event has one month, so its events per month add up too). Largest actor first, as
     in SQL."""
-    lines = _work_in(period)
-    # Per actor and event first (the month's CASE then runs once per event, not once per line).
-    work = (
-        sa.select(
-            lines.c.organisation_id,
-            lines.c.event_id,
-            lines.c.starts_at,
-            sa.func.sum(lines.c.net).label("net"),
-        )
-        .group_by(lines.c.organisation_id, lines.c.event_id, lines.c.starts_at)
-        .subquery("work_per_event")
-    )
-    month = _month_of(work.c.starts_at, period).label("month")
-    amount = sa.func.sum(work.c.net)
-    rows = db.session.execute(
-        sa.select(
-            Organisation.id,
-            Organisation.name,
-            Organisation.legal_form,
-            Organisation.qpv,
-            _neighbourhood().label("neighbourhood"),
-            Organisation.public_listing,
-            month,
-            money_sum(amount).label("amount"),
-            sa.func.count().label("events"),
-        )
-        .join(work, work.c.organisation_id == Organisation.id)
-        .group_by(
-            Organisation.id,
-            Organisation.name,
-            Organisation.legal_form,
-            Organisation.qpv,
-            Organisation.qpv_name,
-            Organisation.commune,
-            Organisation.public_listing,
-            month,
-        )
-        .order_by(sa.func.sum(amount).over(partition_by=Organisation.id).desc(), Organisation.name, month)
-    )
     actors: dict[int, list] = {}
     qpv: dict[int, dict[str, Decimal]] = {}
     forms: dict[int, dict[str, Decimal]] = {}
-    for row in rows:
+    for row in db.session.execute(_work_by_actor_statement(period)):
         entry = actors.get(row.id)
         if entry is None:
             entry = actors[row.id] = [row, ZERO, 0]
@@ -305,6 +274,49 @@ def work_by_actor(period: Period) -> WorkByActor:
         ],
         qpv=MonthSplit(qpv),
         legal_forms=MonthSplit(forms),
+    )
+
+
+@_per_period
+def _work_by_actor_statement(period: Period):
+    lines = _work_in(period)
+    # Per actor and event first (the month's CASE then runs once per event, not once per line).
+    work = (
+        sa.select(
+            lines.c.organisation_id,
+            lines.c.event_id,
+            lines.c.starts_at,
+            sa.func.sum(lines.c.net).label("net"),
+        )
+        .group_by(lines.c.organisation_id, lines.c.event_id, lines.c.starts_at)
+        .subquery("work_per_event")
+    )
+    month = _month_of(work.c.starts_at, period).label("month")
+    amount = sa.func.sum(work.c.net)
+    return (
+        sa.select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.legal_form,
+            Organisation.qpv,
+            _neighbourhood().label("neighbourhood"),
+            Organisation.public_listing,
+            month,
+            money_sum(amount).label("amount"),
+            sa.func.count().label("events"),
+        )
+        .join(work, work.c.organisation_id == Organisation.id)
+        .group_by(
+            Organisation.id,
+            Organisation.name,
+            Organisation.legal_form,
+            Organisation.qpv,
+            Organisation.qpv_name,
+            Organisation.commune,
+            Organisation.public_listing,
+            month,
+        )
+        .order_by(sa.func.sum(amount).over(partition_by=Organisation.id).desc(), Organisation.name, month)
     )
 
 
@@ -366,6 +378,7 @@ def as_rate(value: Fraction) -> Decimal:
 # --- first-time collaborations -------------------------------------------------------------------
 
 
+@cache  # a construct without parameters, built once (SQL constructs are immutable and shared)
 def _participation():
     return (
         sa.select(Quote.event_id.label("event_id"), QuoteLine.organisation_id.label("organisation_id"))
@@ -382,6 +395,7 @@ def _participation():
     )
 
 
+@_per_period
 def _first_pairs(period: Period | None = None, event_id: int | None = None):
     """Pairs (a < b) of actors on the same event of the period (or on the event), with
     ``first_time`` = 1 when they never shared an earlier one (earlier: an earlier start, or the same
@@ -492,6 +506,7 @@ def first_time_pairs(event_id: int) -> list[tuple[int, str, bool, int, str, bool
 # --- receivables -----------------------------------------------------------------------------------
 
 
+@cache  # a construct without parameters, built once (SQL constructs are immutable and shared)
 def _invoice_balances():
     """Every issued invoice and deposit with what it asks (``due``), what was paid and its balance —
     :class:`invoicing.services.invoices.Figures` in SQL.
@@ -561,19 +576,23 @@ class ClientReceivable:
 def receivables(today: date) -> list[ClientReceivable]:
     """What each client still owes, by age of the debt (days past the due date on ``today``),
     largest debtor first (one query)."""
+    clients: dict[int, ClientReceivable] = {}
+    for row in db.session.execute(_receivables_statement(today)):
+        entry = clients.setdefault(row.id, ClientReceivable(row.id, row.name, {}))
+        entry.buckets[row.age] = row.amount
+    return sorted(clients.values(), key=lambda c: (-c.total, c.name))
+
+
+@_per_period
+def _receivables_statement(today: date):
     balances = _invoice_balances()
     age = _age(balances.c.due_date, today).label("age")
-    rows = db.session.execute(
+    return (
         sa.select(Client.id, Client.name, age, money_sum(sa.func.sum(balances.c.balance)).label("amount"))
         .join(balances, balances.c.client_id == Client.id)
         .where(balances.c.balance > 0)
         .group_by(Client.id, Client.name, age)
     )
-    clients: dict[int, ClientReceivable] = {}
-    for row in rows:
-        entry = clients.setdefault(row.id, ClientReceivable(row.id, row.name, {}))
-        entry.buckets[row.age] = row.amount
-    return sorted(clients.values(), key=lambda c: (-c.total, c.name))
 
 
 @dataclass(frozen=True)
@@ -589,38 +608,10 @@ class Treasury:
 def treasury(period: Period) -> Treasury:
     """Billed (what the period's invoices ask, credit notes deducted), collected (payments received in
     the period), per month; payouts paid in the period and due now (three queries)."""
-    balances = _invoice_balances()
-    month = _month_of_date(balances.c.issue_date, period).label("month")
-    billed = {
-        row.month: row.amount
-        for row in db.session.execute(
-            sa.select(month, money_sum(sa.func.sum(balances.c.due)).label("amount"))
-            .where(balances.c.issue_date >= period.first_day, balances.c.issue_date <= period.last_day)
-            .group_by(month)
-        )
-    }
-    paid_month = _month_of_date(Payment.received_on, period).label("month")
-    collected = {
-        row.month: row.amount
-        for row in db.session.execute(
-            sa.select(paid_month, money_sum(sa.func.sum(Payment.amount)).label("amount"))
-            .where(Payment.received_on >= period.first_day, Payment.received_on <= period.last_day)
-            .group_by(paid_month)
-        )
-    }
-    paid_in_period = sa.and_(
-        Payout.status == PayoutStatus.PAID,
-        Payout.paid_on >= period.first_day,
-        Payout.paid_on <= period.last_day,
-    )
-    payouts = db.session.execute(
-        sa.select(
-            money_sum(sa.func.sum(sa.case((paid_in_period, Payout.amount), else_=0))).label("paid"),
-            money_sum(
-                sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0))
-            ).label("due"),
-        )
-    ).one()
+    billed_query, collected_query, payouts_query = _treasury_statements(period)
+    billed = {row.month: row.amount for row in db.session.execute(billed_query)}
+    collected = {row.month: row.amount for row in db.session.execute(collected_query)}
+    payouts = db.session.execute(payouts_query).one()
     billed_months = [billed.get(m, ZERO) for m in range(1, 13)]
     collected_months = [collected.get(m, ZERO) for m in range(1, 13)]
     return Treasury(
@@ -631,6 +622,35 @@ def treasury(period: Period) -> Treasury:
         payouts_paid=payouts.paid,
         payouts_due=payouts.due,
     )
+
+
+@_per_period
+def _treasury_statements(period: Period):
+    balances = _invoice_balances()
+    month = _month_of_date(balances.c.issue_date, period).label("month")
+    billed = (
+        sa.select(month, money_sum(sa.func.sum(balances.c.due)).label("amount"))
+        .where(balances.c.issue_date >= period.first_day, balances.c.issue_date <= period.last_day)
+        .group_by(month)
+    )
+    paid_month = _month_of_date(Payment.received_on, period).label("month")
+    collected = (
+        sa.select(paid_month, money_sum(sa.func.sum(Payment.amount)).label("amount"))
+        .where(Payment.received_on >= period.first_day, Payment.received_on <= period.last_day)
+        .group_by(paid_month)
+    )
+    paid_in_period = sa.and_(
+        Payout.status == PayoutStatus.PAID,
+        Payout.paid_on >= period.first_day,
+        Payout.paid_on <= period.last_day,
+    )
+    payouts = sa.select(
+        money_sum(sa.func.sum(sa.case((paid_in_period, Payout.amount), else_=0))).label("paid"),
+        money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0))).label(
+            "due"
+        ),
+    )
+    return billed, collected, payouts
 
 
 @dataclass(frozen=True)
