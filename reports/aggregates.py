@@ -471,8 +471,14 @@ class EventPairs:
 
 def pairs_per_event(period: Period) -> list[EventPairs]:
     """Per event of the period: how many pairs of actors worked on it, how many for the first time."""
+    rows = db.session.execute(_pairs_statement(period))
+    return [EventPairs(r.id, r.title, r.starts_at, r.pairs, int(r.first_time or 0)) for r in rows]
+
+
+@_per_period
+def _pairs_statement(period: Period):
     pairs = _first_pairs(period)
-    rows = db.session.execute(
+    return (
         sa.select(
             Event.id,
             Event.title,
@@ -484,7 +490,6 @@ def pairs_per_event(period: Period) -> list[EventPairs]:
         .group_by(Event.id, Event.title, Event.starts_at)
         .order_by(Event.starts_at, Event.id)
     )
-    return [EventPairs(r.id, r.title, r.starts_at, r.pairs, int(r.first_time or 0)) for r in rows]
 
 
 def first_time_pairs(event_id: int) -> list[tuple[int, str, bool, int, str, bool]]:
@@ -663,17 +668,23 @@ class ActorPayouts:
 
 def payouts_per_actor(period: Period) -> list[ActorPayouts]:
     """Per actor, for the events of the period: paid out and still due (one query)."""
+    result = [
+        ActorPayouts(r.id, r.name, r.paid, r.due) for r in db.session.execute(_payouts_statement(period))
+    ]
+    return sorted(result, key=lambda a: (-(a.paid + a.due), a.name))
+
+
+@_per_period
+def _payouts_statement(period: Period):
     paid = money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.PAID, Payout.amount), else_=0)))
     due = money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0)))
-    rows = db.session.execute(
+    return (
         sa.select(Organisation.id, Organisation.name, paid.label("paid"), due.label("due"))
         .join(Payout, Payout.organisation_id == Organisation.id)
         .join(Event, Event.id == Payout.event_id)
         .where(Event.starts_at >= period.start, Event.starts_at < period.end)
         .group_by(Organisation.id, Organisation.name)
     )
-    result = [ActorPayouts(r.id, r.name, r.paid, r.due) for r in rows]
-    return sorted(result, key=lambda a: (-(a.paid + a.due), a.name))
 
 
 def paid_out_per_actor(event_id: int) -> dict[int, Decimal]:
