@@ -106,6 +106,25 @@ def test_the_treasury_dashboard_shows_receivables_by_client_and_age(client, auth
     assert "Plus de 90 jours 500,00 €" in page  # today is years after May 2011
 
 
+def test_the_dashboards_read_the_data_anew_each_time(
+    client, auth, make_user, make_client, make_event, assises
+):
+    """Their statements are built once per year and kept (reports.aggregates): never their figures."""
+    _event, (ecos, _tak, _hidden) = assises
+    login(client, auth, make_user, "admin")
+    before = text(client.get("/indicateurs/administration?annee=2011"))
+    assert "Encaissé 0,00 €" in before and "Ecos 4 200,00 €" in before
+    city = make_client(name="Ville de Rezé")
+    paid(
+        issued(city, "70.00", issue_date=date(2011, 5, 2), due_date=date(2011, 6, 1)),
+        "70.00",
+        date(2011, 5, 3),
+    )
+    accepted_work(make_event, [(ecos, "Scénographie", "0.50")], when=datetime(2011, 6, 1, 8, tzinfo=UTC))
+    after = text(client.get("/indicateurs/administration?annee=2011"))
+    assert "Encaissé 70,00 €" in after and "Ecos 4 200,50 €" in after
+
+
 def _grow(make_event, make_organisation, make_client, events: int, actors: int):
     for n in range(events):
         orgs = [
