@@ -149,6 +149,16 @@ def load_config(app, test_config: dict | None = None) -> None:
     instance.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'maillage.db'}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # PostgreSQL's JIT compiles a query whose estimated cost passes jit_above_cost: worth it for
+        # an analytical query of minutes, not for a page's. On the dashboards' queries (aggregates
+        # over years, whose row estimates are far above the truth) it took 70–540 ms to compile
+        # what then ran in 100–200 ms. Off for the app's connections (a setting of the session).
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("options", "-c jit=off")
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("OUTBOX_DIR"):
         app.config["OUTBOX_DIR"] = str(instance / "outbox")
     if not app.config.get("SECRET_KEY"):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import cache, lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -94,6 +95,11 @@ def _month_of_date(column, period: Period):
     )
 
 
+#: Statements that depend on a period (or a day) only are built once per period and kept: building
+#: their CASEs and subqueries cost more than running them on a small network.
+_per_period = lru_cache(maxsize=32)
+
+
 def money_sum(expression):
     """An SQL sum read back as Money (cents on SQLite, NUMERIC on PostgreSQL)."""
     return sa.type_coerce(sa.func.coalesce(expression, 0), Money())
@@ -102,6 +108,7 @@ def money_sum(expression):
 # --- work: the accepted quotes' lines -------------------------------------------------------------
 
 
+@cache  # a construct without parameters, built once (SQL constructs are immutable and shared)
 def _work():
     """One row per accepted, delivered line: event, its start, actor, category, net."""
     return (
@@ -123,6 +130,7 @@ def _work():
     )
 
 
+@_per_period
 def _work_in(period: Period | None = None, event_id: int | None = None):
     query = _work()
     if period is not None:
@@ -224,51 +232,142 @@ class MonthSplit:
         return sorted(seen, key=lambda k: (-seen[k], k))
 
 
-def by_month(period: Period, key: str) -> MonthSplit:
-    """Σ nets per month and per ``key``: ``qpv`` (``"qpv"`` / ``"other"``) or ``legal_form``."""
-    work = _work_in(period)
-    month = _month_of(work.c.starts_at, period).label("month")
-    column = (
-        sa.case((Organisation.qpv.is_(True), "qpv"), else_="other")
-        if key == "qpv"
-        else Organisation.legal_form
-    ).label("key")
-    rows = db.session.execute(
-        sa.select(month, column, money_sum(sa.func.sum(work.c.net)).label("amount"))
-        .join(Organisation, Organisation.id == work.c.organisation_id)
-        .group_by(month, column)
+@dataclass(frozen=True)
+class WorkByActor:
+    """The period's work per actor, and per month split by QPV and by legal form."""
+
+    actors: list[ActorAmount]
+    qpv: MonthSplit
+    legal_forms: MonthSplit
+
+
+def work_by_actor(period: Period) -> WorkByActor:
+    """:func:`per_actor` of ``period``, and Σ nets per month split by QPV (``"qpv"`` / ``"other"``)
+    and by legal form, in one query: Σ nets per actor and month, added up here (an actor has at most
+    12 rows; an event has one month, so its events per month add up too). Largest actor first, as
+    in SQL."""
+    actors: dict[int, list] = {}
+    qpv: dict[int, dict[str, Decimal]] = {}
+    forms: dict[int, dict[str, Decimal]] = {}
+    for row in db.session.execute(_work_by_actor_statement(period)):
+        entry = actors.get(row.id)
+        if entry is None:
+            entry = actors[row.id] = [row, ZERO, 0]
+        entry[1] += row.amount
+        entry[2] += row.events
+        for months, key in ((qpv, "qpv" if row.qpv else "other"), (forms, row.legal_form.value)):
+            split = months.setdefault(row.month, {})
+            split[key] = split.get(key, ZERO) + row.amount
+    return WorkByActor(
+        actors=[
+            ActorAmount(
+                organisation_id=row.id,
+                name=row.name,
+                legal_form=row.legal_form,
+                qpv=bool(row.qpv),
+                neighbourhood=row.neighbourhood or "",
+                public=bool(row.public_listing),
+                amount=total,
+                events=events,
+            )
+            for row, total, events in actors.values()
+        ],
+        qpv=MonthSplit(qpv),
+        legal_forms=MonthSplit(forms),
     )
-    months: dict[int, dict[str, Decimal]] = {}
-    for row in rows:
-        value = row.key.value if hasattr(row.key, "value") else str(row.key)
-        months.setdefault(row.month, {})[value] = row.amount
-    return MonthSplit(months)
+
+
+@_per_period
+def _work_by_actor_statement(period: Period):
+    lines = _work_in(period)
+    # Per actor and event first (the month's CASE then runs once per event, not once per line).
+    work = (
+        sa.select(
+            lines.c.organisation_id,
+            lines.c.event_id,
+            lines.c.starts_at,
+            sa.func.sum(lines.c.net).label("net"),
+        )
+        .group_by(lines.c.organisation_id, lines.c.event_id, lines.c.starts_at)
+        .subquery("work_per_event")
+    )
+    month = _month_of(work.c.starts_at, period).label("month")
+    amount = sa.func.sum(work.c.net)
+    return (
+        sa.select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.legal_form,
+            Organisation.qpv,
+            _neighbourhood().label("neighbourhood"),
+            Organisation.public_listing,
+            month,
+            money_sum(amount).label("amount"),
+            sa.func.count().label("events"),
+        )
+        .join(work, work.c.organisation_id == Organisation.id)
+        .group_by(
+            Organisation.id,
+            Organisation.name,
+            Organisation.legal_form,
+            Organisation.qpv,
+            Organisation.qpv_name,
+            Organisation.commune,
+            Organisation.public_listing,
+            month,
+        )
+        .order_by(sa.func.sum(amount).over(partition_by=Organisation.id).desc(), Organisation.name, month)
+    )
 
 
 # --- how evenly the work is spread ---------------------------------------------------------------
+
+
+def _scaled(amounts) -> list[int] | None:
+    """The amounts as integers over one common power of ten (their ratios unchanged), when they are
+    all finite ``Decimal``s or ints (amounts always are); else ``None``. Integer sums and products
+    are exact and much cheaper than fractions."""
+    exponents = []
+    for amount in amounts:
+        if isinstance(amount, Decimal) and amount.is_finite():
+            exponents.append(min(amount.as_tuple().exponent, 0))
+        elif not isinstance(amount, int):
+            return None
+    if not exponents:
+        return [int(a) for a in amounts]
+    shift = -min(exponents)
+    return [int(a.scaleb(shift)) if isinstance(a, Decimal) else a * 10**shift for a in amounts]
 
 
 def gini(amounts) -> Fraction:
     """The Gini coefficient of non-negative amounts, exact: 0 when everyone gets the same, (n−1)/n
     when one gets everything. Σᵢ (2i − n − 1)·xᵢ / (n·Σx) over the amounts sorted ascending
     (i = 1…n); 0 for no amount or a zero total."""
-    values = sorted(Fraction(a) for a in amounts)
-    if any(v < 0 for v in values):
+    amounts = list(amounts)
+    values = _scaled(amounts)
+    if values is None:
+        values = [Fraction(a) for a in amounts]
+    values.sort()
+    if values and values[0] < 0:
         raise ValueError("negative amount")
-    n, total = len(values), sum(values, Fraction(0))
+    n, total = len(values), sum(values)
     if n == 0 or total == 0:
         return Fraction(0)
-    weighted = sum(((2 * i - n - 1) * v for i, v in enumerate(values, start=1)), Fraction(0))
-    return weighted / (n * total)
+    weighted = sum((2 * i - n - 1) * v for i, v in enumerate(values, start=1))
+    return Fraction(weighted) / (n * total)
 
 
 def top_share(amounts, k: int = 3) -> Fraction:
     """The share of the ``k`` largest amounts in the total (0 for a zero total)."""
-    values = sorted((Fraction(a) for a in amounts), reverse=True)
-    total = sum(values, Fraction(0))
+    amounts = list(amounts)
+    values = _scaled(amounts)
+    if values is None:
+        values = [Fraction(a) for a in amounts]
+    values.sort(reverse=True)
+    total = sum(values)
     if total == 0:
         return Fraction(0)
-    return sum(values[:k], Fraction(0)) / total
+    return Fraction(sum(values[:k])) / total
 
 
 def as_rate(value: Fraction) -> Decimal:
@@ -279,6 +378,7 @@ def as_rate(value: Fraction) -> Decimal:
 # --- first-time collaborations -------------------------------------------------------------------
 
 
+@cache  # a construct without parameters, built once (SQL constructs are immutable and shared)
 def _participation():
     return (
         sa.select(Quote.event_id.label("event_id"), QuoteLine.organisation_id.label("organisation_id"))
@@ -295,45 +395,69 @@ def _participation():
     )
 
 
+@_per_period
 def _first_pairs(period: Period | None = None, event_id: int | None = None):
-    """Pairs (a < b) of actors on the same event, with ``first_time`` = 1 when they never shared an
-    earlier one (earlier: an earlier start, or the same start and a smaller id), as a subquery
-    ``event_id, starts_at, first_id, second_id, first_time``.
+    """Pairs (a < b) of actors on the same event of the period (or on the event), with
+    ``first_time`` = 1 when they never shared an earlier one (earlier: an earlier start, or the same
+    start and a smaller id), as a subquery ``event_id, starts_at, first_id, second_id, first_time``.
 
-    Every pair's events are ranked once (``ROW_NUMBER() OVER (PARTITION BY the pair ORDER BY start,
-    id)``); its first event is rank 1. Then only the period's (or the event's) pairs are kept."""
+    A pair is new on its first event in the period (``ROW_NUMBER() OVER (PARTITION BY the pair
+    ORDER BY start, id)`` = 1 among the period's events) unless it met before the period: the pairs
+    of the earlier events are collected once (``DISTINCT``) and outer-joined. No window runs over the
+    pairs of every year, and no pair is looked for event by event."""
     part = _participation()
     a, b = part.alias("a"), part.alias("b")
+    if event_id is not None:
+        this = aliased(Event)
+        start = sa.select(this.starts_at).where(this.id == event_id).scalar_subquery()
+        in_scope = Event.id == event_id
+        earlier = sa.or_(Event.starts_at < start, sa.and_(Event.starts_at == start, Event.id < event_id))
+    else:
+        assert period is not None
+        in_scope = sa.and_(Event.starts_at >= period.start, Event.starts_at < period.end)
+        earlier = Event.starts_at < period.start
+
+    def pairs(*columns):
+        return (
+            sa.select(*columns)
+            .select_from(a)
+            .join(b, sa.and_(a.c.event_id == b.c.event_id, a.c.organisation_id < b.c.organisation_id))
+            .join(Event, Event.id == a.c.event_id)
+        )
+
     rank = (
         sa.func.row_number()
         .over(partition_by=(a.c.organisation_id, b.c.organisation_id), order_by=(Event.starts_at, Event.id))
         .label("rank")
     )
-    ranked = (
-        sa.select(
+    scoped = (
+        pairs(
             a.c.event_id,
             Event.starts_at,
             a.c.organisation_id.label("first_id"),
             b.c.organisation_id.label("second_id"),
             rank,
         )
-        .select_from(a)
-        .join(b, sa.and_(a.c.event_id == b.c.event_id, a.c.organisation_id < b.c.organisation_id))
-        .join(Event, Event.id == a.c.event_id)
-        .subquery("ranked")
+        .where(in_scope)
+        .subquery("scoped")
     )
-    query = sa.select(
-        ranked.c.event_id,
-        ranked.c.starts_at,
-        ranked.c.first_id,
-        ranked.c.second_id,
-        sa.case((ranked.c.rank == 1, 1), else_=0).label("first_time"),
+    met = (
+        pairs(a.c.organisation_id.label("first_id"), b.c.organisation_id.label("second_id"))
+        .where(earlier)
+        .distinct()
+        .subquery("met")
     )
-    if period is not None:
-        query = query.where(ranked.c.starts_at >= period.start, ranked.c.starts_at < period.end)
-    if event_id is not None:
-        query = query.where(ranked.c.event_id == event_id)
-    return query.subquery("pairs")
+    return (
+        sa.select(
+            scoped.c.event_id,
+            scoped.c.starts_at,
+            scoped.c.first_id,
+            scoped.c.second_id,
+            sa.case((sa.and_(scoped.c.rank == 1, met.c.first_id.is_(None)), 1), else_=0).label("first_time"),
+        )
+        .outerjoin(met, sa.and_(met.c.first_id == scoped.c.first_id, met.c.second_id == scoped.c.second_id))
+        .subquery("pairs")
+    )
 
 
 @dataclass(frozen=True)
@@ -347,8 +471,14 @@ class EventPairs:
 
 def pairs_per_event(period: Period) -> list[EventPairs]:
     """Per event of the period: how many pairs of actors worked on it, how many for the first time."""
+    rows = db.session.execute(_pairs_statement(period))
+    return [EventPairs(r.id, r.title, r.starts_at, r.pairs, int(r.first_time or 0)) for r in rows]
+
+
+@_per_period
+def _pairs_statement(period: Period):
     pairs = _first_pairs(period)
-    rows = db.session.execute(
+    return (
         sa.select(
             Event.id,
             Event.title,
@@ -360,7 +490,6 @@ def pairs_per_event(period: Period) -> list[EventPairs]:
         .group_by(Event.id, Event.title, Event.starts_at)
         .order_by(Event.starts_at, Event.id)
     )
-    return [EventPairs(r.id, r.title, r.starts_at, r.pairs, int(r.first_time or 0)) for r in rows]
 
 
 def first_time_pairs(event_id: int) -> list[tuple[int, str, bool, int, str, bool]]:
@@ -382,20 +511,29 @@ def first_time_pairs(event_id: int) -> list[tuple[int, str, bool, int, str, bool
 # --- receivables -----------------------------------------------------------------------------------
 
 
+@cache  # a construct without parameters, built once (SQL constructs are immutable and shared)
 def _invoice_balances():
     """Every issued invoice and deposit with what it asks (``due``), what was paid and its balance —
-    :class:`invoicing.services.invoices.Figures` in SQL."""
+    :class:`invoicing.services.invoices.Figures` in SQL.
+
+    Credit notes and payments are summed once per invoice (two grouped subqueries, outer-joined),
+    not by a subquery per invoice: a correlated one is run again at each reference, and SQLite,
+    seeing ``credit_of_id`` mostly NULL, scans every invoice for each. Sums and differences of
+    money columns of the same scale are exact on both databases (app.db)."""
     credit = aliased(Invoice)
-    credited = (
-        sa.select(sa.func.coalesce(sa.func.sum(credit.total_gross), 0))
-        .where(credit.credit_of_id == Invoice.id, credit.status == InvoiceStatus.ISSUED)
-        .scalar_subquery()
+    credits = (
+        sa.select(credit.credit_of_id.label("invoice_id"), sa.func.sum(credit.total_gross).label("amount"))
+        .where(credit.credit_of_id.is_not(None), credit.status == InvoiceStatus.ISSUED)
+        .group_by(credit.credit_of_id)
+        .subquery("credits")
     )
-    paid = (
-        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount), 0))
-        .where(Payment.invoice_id == Invoice.id)
-        .scalar_subquery()
+    payments = (
+        sa.select(Payment.invoice_id.label("invoice_id"), sa.func.sum(Payment.amount).label("amount"))
+        .group_by(Payment.invoice_id)
+        .subquery("payments_in")
     )
+    credited = sa.func.coalesce(credits.c.amount, 0)
+    paid = sa.func.coalesce(payments.c.amount, 0)
     asked = Invoice.total_gross - Invoice.prepaid
     due = asked - sa.case((credited < asked, credited), else_=asked)
     return (
@@ -408,6 +546,8 @@ def _invoice_balances():
             paid.label("paid"),
             (due - paid).label("balance"),
         )
+        .outerjoin(credits, credits.c.invoice_id == Invoice.id)
+        .outerjoin(payments, payments.c.invoice_id == Invoice.id)
         .where(Invoice.status == InvoiceStatus.ISSUED, Invoice.kind != InvoiceKind.CREDIT_NOTE)
         .subquery("balances")
     )
@@ -441,19 +581,23 @@ class ClientReceivable:
 def receivables(today: date) -> list[ClientReceivable]:
     """What each client still owes, by age of the debt (days past the due date on ``today``),
     largest debtor first (one query)."""
+    clients: dict[int, ClientReceivable] = {}
+    for row in db.session.execute(_receivables_statement(today)):
+        entry = clients.setdefault(row.id, ClientReceivable(row.id, row.name, {}))
+        entry.buckets[row.age] = row.amount
+    return sorted(clients.values(), key=lambda c: (-c.total, c.name))
+
+
+@_per_period
+def _receivables_statement(today: date):
     balances = _invoice_balances()
     age = _age(balances.c.due_date, today).label("age")
-    rows = db.session.execute(
+    return (
         sa.select(Client.id, Client.name, age, money_sum(sa.func.sum(balances.c.balance)).label("amount"))
         .join(balances, balances.c.client_id == Client.id)
         .where(balances.c.balance > 0)
         .group_by(Client.id, Client.name, age)
     )
-    clients: dict[int, ClientReceivable] = {}
-    for row in rows:
-        entry = clients.setdefault(row.id, ClientReceivable(row.id, row.name, {}))
-        entry.buckets[row.age] = row.amount
-    return sorted(clients.values(), key=lambda c: (-c.total, c.name))
 
 
 @dataclass(frozen=True)
@@ -469,38 +613,10 @@ class Treasury:
 def treasury(period: Period) -> Treasury:
     """Billed (what the period's invoices ask, credit notes deducted), collected (payments received in
     the period), per month; payouts paid in the period and due now (three queries)."""
-    balances = _invoice_balances()
-    month = _month_of_date(balances.c.issue_date, period).label("month")
-    billed = {
-        row.month: row.amount
-        for row in db.session.execute(
-            sa.select(month, money_sum(sa.func.sum(balances.c.due)).label("amount"))
-            .where(balances.c.issue_date >= period.first_day, balances.c.issue_date <= period.last_day)
-            .group_by(month)
-        )
-    }
-    paid_month = _month_of_date(Payment.received_on, period).label("month")
-    collected = {
-        row.month: row.amount
-        for row in db.session.execute(
-            sa.select(paid_month, money_sum(sa.func.sum(Payment.amount)).label("amount"))
-            .where(Payment.received_on >= period.first_day, Payment.received_on <= period.last_day)
-            .group_by(paid_month)
-        )
-    }
-    paid_in_period = sa.and_(
-        Payout.status == PayoutStatus.PAID,
-        Payout.paid_on >= period.first_day,
-        Payout.paid_on <= period.last_day,
-    )
-    payouts = db.session.execute(
-        sa.select(
-            money_sum(sa.func.sum(sa.case((paid_in_period, Payout.amount), else_=0))).label("paid"),
-            money_sum(
-                sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0))
-            ).label("due"),
-        )
-    ).one()
+    billed_query, collected_query, payouts_query = _treasury_statements(period)
+    billed = {row.month: row.amount for row in db.session.execute(billed_query)}
+    collected = {row.month: row.amount for row in db.session.execute(collected_query)}
+    payouts = db.session.execute(payouts_query).one()
     billed_months = [billed.get(m, ZERO) for m in range(1, 13)]
     collected_months = [collected.get(m, ZERO) for m in range(1, 13)]
     return Treasury(
@@ -513,6 +629,35 @@ def treasury(period: Period) -> Treasury:
     )
 
 
+@_per_period
+def _treasury_statements(period: Period):
+    balances = _invoice_balances()
+    month = _month_of_date(balances.c.issue_date, period).label("month")
+    billed = (
+        sa.select(month, money_sum(sa.func.sum(balances.c.due)).label("amount"))
+        .where(balances.c.issue_date >= period.first_day, balances.c.issue_date <= period.last_day)
+        .group_by(month)
+    )
+    paid_month = _month_of_date(Payment.received_on, period).label("month")
+    collected = (
+        sa.select(paid_month, money_sum(sa.func.sum(Payment.amount)).label("amount"))
+        .where(Payment.received_on >= period.first_day, Payment.received_on <= period.last_day)
+        .group_by(paid_month)
+    )
+    paid_in_period = sa.and_(
+        Payout.status == PayoutStatus.PAID,
+        Payout.paid_on >= period.first_day,
+        Payout.paid_on <= period.last_day,
+    )
+    payouts = sa.select(
+        money_sum(sa.func.sum(sa.case((paid_in_period, Payout.amount), else_=0))).label("paid"),
+        money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0))).label(
+            "due"
+        ),
+    )
+    return billed, collected, payouts
+
+
 @dataclass(frozen=True)
 class ActorPayouts:
     organisation_id: int
@@ -523,17 +668,23 @@ class ActorPayouts:
 
 def payouts_per_actor(period: Period) -> list[ActorPayouts]:
     """Per actor, for the events of the period: paid out and still due (one query)."""
+    result = [
+        ActorPayouts(r.id, r.name, r.paid, r.due) for r in db.session.execute(_payouts_statement(period))
+    ]
+    return sorted(result, key=lambda a: (-(a.paid + a.due), a.name))
+
+
+@_per_period
+def _payouts_statement(period: Period):
     paid = money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.PAID, Payout.amount), else_=0)))
     due = money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0)))
-    rows = db.session.execute(
+    return (
         sa.select(Organisation.id, Organisation.name, paid.label("paid"), due.label("due"))
         .join(Payout, Payout.organisation_id == Organisation.id)
         .join(Event, Event.id == Payout.event_id)
         .where(Event.starts_at >= period.start, Event.starts_at < period.end)
         .group_by(Organisation.id, Organisation.name)
     )
-    result = [ActorPayouts(r.id, r.name, r.paid, r.due) for r in rows]
-    return sorted(result, key=lambda a: (-(a.paid + a.due), a.name))
 
 
 def paid_out_per_actor(event_id: int) -> dict[int, Decimal]:

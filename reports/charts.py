@@ -34,6 +34,21 @@ Formatter = Callable[[Decimal], str]
 
 
 @dataclass(frozen=True)
+class Link:
+    href: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Rest:
+    """What a chart with a ``limit`` says of the rows past it: one data-table row named ``label``
+    summing them, and a link to the complete list."""
+
+    label: str
+    more: Link
+
+
+@dataclass(frozen=True)
 class Series:
     name: str
     values: Sequence[Decimal | None]
@@ -87,7 +102,7 @@ def _open(chart_id: str, title: str, desc: str, height: float) -> list[str]:
     ]
 
 
-def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[str]], more: Link | None = None) -> str:
     parts = [
         '<details class="chart-data"><summary>',
         str(escape(_("Voir les données"))),
@@ -106,7 +121,10 @@ def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[str]]) -> 
             else:
                 parts.append(f'<td class="num">{escape(cell)}</td>')
         parts.append("</tr>")
-    parts.append("</tbody></table></div></details>")
+    parts.append("</tbody></table></div>")
+    if more is not None:
+        parts.append(f'<p class="small mb-0"><a href="{escape(more.href)}">{escape(more.text)}</a></p>')
+    parts.append("</details>")
     return "".join(parts)
 
 
@@ -156,9 +174,11 @@ def horizontal_bars(
     label_head: str = "",
     value_head: str = "",
     limit: int | None = None,
+    rest: Rest | None = None,
 ) -> Markup:
     """One bar per item, its label above it and its value at its end; longest bar = largest value.
-    With ``limit``, only the first ``limit`` items are drawn; the data table keeps them all."""
+    With ``limit``, only the first ``limit`` items are drawn; the data table keeps them all, or with
+    ``rest`` the first ``limit`` and one row summing the others, then the link to the whole list."""
     drawn = items[:limit] if limit is not None else items
     top = max((value for _label, value in items), default=Decimal(0))
     row = FONT + 4 + 16 + 10
@@ -178,7 +198,12 @@ def horizontal_bars(
         svg.append(
             f'<text x="{_num(width + 6)}" y="{_num(y + FONT + 17)}" fill="#212529">{escape(text)}</text></g>'
         )
-    table = _table(title, [label_head, value_head], [(label, fmt(value)) for label, value in items])
+    tabled = list(items)
+    more = None
+    if rest is not None and limit is not None and len(items) > limit:
+        tabled = [*items[:limit], (rest.label, sum((value for _label, value in items[limit:]), Decimal(0)))]
+        more = rest.more
+    table = _table(title, [label_head, value_head], [(label, fmt(value)) for label, value in tabled], more)
     return _figure(chart_id, svg, table, not items)
 
 
@@ -193,10 +218,12 @@ def stacked_bars(
     row_head: str = "",
     total_head: str | None = None,
     limit: int | None = None,
+    rest: Rest | None = None,
 ) -> Markup:
     """One horizontal bar per row, made of one segment per series; the longest bar is the largest
     row total. Series values are aligned with ``rows`` (``None`` counts as zero). With ``limit``,
-    only the first ``limit`` rows are drawn; the data table keeps them all."""
+    only the first ``limit`` rows are drawn; the data table keeps them all, or with ``rest`` the
+    first ``limit`` and one row summing the others, then the link to the whole list."""
     totals = [sum((s.values[i] or Decimal(0) for s in series), Decimal(0)) for i in range(len(rows))]
     top = max(totals, default=Decimal(0))
     drawn = rows[:limit] if limit is not None else rows
@@ -227,13 +254,25 @@ def stacked_bars(
     head = [row_head, *(s.name for s in series)]
     if total_head is not None:
         head.append(total_head)
+    tabled = [
+        (label, [s.values[index] or Decimal(0) for s in series], totals[index])
+        for index, label in enumerate(rows)
+    ]
+    more = None
+    if rest is not None and limit is not None and len(rows) > limit:
+        others = tabled[limit:]
+        summed = [
+            sum((values[n] for _label, values, _total in others), Decimal(0)) for n in range(len(series))
+        ]
+        tabled = [*tabled[:limit], (rest.label, summed, sum((total for *_x, total in others), Decimal(0)))]
+        more = rest.more
     table_rows = []
-    for index, label in enumerate(rows):
-        cells = [label, *(fmt(s.values[index] or Decimal(0)) for s in series)]
+    for label, values, total in tabled:
+        cells = [label, *(fmt(value) for value in values)]
         if total_head is not None:
-            cells.append(fmt(totals[index]))
+            cells.append(fmt(total))
         table_rows.append(cells)
-    return _figure(chart_id, svg, _table(title, head, table_rows), not rows or not series)
+    return _figure(chart_id, svg, _table(title, head, table_rows, more), not rows or not series)
 
 
 def line_chart(

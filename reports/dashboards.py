@@ -7,16 +7,21 @@ from datetime import date
 from decimal import Decimal
 
 from babel.dates import get_month_names
-from flask_babel import get_locale
+from flask import url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
+from app.dates import to_local
 from app.formatting import date_short, money, rate
 from app.labels import label
 from app.money import ZERO
 from reports import aggregates as ag
 from reports import charts
 
-#: At most this many actors (clients) drawn as bars; the table under the chart keeps them all.
+#: At most this many actors (clients, events) drawn as bars or listed in a table; the others are
+#: summed in one row, and the whole list is a CSV file (:func:`export`). A network's every actor
+#: or client, or every event of a year, would make the page grow with the data: a dashboard shows
+#: who counts most and the totals, the file gives the rest.
 TOP_ROWS = 20
 
 
@@ -24,7 +29,21 @@ def _top_note(count: int) -> str:
     if count <= TOP_ROWS:
         return ""
     return " " + _(
-        "Le graphique montre les %(top)s premiers ; le tableau des données les donne tous.", top=TOP_ROWS
+        "Le graphique montre les %(top)s premiers ; le tableau des données les donne avec le total des "
+        "autres, la liste complète se télécharge.",
+        top=TOP_ROWS,
+    )
+
+
+def _rest(count: int, label: str, endpoint: str, table: str, year: int | None) -> charts.Rest:
+    """The row named ``label`` summing the rows past :data:`TOP_ROWS` of ``count``, and the link to
+    the whole list."""
+    return charts.Rest(
+        label=label,
+        more=charts.Link(
+            url_for(endpoint, table=table, annee=year),
+            _("Télécharger la liste complète (%(count)s lignes, CSV)", count=count),
+        ),
     )
 
 
@@ -40,10 +59,9 @@ def _share(part: Decimal, whole: Decimal) -> Decimal:
 def work(period: ag.Period) -> dict:
     """Money per actor and category, the QPV share and legal forms over the months, how evenly the
     work is spread, first-time collaborations (coordination and admin)."""
-    actors = ag.per_actor(period)
+    split = ag.work_by_actor(period)
+    actors, qpv, forms = split.actors, split.qpv, split.legal_forms
     categories = ag.per_category(period)
-    qpv = ag.by_month(period, "qpv")
-    forms = ag.by_month(period, "legal_form")
     pairs = ag.pairs_per_event(period)
     amounts = [a.amount for a in actors]
     total = sum(amounts, ZERO)
@@ -65,6 +83,13 @@ def work(period: ag.Period) -> dict:
         label_head=_("Acteur"),
         value_head=_("Montant HT"),
         limit=TOP_ROWS,
+        rest=_rest(
+            len(actors),
+            ngettext("L'autre acteur", "Les %(num)s autres acteurs", len(actors) - TOP_ROWS),
+            "reports.coordination_table",
+            "acteurs",
+            period.year,
+        ),
     )
     category_chart = charts.horizontal_bars(
         "chart-categories",
@@ -121,6 +146,22 @@ def work(period: ag.Period) -> dict:
         row_head=_("Mois"),
         total_head=_("Total"),
     )
+    # The events with the most first-time pairs (then the most pairs), shown in date order.
+    shown = sorted(pairs, key=lambda p: (-p.first_time, -p.pairs, p.starts_at, p.event_id))[:TOP_ROWS]
+    shown.sort(key=lambda p: (p.starts_at, p.event_id))
+    pairs_rest = None
+    if len(pairs) > TOP_ROWS:
+        kept = {p.event_id for p in shown}
+        others = [p for p in pairs if p.event_id not in kept]
+        pairs_rest = {
+            "label": ngettext("L'autre événement", "Les %(num)s autres événements", len(others)),
+            "pairs": sum(p.pairs for p in others),
+            "first_time": sum(p.first_time for p in others),
+            "more": charts.Link(
+                url_for("reports.coordination_table", table="collaborations", annee=period.year),
+                _("Télécharger la liste complète (%(count)s lignes, CSV)", count=len(pairs)),
+            ),
+        }
     by_form = []
     for key in form_keys:
         amount = sum(forms.series(key), ZERO)
@@ -134,7 +175,8 @@ def work(period: ag.Period) -> dict:
         "gini": ag.as_rate(ag.gini(amounts)),
         "top3": ag.as_rate(ag.top_share(amounts)),
         "top3_names": [a.name for a in actors[:3]],
-        "pairs": pairs,
+        "pairs": shown,
+        "pairs_rest": pairs_rest,
         "pairs_total": sum(p.pairs for p in pairs),
         "first_time_total": sum(p.first_time for p in pairs),
         "by_form": by_form,
@@ -196,6 +238,13 @@ def treasury(period: ag.Period, today: date) -> dict:
         row_head=_("Client"),
         total_head=_("Total"),
         limit=TOP_ROWS,
+        rest=_rest(
+            len(owed),
+            ngettext("L'autre client", "Les %(num)s autres clients", len(owed) - TOP_ROWS),
+            "reports.treasury_table",
+            "creances",
+            None,
+        ),
     )
     payout_chart = charts.stacked_bars(
         "chart-payouts",
@@ -215,6 +264,13 @@ def treasury(period: ag.Period, today: date) -> dict:
         row_head=_("Acteur"),
         total_head=_("Total"),
         limit=TOP_ROWS,
+        rest=_rest(
+            len(payouts),
+            ngettext("L'autre acteur", "Les %(num)s autres acteurs", len(payouts) - TOP_ROWS),
+            "reports.treasury_table",
+            "reversements",
+            period.year,
+        ),
     )
     return {
         "money": money_in,
@@ -225,3 +281,43 @@ def treasury(period: ag.Period, today: date) -> dict:
         "today": today,
         "charts": {"cash": flow, "receivables": receivable_chart, "payouts": payout_chart},
     }
+
+
+# --- the whole lists, as CSV ---------------------------------------------------------------------
+
+
+def table(name: str, period: ag.Period, today: date) -> tuple[str, list[str], list[list]]:
+    """The complete list behind a dashboard table that shows its first :data:`TOP_ROWS`: a file
+    name, the headers and the rows (typed cells for :func:`app.spreadsheets.write_csv`)."""
+    if name == "acteurs":
+        rows = [
+            [
+                a.name,
+                str(label(a.legal_form)),
+                a.neighbourhood,
+                _("Oui") if a.qpv else _("Non"),
+                a.events,
+                a.amount,
+            ]
+            for a in ag.work_by_actor(period).actors
+        ]
+        head = [_("Acteur"), _("Forme juridique"), _("Quartier ou commune"), _("En QPV"), _("Événements")]
+        return f"acteurs-{period.year}", [*head, _("Montant HT")], rows
+    if name == "collaborations":
+        rows = [
+            [p.title, to_local(p.starts_at).date(), p.pairs, p.first_time] for p in ag.pairs_per_event(period)
+        ]
+        head = [_("Événement"), _("Date"), _("Paires d'acteurs"), _("Dont premières fois")]
+        return f"collaborations-{period.year}", head, rows
+    if name == "reversements":
+        rows = [[p.name, p.paid, p.due, p.paid + p.due] for p in ag.payouts_per_actor(period)]
+        return f"reversements-{period.year}", [_("Acteur"), _("Reversé"), _("À reverser"), _("Total")], rows
+    if name == "creances":
+        labels = bucket_labels()
+        rows = [
+            [c.name, *(c.buckets.get(b, ZERO) for b in ag.AGE_BUCKETS), c.total]
+            for c in ag.receivables(today)
+        ]
+        head = [_("Client"), *(labels[b] for b in ag.AGE_BUCKETS), _("Total")]
+        return f"creances-{today.isoformat()}", head, rows
+    raise ValueError(name)

@@ -17,6 +17,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.parsing import bad_filter
 from app.pdf import render_pdf
+from app.spreadsheets import write_csv
 from app.web import service_call
 from offers.models import Event
 from offers.permissions import can_edit_event, can_view_event
@@ -81,6 +82,29 @@ def admin():
         work=dashboards.work(period),
         treasury=dashboards.treasury(period, _today()),
     )
+
+
+@bp.route("/indicateurs/coordination/<any(acteurs, collaborations):table>.csv")
+@coordination_required
+def coordination_table(table: str):
+    """The whole list behind a table of the coordination dashboard (amounts per actor, first-time
+    collaborations per event), for the year of ``?annee=``."""
+    return _csv(*dashboards.table(table, _period(), _today()))
+
+
+@bp.route("/indicateurs/tresorerie/<any(reversements, creances):table>.csv")
+@treasury_required
+def treasury_table(table: str):
+    """The whole list behind a table of the treasury dashboard (payouts per actor for the year,
+    receivables per client today)."""
+    return _csv(*dashboards.table(table, _period(), _today()))
+
+
+def _csv(name: str, head: list[str], rows: list[list]) -> Response:
+    response = Response(write_csv(head, rows), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- the event impact report ------------------------------------------------------------------------

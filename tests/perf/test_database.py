@@ -146,3 +146,10 @@ def test_migrations_that_rebuild_tables_run_on_a_database_with_data(tmp_path_fac
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
         db.engine.dispose()
+
+
+def test_postgresql_runs_the_pages_queries_without_jit(app):
+    """PostgreSQL's JIT compiled the dashboards' queries for longer than they ran (app/config.py)."""
+    if app.config["TEST_BACKEND"] != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert db.session.execute(sa.text("SHOW jit")).scalar() == "off"

@@ -56,6 +56,9 @@ def test_money_per_actor_counts_only_accepted_work_of_the_period(make_event, act
     ]
     assert ag.per_category(P2011) == [("Scénographie", D("4200.00")), ("Restauration", D("1680.10"))]
     assert [r.amount for r in ag.per_actor(ag.Period(2012))] == [D("1.00")]
+    # The dashboards' one query per actor and month gives the same actors, in the same order.
+    assert ag.work_by_actor(P2011).actors == rows
+    assert ag.work_by_actor(ag.Period(2012)).actors == ag.per_actor(ag.Period(2012))
 
 
 def test_months_are_local_months(make_event, actors):
@@ -69,13 +72,24 @@ def test_months_are_local_months(make_event, actors):
     accepted_work(
         make_event, [(actors["scop"], "Accueil", "5.00")], when=datetime(2011, 4, 2, 8, 0, tzinfo=UTC)
     )
-    qpv = ag.by_month(P2011, "qpv")
+    # Ecos works twice in April: its two amounts add up in the month.
+    accepted_work(
+        make_event, [(actors["ecos"], "Accueil", "2.50")], when=datetime(2011, 4, 20, 8, 0, tzinfo=UTC)
+    )
+    split = ag.work_by_actor(P2011)
+    qpv = split.qpv
     assert qpv.series("qpv")[2:4] == [D("0"), D("10.00")]
-    assert qpv.series("other")[2:4] == [D("30.00"), D("5.00")]
-    assert qpv.total(4) == D("15.00")
-    forms = ag.by_month(P2011, "legal_form")
+    assert qpv.series("other")[2:4] == [D("30.00"), D("7.50")]
+    assert qpv.total(4) == D("17.50")
+    forms = split.legal_forms
     assert forms.keys == ["association", "scop"]
     assert forms.series("scop")[3] == D("5.00")
+    assert forms.series("association")[2:4] == [D("30.00"), D("12.50")]
+    assert [(a.name, a.amount, a.events) for a in split.actors] == [
+        ("Ecos", D("32.50"), 2),
+        ("TAK", D("10.00"), 1),
+        ("Pain Virgule", D("5.00"), 1),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -159,6 +173,41 @@ def test_first_time_collaborations(make_event, make_organisation):
     names = [(row[1], row[4]) for row in ag.first_time_pairs(second.id)]
     assert names == [("Alpha", "Charlie"), ("Bravo", "Charlie")]
     assert ag.first_time_pairs(third.id) == []
+
+
+def test_first_time_collaborations_across_years(make_event, make_organisation):
+    a, b, c, d, e = (make_organisation(name=n) for n in ("Alpha", "Bravo", "Charlie", "Delta", "Echo"))
+    # 23:30 on 31 December 2010 in Nantes: the year before.
+    accepted_work(make_event, [(a, "X", "1"), (b, "X", "1")], when=datetime(2010, 12, 31, 22, 30, tzinfo=UTC))
+    # 00:30 on 1 January 2011 in Nantes: the year.
+    new_year = accepted_work(
+        make_event, [(d, "X", "1"), (e, "X", "1")], when=datetime(2010, 12, 31, 23, 30, tzinfo=UTC)
+    )
+    february = accepted_work(
+        make_event, [(a, "X", "1"), (b, "X", "1"), (c, "X", "1")], when=datetime(2011, 2, 1, 8, tzinfo=UTC)
+    )
+    march = accepted_work(
+        make_event,
+        [(a, "X", "1"), (c, "X", "1"), (d, "X", "1"), (e, "Y", "1")],
+        when=datetime(2011, 3, 1, 8, tzinfo=UTC),
+    )
+    later = accepted_work(
+        make_event, [(b, "X", "1"), (c, "X", "1"), (e, "X", "1")], when=datetime(2012, 3, 1, 8, tzinfo=UTC)
+    )
+
+    assert [(p.event_id, p.pairs, p.first_time) for p in ag.pairs_per_event(P2011)] == [
+        (new_year.id, 1, 1),
+        (february.id, 3, 2),  # Alpha and Bravo met in 2010
+        (march.id, 6, 4),  # Alpha–Charlie met in February, Delta–Echo on New Year's night
+    ]
+    assert [(p.event_id, p.pairs, p.first_time) for p in ag.pairs_per_event(ag.Period(2012))] == [
+        (later.id, 3, 1),  # only Bravo–Echo is new
+    ]
+    assert [(row[1], row[4]) for row in ag.first_time_pairs(february.id)] == [
+        ("Alpha", "Charlie"),
+        ("Bravo", "Charlie"),
+    ]
+    assert [(row[1], row[4]) for row in ag.first_time_pairs(later.id)] == [("Bravo", "Echo")]
 
 
 def test_receivables_match_the_invoice_figures_and_age(make_client):

@@ -136,3 +136,24 @@ def test_a_limit_draws_the_first_rows_and_tables_them_all(fr):
     stacked = charts.stacked_bars("c8", "t", "d", [f"R{n}" for n in range(30)], series, money, limit=20)
     assert len([r for r in svg_of(stacked).iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]) == 20
     assert len(table_cells(stacked)) == 30
+
+
+def test_a_limit_with_a_rest_tables_the_first_rows_and_sums_the_others(fr):
+    rest = charts.Rest("Les 10 autres", charts.Link("/liste.csv?annee=2011&x=<1>", "Toute la liste"))
+    items = [(f"Acteur {n}", D(100 - n)) for n in range(30)]
+    markup = charts.horizontal_bars("c9", "t", "d", items, money, limit=20, rest=rest)
+    assert len(list(svg_of(markup).iter(f"{SVG}rect"))) == 20
+    cells = table_cells(markup)
+    assert len(cells) == 21 and cells[19] == ["Acteur 19", "81,00\xa0€"]
+    assert cells[20] == ["Les 10 autres", "755,00\xa0€"]  # 80 + 79 + … + 71
+    assert '<a href="/liste.csv?annee=2011&amp;x=&lt;1&gt;">Toute la liste</a>' in str(markup)
+    series = [charts.Series("A", [D(n) for n in range(30)]), charts.Series("B", [None, *[D(1)] * 29])]
+    stacked = charts.stacked_bars(
+        "c10", "t", "d", [f"R{n}" for n in range(30)], series, money, total_head="Total", limit=20, rest=rest
+    )
+    cells = table_cells(stacked)
+    assert len(cells) == 21 and cells[0] == ["R0", "0,00\xa0€", "0,00\xa0€", "0,00\xa0€"]
+    assert cells[20] == ["Les 10 autres", "245,00\xa0€", "10,00\xa0€", "255,00\xa0€"]  # 20 + … + 29
+    # Up to the limit, nothing is summed and there is no link.
+    few = charts.horizontal_bars("c11", "t", "d", items[:20], money, limit=20, rest=rest)
+    assert len(table_cells(few)) == 20 and "Toute la liste" not in str(few)

@@ -106,6 +106,25 @@ def test_the_treasury_dashboard_shows_receivables_by_client_and_age(client, auth
     assert "Plus de 90 jours 500,00 €" in page  # today is years after May 2011
 
 
+def test_the_dashboards_read_the_data_anew_each_time(
+    client, auth, make_user, make_client, make_event, assises
+):
+    """Their statements are built once per year and kept (reports.aggregates): never their figures."""
+    _event, (ecos, _tak, _hidden) = assises
+    login(client, auth, make_user, "admin")
+    before = text(client.get("/indicateurs/administration?annee=2011"))
+    assert "Encaissé 0,00 €" in before and "Ecos 4 200,00 €" in before
+    city = make_client(name="Ville de Rezé")
+    paid(
+        issued(city, "70.00", issue_date=date(2011, 5, 2), due_date=date(2011, 6, 1)),
+        "70.00",
+        date(2011, 5, 3),
+    )
+    accepted_work(make_event, [(ecos, "Scénographie", "0.50")], when=datetime(2011, 6, 1, 8, tzinfo=UTC))
+    after = text(client.get("/indicateurs/administration?annee=2011"))
+    assert "Encaissé 70,00 €" in after and "Ecos 4 200,50 €" in after
+
+
 def _grow(make_event, make_organisation, make_client, events: int, actors: int):
     for n in range(events):
         orgs = [
@@ -142,6 +161,49 @@ def test_dashboards_and_report_keep_a_constant_number_of_queries(
     after = [measure(client, url) for url in urls]
     assert before == after
     assert max(after) <= 20
+
+
+def test_long_lists_show_their_first_rows_and_the_whole_list_is_a_csv(
+    client, auth, make_user, make_event, make_organisation, make_client
+):
+    _grow(make_event, make_organisation, make_client, events=22, actors=2)  # 44 actors, 22 clients
+    login(client, auth, make_user, "admin")
+    page = text(client.get("/indicateurs/administration?annee=2011"))
+    assert "Les 24 autres acteurs 480,00 €" in page  # 20,00 € each
+    assert "Les 2 autres clients 0,00 € 0,00 € 0,00 € 0,00 € 200,00 € 200,00 €" in page
+    assert "Les 2 autres événements 2 2" in page
+    html = client.get("/indicateurs/administration?annee=2011").get_data(as_text=True)
+    assert 'href="/indicateurs/coordination/acteurs.csv?annee=2011"' in html
+    assert 'href="/indicateurs/coordination/collaborations.csv?annee=2011"' in html
+    assert 'href="/indicateurs/tresorerie/creances.csv"' in html
+
+    actors = client.get("/indicateurs/coordination/acteurs.csv?annee=2011")
+    assert actors.status_code == 200 and actors.mimetype == "text/csv"
+    assert 'filename="acteurs-2011.csv"' in actors.headers["Content-Disposition"]
+    lines = actors.get_data().decode("utf-8-sig").splitlines()
+    assert lines[0] == "Acteur;Forme juridique;Quartier ou commune;En QPV;Événements;Montant HT"
+    assert len(lines) == 45 and all(line.endswith(";1;20,00") for line in lines[1:])
+    events = (
+        client.get("/indicateurs/coordination/collaborations.csv?annee=2011").get_data().decode("utf-8-sig")
+    )
+    assert len(events.splitlines()) == 23 and events.splitlines()[1].endswith(";03/01/2011;1;1")
+    owed = client.get("/indicateurs/tresorerie/creances.csv").get_data().decode("utf-8-sig").splitlines()
+    assert len(owed) == 23 and all(line.endswith(";0,00;0,00;0,00;0,00;100,00;100,00") for line in owed[1:])
+    assert client.get("/indicateurs/tresorerie/reversements.csv?annee=2011").status_code == 200
+    assert client.get("/indicateurs/coordination/acteurs.csv?annee=20x1").status_code == 400
+    assert client.get("/indicateurs/coordination/autre.csv").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "coordination", "treasury"),
+    [("coordinator", 200, 403), ("treasurer", 403, 200), ("actor", 403, 403), ("client", 403, 403)],
+)
+def test_the_csv_lists_are_for_the_dashboards_roles(client, auth, make_user, role, coordination, treasury):
+    login(client, auth, make_user, role)
+    for table in ("acteurs", "collaborations"):
+        assert client.get(f"/indicateurs/coordination/{table}.csv").status_code == coordination
+    for table in ("reversements", "creances"):
+        assert client.get(f"/indicateurs/tresorerie/{table}.csv").status_code == treasury
 
 
 def share(client, event, **data):
