@@ -63,6 +63,8 @@ VALUES = {
     "/acteurs/export.<fmt>": {"fmt": "csv"},
     "/acteurs/import/modele.<fmt>": {"fmt": "csv"},
     "/evenements/<int:event_id>/facturation/fiche-marche.<any(pdf, csv):kind>": {"kind": "csv"},
+    "/indicateurs/coordination/<any(acteurs, collaborations):table>.csv": {"table": "acteurs"},
+    "/indicateurs/tresorerie/<any(reversements, creances):table>.csv": {"table": "creances"},
 }
 
 # rule: ({method: statuses in ROLES order}, {argument: world object} overriding ARGS)
@@ -197,6 +199,9 @@ _row("/clients/<int:client_id>/acces", POST="L 400 400 403 403 403 403 403")
 _row("/indicateurs/administration", GET="L 200 403 403 403 403 403 403")
 _row("/indicateurs/coordination", GET="L 200 200 403 403 403 403 403")
 _row("/indicateurs/tresorerie", GET="L 200 403 200 403 403 403 403")
+# Their complete lists, as CSV: the same sides.
+_row("/indicateurs/coordination/<any(acteurs, collaborations):table>.csv", GET="L 200 200 403 403 403 403 403")
+_row("/indicateurs/tresorerie/<any(reversements, creances):table>.csv", GET="L 200 403 200 403 403 403 403")
 # An event's impact report: staff read it, coordination publishes and withdraws its link; whoever
 # holds the link reads the public version.
 _row("/evenements/<int:event_id>/bilan", GET="L 200 200 200 403 403 403 403")
