@@ -773,40 +773,35 @@ class ListFigures:
 
 def list_figures(event_ids) -> dict[int, ListFigures]:
     """For each event: its open lots, those without an accepted actor, the invitations waiting for
-    an answer. Counted in SQL, two queries for a whole page, whatever the number of lots."""
+    an answer. Counted in SQL, one query for a whole page, whatever the number of lots.
+
+    Each open lot's accepted and invited assignments are counted by a subquery of their own, lot by
+    lot through the index on ``lot_id``: as an ``EXISTS`` or a join, PostgreSQL's planner preferred
+    to read every accepted (or invited) assignment of the database into a hash, work that grows
+    with the years of data while the page shows 20 events."""
     ids = set(event_ids)
     if not ids:
         return {}
-    accepted = (
-        sa.select(Assignment.id)
-        .where(Assignment.lot_id == Lot.id, Assignment.status == AssignmentStatus.ACCEPTED)
-        .exists()
-    )
-    lots = {
-        event_id: (count, without)
-        for event_id, count, without in db.session.execute(
-            sa.select(Lot.event_id, sa.func.count(), sa.func.sum(sa.case((accepted, 0), else_=1)))
-            .where(Lot.event_id.in_(ids), Lot.status == LotStatus.OPEN)
-            .group_by(Lot.event_id)
+
+    def assignments(status: AssignmentStatus):
+        return (
+            sa.select(sa.func.count())
+            .where(Assignment.lot_id == Lot.id, Assignment.status == status)
+            .correlate(Lot)
+            .scalar_subquery()
         )
-    }
-    pending = dict(
-        db.session.execute(
-            sa.select(Lot.event_id, sa.func.count())
-            .join(Assignment, Assignment.lot_id == Lot.id)
-            .where(
-                Lot.event_id.in_(ids),
-                Lot.status == LotStatus.OPEN,
-                Assignment.status == AssignmentStatus.INVITED,
-            )
-            .group_by(Lot.event_id)
-        ).all()
+
+    rows = db.session.execute(
+        sa.select(
+            Lot.event_id,
+            sa.func.count(),
+            sa.func.sum(sa.case((assignments(AssignmentStatus.ACCEPTED) == 0, 1), else_=0)),
+            sa.func.sum(assignments(AssignmentStatus.INVITED)),
+        )
+        .where(Lot.event_id.in_(ids), Lot.status == LotStatus.OPEN)
+        .group_by(Lot.event_id)
     )
+    figures = {event_id: (count, without, pending) for event_id, count, without, pending in rows}
     return {
-        event_id: ListFigures(
-            lots=lots.get(event_id, (0, 0))[0],
-            without_actor=int(lots.get(event_id, (0, 0))[1] or 0),
-            pending=pending.get(event_id, 0),
-        )
-        for event_id in ids
+        event_id: ListFigures(*(int(n or 0) for n in figures.get(event_id, (0, 0, 0)))) for event_id in ids
     }
