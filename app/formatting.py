@@ -154,6 +154,12 @@ def _pattern(patterns: dict[str, str], day: int) -> str:
     return pattern
 
 
+#: :func:`date_long`'s texts by language and date: a list prints a date per row, and Babel takes
+#: longer to write one than the rest of the row. Emptied when it gets large (years of distinct dates).
+_LONG_DATES: dict[tuple[str, date], str] = {}
+_LONG_DATES_KEPT = 4096
+
+
 def date_long(value) -> str:
     """A date, or the local date of a datetime, in the language's long form (``1er janvier 2027``)."""
     if value is None:
@@ -161,7 +167,14 @@ def date_long(value) -> str:
     if isinstance(value, datetime):
         value = _local(value).date()
     if isinstance(value, date):
-        return format_date(value, _pattern(_DATE_PATTERNS, value.day))
+        key = (_locale(), value)
+        text = _LONG_DATES.get(key)
+        if text is None:
+            text = format_date(value, _pattern(_DATE_PATTERNS, value.day))
+            if len(_LONG_DATES) >= _LONG_DATES_KEPT:
+                _LONG_DATES.clear()
+            _LONG_DATES[key] = text
+        return text
     return str(value)
 
 
