@@ -402,11 +402,18 @@ class FeeLine:
     description: str
 
 
+def fee_net(event: Event, lots_net: Decimal) -> Decimal:
+    """The net of the offer's fee line (:func:`fee_line`): the coordination fee, or zero when there is
+    no fee line."""
+    net = coordination_fee(event, lots_net)
+    return net if net > 0 else ZERO
+
+
 def fee_line(event: Event, lots_net: Decimal, context: PricingContext | None = None) -> FeeLine | None:
     """The coordination fee as a line of the offer, or ``None`` when there is none."""
     context = context or PricingContext()
-    net = coordination_fee(event, lots_net)
-    if net <= 0:
+    net = fee_net(event, lots_net)
+    if not net:
         return None
     seller = context.fee_seller()
     rate = fee_vat_rate(seller)
@@ -491,10 +498,10 @@ def lots_nets(event_ids: Iterable[int]) -> dict[int, Decimal]:
     return {event_id: dict(rows).get(event_id, ZERO) for event_id in ids}
 
 
-def event_net(event: Event, lots_net: Decimal, context: PricingContext | None = None) -> Decimal:
-    """The offer's total excluding VAT from its lots' net: the lots, plus the fee."""
-    fee = fee_line(event, lots_net, context)
-    return lots_net + (fee.net if fee is not None else ZERO)
+def event_net(event: Event, lots_net: Decimal) -> Decimal:
+    """The offer's total excluding VAT from its lots' net: the lots, plus the fee (its net only: no
+    need of the seller, its rate or its wording)."""
+    return lots_net + fee_net(event, lots_net)
 
 
 def event_totals(
