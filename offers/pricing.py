@@ -483,19 +483,15 @@ def _event_lines(event: Event, context: PricingContext, priced: Mapping[int, Lin
             )
 
 
-def lots_nets(event_ids: Iterable[int]) -> dict[int, Decimal]:
-    """The net of each event's open lots (fee excluded), summed in SQL: one query for a whole list
-    page, the same figure as :attr:`EventTotals.lots_net` (each line's net is rounded first)."""
-    ids = set(event_ids)
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(Lot.event_id, sum_money(LineNet(Line.quantity, Line.unit_price)))
-        .join(Line, Line.lot_id == Lot.id)
-        .where(Lot.event_id.in_(ids), Lot.status == LotStatus.OPEN)
-        .group_by(Lot.event_id)
-    ).all()
-    return {event_id: dict(rows).get(event_id, ZERO) for event_id in ids}
+def lot_net_sql(lot_id) -> sa.ScalarSelect:
+    """A lot's net in SQL (fee excluded), for a statement over lots: its lines' nets, each rounded
+    first, added up (the figure of :attr:`EventTotals.lot_nets`); 0 for a lot without lines."""
+    return (
+        sa.select(sum_money(LineNet(Line.quantity, Line.unit_price)))
+        .where(Line.lot_id == lot_id)
+        .correlate_except(Line)
+        .scalar_subquery()
+    )
 
 
 def event_net(event: Event, lots_net: Decimal) -> Decimal:

@@ -732,12 +732,17 @@ def test_list_counts_open_lots_lots_without_actor_and_invitations(
     staffed = add_lot(busy, make_category(), "Deux acceptés et une invitation")
     for status in (AssignmentStatus.ACCEPTED, AssignmentStatus.ACCEPTED, AssignmentStatus.INVITED):
         add_assignment(staffed, make_organisation(), status)
+    seller = make_organisation()
+    add_line(staffed, seller, "3", "33.33")  # 99.99
+    add_line(staffed, seller, "0.333", "10.00")  # 3.33 (3.33 rounded half up, line by line)
     asked = add_lot(busy, make_category(), "Deux invitations")
     for status in (AssignmentStatus.INVITED, AssignmentStatus.INVITED, AssignmentStatus.DECLINED):
         add_assignment(asked, make_organisation(), status)
     add_lot(busy, make_category(), "Personne")
     cancelled = add_lot(busy, make_category(), "Annulé", status=LotStatus.CANCELLED)
     add_assignment(cancelled, make_organisation(), AssignmentStatus.INVITED)
+    add_line(cancelled, seller, "1", "1000.00")  # not counted: the lot is cancelled
+    add_line(asked, seller, "2.5", "0.05")  # 0.125 → 0.13
     empty = make_event(client=buyer, title="Sans lot")
     declined = make_event(client=buyer, title="Décliné")
     add_assignment(add_lot(declined, make_category()), make_organisation(), AssignmentStatus.DECLINED)
@@ -745,7 +750,7 @@ def test_list_counts_open_lots_lots_without_actor_and_invitations(
     from offers.services.events import ListFigures, list_figures
 
     assert list_figures([busy.id, empty.id, declined.id]) == {
-        busy.id: ListFigures(lots=3, without_actor=2, pending=3),
+        busy.id: ListFigures(lots=3, without_actor=2, pending=3, lots_net=D("103.45")),
         empty.id: ListFigures(lots=0, without_actor=0, pending=0),
         declined.id: ListFigures(lots=1, without_actor=1, pending=0),
     }
