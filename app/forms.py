@@ -53,7 +53,10 @@ class Select(widgets.Select):
         if isinstance(value, bool):
             value = str(value)
         value = escape(value).replace(Markup('"'), Markup("&quot;"))
-        label = escape(choice.label or choice.value)
+        label = choice.label
+        if hasattr(label, "__html__"):  # a lazy label: translated once, not for the test and again
+            label = Markup(label.__html__())  # noqa: S704 - what escape() makes of it
+        label = escape(label or choice.value)
         selected = "selected " if choice.selected else ""
         return Markup(f'<option {selected}value="{value}">{label}</option>')  # noqa: S704 - escaped above
 

@@ -3,6 +3,7 @@ request's language."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import SelectField, SelectMultipleField, widgets
 from wtforms.fields.choices import SelectChoice
@@ -21,6 +22,7 @@ class Choices(Form):
             SelectChoice("2", Markup("<b>Déjà</b> échappé")),
             SelectChoice("3"),
             SelectChoice('4"', "Guillemet", render_kw={"data_x": "y", "disabled": True}),
+            SelectChoice("5", _l("Brouillon")),
         ]
     )
     several = SelectMultipleField(choices=[SelectChoice(v, v.upper()) for v in "abc"])
@@ -42,6 +44,7 @@ def test_the_select_widget_writes_the_same_html_as_wtforms(app):
             assert ours == theirs
             assert isinstance(ours, Markup)
         assert '<option selected value="1">Ville de &#34;Rezé&#34; &amp; &lt;Co&gt;</option>' in form.plain()
+        assert '<option value="5">Brouillon</option>' in form.plain()
 
 
 def test_wtforms_messages_follow_the_language(app):
