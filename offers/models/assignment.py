@@ -52,12 +52,13 @@ class Assignment(db.Model):
         # An organisation's assignments in a status (matching, the portal): the single-column index on
         # a status of a few values misleads the planner.
         sa.Index("ix_assignments_organisation_status", "organisation_id", "status"),
+        # A lot's assignments, and those in a status (the events list counts each open lot's
+        # accepted and invited ones from the index alone).
+        sa.Index("ix_assignments_lot_status", "lot_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lot_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("lots.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lots.id", ondelete="CASCADE"), nullable=False)
     organisation_id: Mapped[int] = mapped_column(
         sa.ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False, index=True
     )
