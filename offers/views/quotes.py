@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 
 from app.auth import client_required, coordination_required, staff_required
 from app.db import read_only, utcnow
@@ -54,7 +54,7 @@ def quote_list():
     stmt = (
         sa.select(Quote)
         .join(Quote.event)
-        .options(contains_eager(Quote.event), *list_options())
+        .options(*list_options())
         .order_by(Quote.issue_date.desc(), Quote.number.desc(), Quote.version.desc())
     )
     if (form.status.data or "").strip():
@@ -76,7 +76,7 @@ def quote_list():
         sa.select(Quote)
         .join(Quote.event)
         .where(Quote.status == QuoteStatus.SENT, Quote.valid_until <= today + timedelta(days=7))
-        .options(contains_eager(Quote.event), *list_options())
+        .options(*list_options())
         .order_by(Quote.valid_until)
         .limit(EXPIRING_SHOWN)
     ).all()
@@ -298,7 +298,7 @@ def client_quotes():
         sa.select(Quote)
         .join(Quote.event)
         .where(Event.client_id == current_user.client_id, Quote.sent_at.is_not(None))
-        .options(contains_eager(Quote.event), *list_options())
+        .options(*list_options())
         .order_by(Quote.issue_date.desc(), Quote.version.desc(), Quote.id.desc()),
         page=page_number(request.args),
         per_page=PER_PAGE,
