@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
@@ -207,7 +207,9 @@ def _metropole_by_fold() -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=1024)
 def is_in_nantes_metropole(commune: str) -> bool:
+    """Kept per commune as written: a list of cards asks for each card, for a few communes."""
     return _fold(commune) in _metropole_by_fold()
 
 
