@@ -198,10 +198,11 @@ def _socket_readable(dbapi_connection) -> bool:
     if fileno is None:
         return False
     try:
-        readable, _, _ = select.select([fileno()], [], [], 0)
+        poller = select.poll()  # not select.select(): it refuses descriptors past 1024
+        poller.register(fileno(), select.POLLIN)
+        return bool(poller.poll(0))
     except Exception:  # closed or broken: certainly stale
         return True
-    return bool(readable)
 
 
 @event.listens_for(Pool, "checkin")
