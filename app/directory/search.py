@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
-from sqlalchemy.orm import defer, load_only, selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from app.directory.validation import qpv_names
 from app.extensions import db
@@ -159,28 +159,10 @@ def directory_select(query: DirectoryQuery) -> sa.Select:
     return statement.order_by(*columns, sa.func.lower(Organisation.name), Organisation.id)
 
 
-#: What the list prints of a card (the rest of it stays in the database).
-LISTED_COLUMNS = (
-    Organisation.name,
-    Organisation.active,
-    Organisation.commune,
-    Organisation.postal_code,
-    Organisation.qpv_name,
-    Organisation.legal_form,
-    Organisation.vat_regime,
-    Organisation.updated_at,
-)
-
-
 def search_directory(query: DirectoryQuery):
-    """One page of the directory (``flask_sqlalchemy.pagination.Pagination``), its cards read for
-    the list's columns only."""
+    """One page of the directory (``flask_sqlalchemy.pagination.Pagination``)."""
     return db.paginate(
-        directory_select(query).options(load_only(*LISTED_COLUMNS)),
-        page=query.page,
-        per_page=query.per_page,
-        error_out=False,
-        count=True,
+        directory_select(query), page=query.page, per_page=query.per_page, error_out=False, count=True
     )
 
 

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, load_only
 
 from app.auth import coordination_required, staff_required
 from app.dates import LOCAL_TZ
@@ -47,17 +46,6 @@ from offers.services.events import (
 from offers.views import bp, pricing_context
 
 PER_PAGE = 20
-#: What the list reads of an event: the columns it prints, and the fee's for its total (its client's
-#: name is joined).
-LISTED_COLUMNS = (
-    Event.title,
-    Event.venue,
-    Event.starts_at,
-    Event.status,
-    Event.fee_kind,
-    Event.fee_rate,
-    Event.fee_amount,
-)
 #: History entries per page on the whole-history page.
 HISTORY_PER_PAGE = 100
 
@@ -92,11 +80,7 @@ def event_list():
     filters = EventFilterForm(formdata=request.args, clients=clients)
     if not filters.validate():
         bad_filter()
-    query = (
-        sa.select(Event)
-        .options(load_only(*LISTED_COLUMNS), joinedload(Event.client).load_only(Client.name))
-        .order_by(Event.starts_at.desc(), Event.id.desc())
-    )
+    query = sa.select(Event).order_by(Event.starts_at.desc(), Event.id.desc())
     if (filters.status.data or "").strip():
         query = query.where(Event.status == EventStatus(filters.status.data))
     if (filters.client.data or "").strip():
