@@ -213,19 +213,36 @@ def _cache_and_transport_headers(app: Flask, response) -> None:
 
 
 def _demo_loaded() -> bool:
-    """The banner shows while the demo's marker setting exists (one primary-key lookup)."""
+    """The banner shows while the demo's marker setting exists (one primary-key lookup, unless the
+    logged-in user's statement already told: :func:`demo_loaded_column`)."""
+    from app.demo import DEMO_MARKER
     from app.extensions import db
     from app.models import Setting
 
     cache = g.get("_demo_loaded")
     if cache is None:
         try:
-            cache = db.session.get(Setting, "demo.loaded") is not None
+            cache = db.session.get(Setting, DEMO_MARKER) is not None
         except Exception:
             db.session.rollback()
             cache = False
         g._demo_loaded = cache
     return cache
+
+
+def demo_loaded_column():
+    """Whether the demo is loaded, as a column for a statement the request runs anyway (the
+    logged-in user's, ``app.auth``); its value goes to :func:`remember_demo_loaded`."""
+    import sqlalchemy as sa
+
+    from app.demo import DEMO_MARKER
+    from app.models import Setting
+
+    return sa.exists().where(Setting.key == DEMO_MARKER).label("demo_loaded")
+
+
+def remember_demo_loaded(value) -> None:
+    g._demo_loaded = bool(value)
 
 
 def _migrations_dir() -> str:

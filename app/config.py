@@ -16,7 +16,8 @@ from pathlib import Path
 class Config:
     # Database: SQLite file under instance/ unless DATABASE_URL says otherwise.
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: a pooled connection is pinged only when it may be stale (app.db).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLALCHEMY_RECORD_QUERIES = False
 
     # Logs (app/logs.py): one JSON object a line with the request id, or "text".

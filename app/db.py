@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -14,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import scoped_session
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 
@@ -181,6 +184,55 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     except Exception:  # noqa: S110 - in-memory databases have no WAL; harmless
         pass
     cursor.close()
+
+
+#: A pooled connection idle for longer than this (seconds) is pinged before it is handed out.
+PING_AFTER_IDLE = 10.0
+
+
+def _socket_readable(dbapi_connection) -> bool:
+    """Whether the server sent something on an idle connection (PostgreSQL): nothing is expected
+    between two transactions, so it said goodbye (a restart, ``pg_terminate_backend``, an idle
+    timeout) or has a notice to give. Connections without a socket (SQLite) never are."""
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:
+        return False
+    try:
+        poller = select.poll()  # not select.select(): it refuses descriptors past 1024
+        poller.register(fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except Exception:  # closed or broken: certainly stale
+        return True
+
+
+@event.listens_for(Pool, "checkin")
+def _note_checkin(dbapi_connection, connection_record):
+    connection_record.info["checked_in_at"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_stale(dbapi_connection, connection_record, connection_proxy):
+    """Ping a pooled connection before use when it may be dead: it waited in the pool for a while
+    (a silent network drop), or its server spoke while it was idle (the socket is readable: a
+    restart or a terminated backend). A connection back from the previous request is used as is,
+    which spares each request a round trip (``pool_pre_ping`` pinged every checkout).
+
+    A failed ping raises :class:`sqlalchemy.exc.DisconnectionError`: the pool then discards the
+    connection and hands out a fresh one."""
+    checked_in_at = connection_record.info.get("checked_in_at")
+    if checked_in_at is None:  # a new connection
+        return
+    if time.monotonic() - checked_in_at <= PING_AFTER_IDLE and not _socket_readable(dbapi_connection):
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+        finally:
+            cursor.close()
+    except Exception as exc:
+        raise sa.exc.DisconnectionError("stale pooled connection") from exc
 
 
 #: HTTP methods whose requests may write: on SQLite their transactions take the write lock up front.

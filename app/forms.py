@@ -11,9 +11,12 @@ control characters (:func:`multi_line`): a NUL would break the Factur-X XML of a
 
 from __future__ import annotations
 
+from flask import current_app, has_request_context
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, StringField, TextAreaField
+from markupsafe import Markup, escape
+from wtforms import IntegerField, PasswordField, StringField, TextAreaField, widgets
 from wtforms.validators import ValidationError
 
 from app.parsing import parse_plain_int, single_line_error, text_error
@@ -36,6 +39,71 @@ def multi_line(form, field) -> None:
         raise ValidationError(error)
 
 
+class Select(widgets.Select):
+    """WTForms' ``<select>``, each plain option (no attributes of its own) written in one step: the
+    same HTML as WTForms' (``<option selected value="…">label</option>``, attributes in its sorted
+    order), without its generic attribute writer, which cost a filter form with a long list of
+    clients more than the rest of the form."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs):
+        if kwargs or choice.render_kw:
+            return super().render_option(choice, **kwargs)
+        value = choice.value
+        if isinstance(value, bool):
+            value = str(value)
+        value = escape(value).replace(Markup('"'), Markup("&quot;"))
+        label = choice.label
+        if hasattr(label, "__html__"):  # a lazy label: translated once, not for the test and again
+            label = Markup(label.__html__())  # noqa: S704 - what escape() makes of it
+        label = escape(label or choice.value)
+        selected = "selected " if choice.selected else ""
+        return Markup(f'<option {selected}value="{value}">{label}</option>')  # noqa: S704 - escaped above
+
+    @classmethod
+    def _dispatch_render_option(cls):
+        return cls.render_option  # the current signature: no need to inspect it on every render
+
+
+_SELECTS = {False: Select(), True: Select(multiple=True)}
+
+
+class _WTFormsTranslations:
+    """WTForms' own messages in the request's language, as Flask-WTF gives them, each catalogue read
+    once per process: Flask-WTF reads WTForms' catalogue file again on every request that asks for a
+    message (a filter form's validation does)."""
+
+    def __init__(self):
+        self._catalogues: dict[str, object] = {}
+
+    def _catalogue(self):
+        if not has_request_context():
+            return None  # as Flask-WTF: the messages untranslated
+        from babel import support
+        from wtforms.i18n import messages_path
+
+        locale = get_locale()
+        key = str(locale)
+        catalogue = self._catalogues.get(key)
+        if catalogue is None:
+            catalogue = support.Translations.load(messages_path(), [locale], domain="wtforms")
+            self._catalogues[key] = catalogue
+        return catalogue
+
+    def gettext(self, string):
+        catalogue = self._catalogue()
+        return string if catalogue is None else catalogue.ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        catalogue = self._catalogue()
+        if catalogue is None:
+            return singular if n == 1 else plural
+        return catalogue.ungettext(singular, plural, n)
+
+
+_WTFORMS_TRANSLATIONS = _WTFormsTranslations()
+
+
 class Form(FlaskForm):
     class Meta(FlaskForm.Meta):
         def bind_field(self, form, unbound_field, options):
@@ -44,7 +112,14 @@ class Form(FlaskForm):
                 field.validators = [*field.validators, multi_line]
             elif isinstance(field, StringField) and not isinstance(field, MULTI_LINE):
                 field.validators = [*field.validators, single_line]
+            if type(field.widget) is widgets.Select:
+                field.widget = _SELECTS[field.widget.multiple]
             return field
+
+        def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return _WTFORMS_TRANSLATIONS
 
 
 class PlainIntegerField(IntegerField):

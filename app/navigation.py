@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from weakref import WeakKeyDictionary
 
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from app.i18n import current_translations
 from app.models import Role
 
 NAVIGATION: dict[Role, list[tuple[str, object]]] = {
@@ -56,7 +60,21 @@ PUBLIC_NAVIGATION: list[tuple[str, object]] = [
 ]
 
 
+#: The entries in each catalogue's words, by role (``None``: the public's): every page prints the
+#: navigation, and Flask-Babel's lookup of a lazy label costs more than the rest of the entry.
+_WORDS: WeakKeyDictionary = WeakKeyDictionary()
+
+
 def navigation_for(user) -> list[tuple[str, object]]:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return PUBLIC_NAVIGATION
-    return NAVIGATION.get(user.role, [])
+    """The user's entries as ``(endpoint, label)``, the labels translated (as markup, as the lazy
+    labels print)."""
+    role = None if user is None or not getattr(user, "is_authenticated", False) else user.role
+    catalogue = current_translations()
+    words = _WORDS.get(catalogue)
+    if words is None:
+        words = _WORDS.setdefault(catalogue, {})
+    entries = words.get(role)
+    if entries is None:
+        source = PUBLIC_NAVIGATION if role is None else NAVIGATION.get(role, [])
+        entries = words[role] = [(endpoint, Markup(str(text))) for endpoint, text in source]  # noqa: S704
+    return entries

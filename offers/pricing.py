@@ -402,11 +402,18 @@ class FeeLine:
     description: str
 
 
+def fee_net(event: Event, lots_net: Decimal) -> Decimal:
+    """The net of the offer's fee line (:func:`fee_line`): the coordination fee, or zero when there is
+    no fee line."""
+    net = coordination_fee(event, lots_net)
+    return net if net > 0 else ZERO
+
+
 def fee_line(event: Event, lots_net: Decimal, context: PricingContext | None = None) -> FeeLine | None:
     """The coordination fee as a line of the offer, or ``None`` when there is none."""
     context = context or PricingContext()
-    net = coordination_fee(event, lots_net)
-    if net <= 0:
+    net = fee_net(event, lots_net)
+    if not net:
         return None
     seller = context.fee_seller()
     rate = fee_vat_rate(seller)
@@ -476,25 +483,21 @@ def _event_lines(event: Event, context: PricingContext, priced: Mapping[int, Lin
             )
 
 
-def lots_nets(event_ids: Iterable[int]) -> dict[int, Decimal]:
-    """The net of each event's open lots (fee excluded), summed in SQL: one query for a whole list
-    page, the same figure as :attr:`EventTotals.lots_net` (each line's net is rounded first)."""
-    ids = set(event_ids)
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(Lot.event_id, sum_money(LineNet(Line.quantity, Line.unit_price)))
-        .join(Line, Line.lot_id == Lot.id)
-        .where(Lot.event_id.in_(ids), Lot.status == LotStatus.OPEN)
-        .group_by(Lot.event_id)
-    ).all()
-    return {event_id: dict(rows).get(event_id, ZERO) for event_id in ids}
+def lot_net_sql(lot_id) -> sa.ScalarSelect:
+    """A lot's net in SQL (fee excluded), for a statement over lots: its lines' nets, each rounded
+    first, added up (the figure of :attr:`EventTotals.lot_nets`); 0 for a lot without lines."""
+    return (
+        sa.select(sum_money(LineNet(Line.quantity, Line.unit_price)))
+        .where(Line.lot_id == lot_id)
+        .correlate_except(Line)
+        .scalar_subquery()
+    )
 
 
-def event_net(event: Event, lots_net: Decimal, context: PricingContext | None = None) -> Decimal:
-    """The offer's total excluding VAT from its lots' net: the lots, plus the fee."""
-    fee = fee_line(event, lots_net, context)
-    return lots_net + (fee.net if fee is not None else ZERO)
+def event_net(event: Event, lots_net: Decimal) -> Decimal:
+    """The offer's total excluding VAT from its lots' net: the lots, plus the fee (its net only: no
+    need of the seller, its rate or its wording)."""
+    return lots_net + fee_net(event, lots_net)
 
 
 def event_totals(

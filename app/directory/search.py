@@ -85,11 +85,10 @@ class DirectoryQuery:
 
     def args(self, **changes) -> dict:
         """URL parameters for a link that changes some of them (defaults left out, page reset)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {name: getattr(self, name) for name in _DEFAULTS}
         values["page"] = 1
         values.update(changes)
-        defaults = DirectoryQuery()
-        return {k: v for k, v in values.items() if v != getattr(defaults, k)}
+        return {k: v for k, v in values.items() if v != _DEFAULTS[k]}
 
     def sort_args(self, key: str) -> dict:
         """The link of a column header: sort by it, or flip the order when it is the current one."""
@@ -112,6 +111,10 @@ class DirectoryQuery:
             or self.vat_regime
             or self.active != ACTIVE_YES
         )
+
+
+#: Each parameter's default, in the fields' order (the list asks for a link per filter and header).
+_DEFAULTS = {f.name: f.default for f in fields(DirectoryQuery)}
 
 
 def _escape_like(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
@@ -60,11 +60,14 @@ class FieldError(ValueError):
         self.message = message
 
 
+_SEPARATORS = re.compile(r"[\s\-–—'’]+")
+
+
 def _fold(text: str) -> str:
     """Compare names without case, accents, hyphens or apostrophes."""
     text = unicodedata.normalize("NFKD", text or "")
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return re.sub(r"[\s\-–—'’]+", " ", text).strip()
+    return _SEPARATORS.sub(" ", text).strip()
 
 
 def check_siret(value: str) -> str:
@@ -194,18 +197,25 @@ def check_website(value: str) -> str:
     return value
 
 
+@cache
+def _metropole_by_fold() -> dict[str, str]:
+    """Nantes Métropole's communes by their folded name (:func:`_fold`), folded once: the directory
+    list asks for each card shown."""
+    names: dict[str, str] = {}
+    for name in NANTES_METROPOLE_COMMUNES:
+        names.setdefault(_fold(name), name)
+    return names
+
+
+@lru_cache(maxsize=1024)
 def is_in_nantes_metropole(commune: str) -> bool:
-    folded = _fold(commune)
-    return any(_fold(c) == folded for c in NANTES_METROPOLE_COMMUNES)
+    """Kept per commune as written: a list of cards asks for each card, for a few communes."""
+    return _fold(commune) in _metropole_by_fold()
 
 
 def canonical_commune(commune: str) -> str:
     """The official spelling when the commune is one of Nantes Métropole's, else the input trimmed."""
-    folded = _fold(commune)
-    for name in NANTES_METROPOLE_COMMUNES:
-        if _fold(name) == folded:
-            return name
-    return (commune or "").strip()
+    return _metropole_by_fold().get(_fold(commune)) or (commune or "").strip()
 
 
 def territory_warning(commune: str, postal_code: str) -> str | None:

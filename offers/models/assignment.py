@@ -53,12 +53,13 @@ class Assignment(db.Model):
         # a status of a few values misleads the planner. With the lot, it covers the portal's sort
         # of the organisation's history by event date (``offers.services.portal``).
         sa.Index("ix_assignments_organisation_status_lot", "organisation_id", "status", "lot_id"),
+        # A lot's assignments, and those in a status (the events list counts each open lot's
+        # accepted and invited ones from the index alone).
+        sa.Index("ix_assignments_lot_status", "lot_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lot_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("lots.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lots.id", ondelete="CASCADE"), nullable=False)
     organisation_id: Mapped[int] = mapped_column(
         sa.ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False, index=True
     )

@@ -216,12 +216,24 @@ class QuoteLine(db.Model):
 
 
 def list_options():
-    """Loader options for lists of quotes: the snapshot JSON and the PDF are not loaded (deferred),
-    the frozen client name is read from the snapshot in SQL."""
-    from sqlalchemy.orm import defer, with_expression
+    """Loader options for lists of quotes, whose statement joins ``Quote.event``: only the columns
+    a list prints are loaded (never the snapshot JSON nor the PDF), the frozen client name is read
+    from the snapshot in SQL, and each quote's event comes from the join with its title alone (its
+    client is not joined)."""
+    from sqlalchemy.orm import contains_eager, lazyload, load_only, with_expression
+
+    from offers.models.event import Event
 
     return (
-        defer(Quote.snapshot),
-        defer(Quote.pdf),
+        load_only(
+            Quote.event_id,
+            Quote.number,
+            Quote.version,
+            Quote.status,
+            Quote.issue_date,
+            Quote.valid_until,
+            Quote.total_gross,
+        ),
         with_expression(Quote.frozen_client_name, Quote.snapshot[("client", "name")].as_string()),
+        contains_eager(Quote.event).load_only(Event.title).options(lazyload(Event.client)),
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit import N_, record
 from app.dates import local_offset, shift_local, short_local
+from app.db import sum_money
 from app.directory.validation import FieldError, check_cpv_codes
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
@@ -35,7 +36,7 @@ from offers.models import (
     LotStatus,
 )
 from offers.permissions import can_edit_event
-from offers.pricing import rederive_rates
+from offers.pricing import lot_net_sql, rederive_rates
 
 #: Bounds that catch typing mistakes (an event of three years, 2 000 000 guests…).
 MAX_EVENT_DURATION = timedelta(days=366)
@@ -769,44 +770,44 @@ class ListFigures:
     lots: int = 0
     without_actor: int = 0
     pending: int = 0
+    #: The open lots' net (fee excluded), :attr:`offers.pricing.EventTotals.lots_net`'s figure.
+    lots_net: Decimal = Decimal("0.00")
 
 
 def list_figures(event_ids) -> dict[int, ListFigures]:
     """For each event: its open lots, those without an accepted actor, the invitations waiting for
-    an answer. Counted in SQL, two queries for a whole page, whatever the number of lots."""
+    an answer, and the open lots' net. Counted and added up in SQL, one query for a whole page,
+    whatever the number of lots and lines.
+
+    Each open lot's accepted and invited assignments are counted, and its lines added up, by
+    subqueries of their own, lot by lot through the indexes on ``lot_id``: as an ``EXISTS`` or a
+    join, PostgreSQL's planner preferred to read every accepted (or invited) assignment of the
+    database into a hash, work that grows with the years of data while the page shows 20 events."""
     ids = set(event_ids)
     if not ids:
         return {}
-    accepted = (
-        sa.select(Assignment.id)
-        .where(Assignment.lot_id == Lot.id, Assignment.status == AssignmentStatus.ACCEPTED)
-        .exists()
-    )
-    lots = {
-        event_id: (count, without)
-        for event_id, count, without in db.session.execute(
-            sa.select(Lot.event_id, sa.func.count(), sa.func.sum(sa.case((accepted, 0), else_=1)))
-            .where(Lot.event_id.in_(ids), Lot.status == LotStatus.OPEN)
-            .group_by(Lot.event_id)
+
+    def assignments(status: AssignmentStatus):
+        return (
+            sa.select(sa.func.count())
+            .where(Assignment.lot_id == Lot.id, Assignment.status == status)
+            .correlate(Lot)
+            .scalar_subquery()
         )
-    }
-    pending = dict(
-        db.session.execute(
-            sa.select(Lot.event_id, sa.func.count())
-            .join(Assignment, Assignment.lot_id == Lot.id)
-            .where(
-                Lot.event_id.in_(ids),
-                Lot.status == LotStatus.OPEN,
-                Assignment.status == AssignmentStatus.INVITED,
-            )
-            .group_by(Lot.event_id)
-        ).all()
-    )
-    return {
-        event_id: ListFigures(
-            lots=lots.get(event_id, (0, 0))[0],
-            without_actor=int(lots.get(event_id, (0, 0))[1] or 0),
-            pending=pending.get(event_id, 0),
+
+    rows = db.session.execute(
+        sa.select(
+            Lot.event_id,
+            sa.func.count(),
+            sa.func.sum(sa.case((assignments(AssignmentStatus.ACCEPTED) == 0, 1), else_=0)),
+            sa.func.sum(assignments(AssignmentStatus.INVITED)),
+            sum_money(lot_net_sql(Lot.id)),
         )
-        for event_id in ids
+        .where(Lot.event_id.in_(ids), Lot.status == LotStatus.OPEN)
+        .group_by(Lot.event_id)
+    )
+    figures = {
+        event_id: ListFigures(int(count), int(without or 0), int(pending or 0), net)
+        for event_id, count, without, pending, net in rows
     }
+    return {event_id: figures.get(event_id, ListFigures()) for event_id in ids}

@@ -27,7 +27,6 @@ from offers.pricing import (
     event_net,
     event_totals,
     lines_pricing,
-    lots_nets,
     rate_issues,
 )
 from offers.services.events import (
@@ -61,8 +60,9 @@ def conflict_context(form, current_form, obj) -> dict:
     return {"conflict": rows}
 
 
-def all_clients() -> list[Client]:
-    return list(db.session.scalars(sa.select(Client).order_by(Client.name, Client.id)))
+def all_clients() -> list[sa.Row]:
+    """Every client's id and name, for the forms' choices (the clients themselves are not needed)."""
+    return list(db.session.execute(sa.select(Client.id, Client.name).order_by(Client.name, Client.id)))
 
 
 def event_quotes(event: Event) -> list[Quote]:
@@ -93,13 +93,11 @@ def event_list():
         query = query.where(Event.starts_at < end)
     page = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False, count=True)
     # Counted and added up in SQL: lots, assignments and lines are never loaded here.
-    context = pricing_context()
-    ids = [event.id for event in page.items]
-    figures, nets = list_figures(ids), lots_nets(ids)
+    figures = list_figures(event.id for event in page.items)
     rows = [
         {
             "event": event,
-            "net": event_net(event, nets[event.id], context),
+            "net": event_net(event, figures[event.id].lots_net),
             "lots": figures[event.id].lots,
             "without_actor": figures[event.id].without_actor,
             "pending": figures[event.id].pending,

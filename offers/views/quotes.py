@@ -55,7 +55,7 @@ def quote_list():
     stmt = (
         sa.select(Quote)
         .join(Quote.event)
-        .options(selectinload(Quote.event), *list_options())
+        .options(*list_options())
         .order_by(Quote.issue_date.desc(), Quote.number.desc(), Quote.version.desc())
     )
     if (form.status.data or "").strip():
@@ -68,16 +68,16 @@ def quote_list():
         stmt = stmt.where(Quote.issue_date <= form.end.data)
     page = db.paginate(stmt, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     today = utcnow().date()
-    sent = db.session.execute(
-        sa.select(sa.func.count(), sa.func.sum(Quote.total_gross)).where(Quote.status == QuoteStatus.SENT)
+    sent_count, outstanding = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Quote.total_gross), 0)).where(
+            Quote.status == QuoteStatus.SENT
+        )
     ).one()
-    outstanding = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Quote.total_gross), 0)).where(Quote.status == QuoteStatus.SENT)
-    )
     expiring = db.session.scalars(
         sa.select(Quote)
+        .join(Quote.event)
         .where(Quote.status == QuoteStatus.SENT, Quote.valid_until <= today + timedelta(days=7))
-        .options(selectinload(Quote.event), *list_options())
+        .options(*list_options())
         .order_by(Quote.valid_until)
         .limit(EXPIRING_SHOWN)
     ).all()
@@ -86,7 +86,7 @@ def quote_list():
         form=form,
         page=page,
         outstanding=outstanding,
-        sent_count=sent[0],
+        sent_count=sent_count,
         expiring=expiring,
         today=today,
         args={k: v for k, v in request.args.items() if k != "page" and v},
@@ -306,7 +306,7 @@ def client_quotes():
         sa.select(Quote)
         .join(Quote.event)
         .where(Event.client_id == current_user.client_id, Quote.sent_at.is_not(None))
-        .options(selectinload(Quote.event), *list_options())
+        .options(*list_options())
         .order_by(Quote.issue_date.desc(), Quote.version.desc(), Quote.id.desc()),
         page=page_number(request.args),
         per_page=PER_PAGE,

@@ -373,3 +373,35 @@ def test_the_demo_event_duplicates_as_the_form_stands(loaded, client, auth):
     assert copy.ends_at == max([event.ends_at] + [lot.ends_at for lot in event.lots if lot.ends_at])
     kept = [(lot.title, lot.starts_at, lot.ends_at) for lot in event.lots if not lot.is_cancelled]
     assert [(lot.title, lot.starts_at, lot.ends_at) for lot in copy.lots] == kept
+
+
+def test_the_demo_banner_follows_the_marker_without_a_query_of_its_own(client, auth, make_user):
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.engine import Engine
+
+    auth.login(make_user("coordinator").email)
+
+    def dashboard() -> tuple[str, list[str]]:
+        statements: list[str] = []
+
+        def listener(conn, cursor, statement, parameters, context, executemany):
+            statements.append(" ".join(statement.split()))
+
+        sa_event.listen(Engine, "before_cursor_execute", listener)
+        try:
+            page = client.get("/tableau-de-bord").get_data(as_text=True)
+        finally:
+            sa_event.remove(Engine, "before_cursor_execute", listener)
+        return page, statements
+
+    page, statements = dashboard()
+    assert "demo-banner" not in page
+    assert not [s for s in statements if s.startswith("SELECT settings.")], statements
+    db.session.add(Setting(key=DEMO_MARKER, value={"version": 1}))
+    db.session.flush()
+    page, statements = dashboard()
+    assert "Données de démonstration" in page
+    assert not [s for s in statements if s.startswith("SELECT settings.")], statements
+    assert "Données de démonstration" in client.get("/annuaire").get_data(as_text=True)  # anonymous too
+    auth.logout()
+    assert "Données de démonstration" in client.get("/annuaire").get_data(as_text=True)

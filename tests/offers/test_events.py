@@ -724,6 +724,47 @@ def test_list_paginates(client, coordinator, make_event, make_client):
     assert f'href="/evenements?page=2&client={buyer.id}"' in first
 
 
+def test_list_counts_open_lots_lots_without_actor_and_invitations(
+    client, coordinator, make_event, make_client, make_category, make_organisation
+):
+    buyer = make_client()
+    busy = make_event(client=buyer, title="Chargé")
+    staffed = add_lot(busy, make_category(), "Deux acceptés et une invitation")
+    for status in (AssignmentStatus.ACCEPTED, AssignmentStatus.ACCEPTED, AssignmentStatus.INVITED):
+        add_assignment(staffed, make_organisation(), status)
+    seller = make_organisation()
+    add_line(staffed, seller, "3", "33.33")  # 99.99
+    add_line(staffed, seller, "0.333", "10.00")  # 3.33 (3.33 rounded half up, line by line)
+    asked = add_lot(busy, make_category(), "Deux invitations")
+    for status in (AssignmentStatus.INVITED, AssignmentStatus.INVITED, AssignmentStatus.DECLINED):
+        add_assignment(asked, make_organisation(), status)
+    add_lot(busy, make_category(), "Personne")
+    cancelled = add_lot(busy, make_category(), "Annulé", status=LotStatus.CANCELLED)
+    add_assignment(cancelled, make_organisation(), AssignmentStatus.INVITED)
+    add_line(cancelled, seller, "1", "1000.00")  # not counted: the lot is cancelled
+    add_line(asked, seller, "2.5", "0.05")  # 0.125 → 0.13
+    empty = make_event(client=buyer, title="Sans lot")
+    declined = make_event(client=buyer, title="Décliné")
+    add_assignment(add_lot(declined, make_category()), make_organisation(), AssignmentStatus.DECLINED)
+
+    from offers.services.events import ListFigures, list_figures
+
+    assert list_figures([busy.id, empty.id, declined.id]) == {
+        busy.id: ListFigures(lots=3, without_actor=2, pending=3, lots_net=D("103.45")),
+        empty.id: ListFigures(lots=0, without_actor=0, pending=0),
+        declined.id: ListFigures(lots=1, without_actor=1, pending=0),
+    }
+    rows = {
+        title: plain(row)
+        for row in re.findall(r"<tr>.*?</tr>", text(client.get(f"/evenements?client={buyer.id}")), re.S)
+        for title in (busy.title, empty.title, declined.title)
+        if f">{title}</a>" in row
+    }
+    assert "3 2 lots sans acteur 3 réponses attendues" in rows[busy.title]
+    assert "0 " in rows[empty.title] and "complet" not in rows[empty.title]
+    assert "1 1 lot sans acteur" in rows[declined.title] and "attendue" not in rows[declined.title]
+
+
 # --- a constant number of queries ----------------------------------------------------------------
 
 
