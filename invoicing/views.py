@@ -102,14 +102,14 @@ def invoice_list():
         sa.select(Invoice)
         .where(Invoice.status == InvoiceStatus.ISSUED)
         .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-        # The list shows the buyer's name and the totals: the frozen seller, mentions, VAT groups
-        # and references (read and parsed for every row otherwise) stay in the database.
-        .options(
-            defer(Invoice.seller),
-            defer(Invoice.mentions),
-            defer(Invoice.vat_groups),
-            defer(Invoice.references),
-        )
+    )
+    # The list shows the buyer's name and the totals: the frozen seller, mentions, VAT groups and
+    # references (read and parsed for every row otherwise) stay in the database.
+    shown = (
+        defer(Invoice.seller),
+        defer(Invoice.mentions),
+        defer(Invoice.vat_groups),
+        defer(Invoice.references),
     )
     if filters.date_from.data and not filters.date_from.errors:
         query = query.where(Invoice.issue_date >= filters.date_from.data)
@@ -122,13 +122,20 @@ def invoice_list():
     if wanted:
         # States are derived (payments, credit notes, due date): computed on the documents that
         # may be in the state, then filtered.
-        rows = service.in_state(query, wanted, today)
-        total = len(rows)
+        found = service.in_state(query, wanted, today)
+        total = len(found)
         page_number = _page()
-        rows = rows[(page_number - 1) * PER_PAGE : page_number * PER_PAGE]
+        found = found[(page_number - 1) * PER_PAGE : page_number * PER_PAGE]
+        loaded = {
+            i.id: i
+            for i in db.session.scalars(
+                sa.select(Invoice).where(Invoice.id.in_([i for i, _f in found])).options(*shown)
+            )
+        }
+        rows = [(loaded[i], f) for i, f in found]
         pages = max(1, -(-total // PER_PAGE))
     else:
-        page = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
+        page = db.paginate(query.options(*shown), page=_page(), per_page=PER_PAGE, error_out=False)
         numbers = service.settled_figures(page.items)
         rows = [(i, numbers[i.id]) for i in page.items]
         total, page_number, pages = page.total, page.page, max(page.pages, 1)

@@ -313,12 +313,30 @@ def may_be_in_state(wanted: str, today: date):
     return sa.and_(Invoice.kind != InvoiceKind.CREDIT_NOTE, conditions[wanted])
 
 
-def in_state(query, wanted: str, today: date) -> list[tuple[Invoice, Figures]]:
-    """The documents of ``query`` (a select of issued invoices, in the list's order) whose
-    :func:`state` on ``today`` is ``wanted``, with their :func:`settled_figures`."""
-    documents = list(db.session.scalars(query.where(may_be_in_state(wanted, today))))
+#: What :func:`state` and :func:`settled_figures` read of a document: a list filtered on a state
+#: reads these columns of the documents that may be in it, and whole invoices for its page only.
+STATE_COLUMNS = (
+    Invoice.id,
+    Invoice.kind,
+    Invoice.origin,
+    Invoice.total_net,
+    Invoice.total_gross,
+    Invoice.prepaid,
+    Invoice.due_date,
+    Invoice.event_id,
+    Invoice.issuer_organisation_id,
+)
+
+
+def in_state(query, wanted: str, today: date) -> list[tuple[int, Figures]]:
+    """The ids of the documents of ``query`` (a select of issued invoices, in the list's order, no
+    loader options) whose :func:`state` on ``today`` is ``wanted``, each with its
+    :func:`settled_figures`."""
+    documents = db.session.execute(
+        query.where(may_be_in_state(wanted, today)).with_only_columns(*STATE_COLUMNS)
+    ).all()
     numbers = settled_figures(documents)
-    return [(i, numbers[i.id]) for i in documents if state(i, today, numbers[i.id]) == wanted]
+    return [(row.id, numbers[row.id]) for row in documents if state(row, today, numbers[row.id]) == wanted]
 
 
 def _sync(invoice: Invoice, user) -> None:

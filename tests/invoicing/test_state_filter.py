@@ -63,7 +63,7 @@ def test_every_state_finds_exactly_the_documents_in_it(table):
     expected = {s: [i.id for i in everything if service.state(i, TODAY, figures[i.id]) == s] for s in STATES}
     assert all(expected.values()), {s: len(ids) for s, ids in expected.items()}  # every state occurs
     for wanted in STATES:
-        found = [(i.id, f) for i, f in service.in_state(listed(), wanted, TODAY)]
+        found = service.in_state(listed(), wanted, TODAY)
         assert [i for i, _f in found] == expected[wanted], wanted
         assert all(f == figures[i] for i, f in found)
 
