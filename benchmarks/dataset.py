@@ -501,6 +501,7 @@ def seed(
     invoice_serial = db.session.scalar(
         sa.select(sa.func.count()).select_from(Invoice).where(Invoice.number.like("BENCH-%"))
     )
+    category_names = {cat_id: cat_name for _code, cat_id, _rate, cat_name in categories}
     for quote_id, (event_id, status, client_id, issue, priced, fee, totals) in zip(
         quote_ids, quote_plans, strict=True
     ):
@@ -511,6 +512,8 @@ def seed(
                     "position": position,
                     "kind": "line",
                     "lot_title": lot_row["title"],
+                    # Frozen with the quote, as the app does: the dashboards sum work per category.
+                    "category_name": category_names[lot_row["category_id"]],
                     "organisation_id": row["organisation_id"],
                     "description": row["description"],
                     "quantity": row["quantity"],
