@@ -157,6 +157,18 @@ def _neighbourhood():
     return sa.case((Organisation.qpv.is_(True), Organisation.qpv_name), else_=Organisation.commune)
 
 
+#: What a per-actor figure is grouped by: the actor's columns its rows show (neighbourhood included).
+_ACTOR_GROUP = (
+    Organisation.id,
+    Organisation.name,
+    Organisation.legal_form,
+    Organisation.qpv,
+    Organisation.qpv_name,
+    Organisation.commune,
+    Organisation.public_listing,
+)
+
+
 def per_actor(period: Period | None = None, event_id: int | None = None) -> list[ActorAmount]:
     """Σ nets per actor, largest first (one query)."""
     work = _work_in(period, event_id)
@@ -173,15 +185,7 @@ def per_actor(period: Period | None = None, event_id: int | None = None) -> list
             sa.func.count(sa.distinct(work.c.event_id)).label("events"),
         )
         .join(work, work.c.organisation_id == Organisation.id)
-        .group_by(
-            Organisation.id,
-            Organisation.name,
-            Organisation.legal_form,
-            Organisation.qpv,
-            Organisation.qpv_name,
-            Organisation.commune,
-            Organisation.public_listing,
-        )
+        .group_by(*_ACTOR_GROUP)
         .order_by(sa.desc("amount"), Organisation.name)
     )
     return [
@@ -306,16 +310,7 @@ def _work_by_actor_statement(period: Period):
             sa.func.count().label("events"),
         )
         .join(work, work.c.organisation_id == Organisation.id)
-        .group_by(
-            Organisation.id,
-            Organisation.name,
-            Organisation.legal_form,
-            Organisation.qpv,
-            Organisation.qpv_name,
-            Organisation.commune,
-            Organisation.public_listing,
-            month,
-        )
+        .group_by(*_ACTOR_GROUP, month)
         .order_by(sa.func.sum(amount).over(partition_by=Organisation.id).desc(), Organisation.name, month)
     )
 
