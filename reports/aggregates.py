@@ -169,6 +169,20 @@ _ACTOR_GROUP = (
 )
 
 
+def _actor_amount(row, amount: Decimal, events: int) -> ActorAmount:
+    """An actor's line from a row of the ``_ACTOR_GROUP`` columns (and its neighbourhood)."""
+    return ActorAmount(
+        organisation_id=row.id,
+        name=row.name,
+        legal_form=row.legal_form,
+        qpv=bool(row.qpv),
+        neighbourhood=row.neighbourhood or "",
+        public=bool(row.public_listing),
+        amount=amount,
+        events=events,
+    )
+
+
 def per_actor(period: Period | None = None, event_id: int | None = None) -> list[ActorAmount]:
     """Σ nets per actor, largest first (one query)."""
     work = _work_in(period, event_id)
@@ -188,19 +202,7 @@ def per_actor(period: Period | None = None, event_id: int | None = None) -> list
         .group_by(*_ACTOR_GROUP)
         .order_by(sa.desc("amount"), Organisation.name)
     )
-    return [
-        ActorAmount(
-            organisation_id=row.id,
-            name=row.name,
-            legal_form=row.legal_form,
-            qpv=bool(row.qpv),
-            neighbourhood=row.neighbourhood or "",
-            public=bool(row.public_listing),
-            amount=row.amount,
-            events=row.events,
-        )
-        for row in rows
-    ]
+    return [_actor_amount(row, row.amount, row.events) for row in rows]
 
 
 def per_category(period: Period | None = None, event_id: int | None = None) -> list[tuple[str, Decimal]]:
@@ -263,19 +265,7 @@ def work_by_actor(period: Period) -> WorkByActor:
             split = months.setdefault(row.month, {})
             split[key] = split.get(key, ZERO) + row.amount
     return WorkByActor(
-        actors=[
-            ActorAmount(
-                organisation_id=row.id,
-                name=row.name,
-                legal_form=row.legal_form,
-                qpv=bool(row.qpv),
-                neighbourhood=row.neighbourhood or "",
-                public=bool(row.public_listing),
-                amount=total,
-                events=events,
-            )
-            for row, total, events in actors.values()
-        ],
+        actors=[_actor_amount(row, total, events) for row, total, events in actors.values()],
         qpv=MonthSplit(qpv),
         legal_forms=MonthSplit(forms),
     )

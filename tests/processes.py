@@ -1,5 +1,6 @@
 """What the PostgreSQL concurrency tests share: a scratch database on the ``TEST_DATABASE_URL``
-server, and OS processes started together behind a barrier.
+server, and OS processes started together behind a barrier; and the probes that tell, from another
+connection, whether a request holds a lock (SQLite's write lock, PostgreSQL rows).
 
 The processes cannot share the rolled-back transaction of the other tests, so each such test works
 on a database of its own (migrated and prepared by the test), dropped at the end. The processes come
@@ -12,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -78,3 +80,35 @@ def run_together(
     assert [p.exitcode for p in processes] == [0] * workers
     assert [error for outcome in outcomes for error in outcome["errors"]] == []
     return outcomes
+
+
+def sqlite_write_lock_free(path) -> bool | str:
+    """True if another connection can take the SQLite file's write lock at once, else the error."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as exc:
+        return str(exc)
+    finally:
+        conn.close()
+
+
+def postgres_rows_free(url: str, event_id: int, tables: tuple[str, ...] = ("events",)) -> bool | str:
+    """True if another connection can lock, without waiting, the event's row (``events``) and its
+    quotes (``quotes``) among ``tables``, else PostgreSQL's error."""
+    wheres = {"events": "id = :e", "quotes": "event_id = :e"}
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in tables:
+                conn.execute(
+                    sa.text(f"SELECT id FROM {table} WHERE {wheres[table]} FOR UPDATE NOWAIT"),
+                    {"e": event_id},
+                )
+        return True
+    except sa.exc.OperationalError as exc:
+        return str(exc.orig)
+    finally:
+        engine.dispose()

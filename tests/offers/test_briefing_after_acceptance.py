@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -26,6 +25,7 @@ from tests.offers import double_issue_worker as worker
 from tests.offers.test_briefing import _briefing_mails, pdf_text, world  # noqa: F401 - a fixture
 from tests.offers.test_quote_double_issue import own_database  # noqa: F401 - a fixture
 from tests.offers.test_quotes import issue
+from tests.processes import postgres_rows_free, sqlite_write_lock_free
 
 ACTORS = ["chef@example.org", "cuisine@example.org", "libraire@example.org", "photo@example.org"]
 
@@ -337,15 +337,7 @@ def test_on_sqlite_another_writer_can_write_while_the_sheets_render(tmp_path):
     path = tmp_path / "accept.db"
 
     def can_write(event_id):
-        conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
-            return True
-        except sqlite3.OperationalError as exc:
-            return str(exc)
-        finally:
-            conn.close()
+        return sqlite_write_lock_free(path)
 
     _check(_accept_watching(f"sqlite:///{path}", str(tmp_path), can_write))
 
@@ -354,19 +346,6 @@ def test_on_sqlite_another_writer_can_write_while_the_sheets_render(tmp_path):
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="TEST_DATABASE_URL not set")
 def test_on_postgresql_the_event_and_quote_rows_are_free_while_the_sheets_render(own_database, tmp_path):  # noqa: F811
     def can_write(event_id):
-        engine = sa.create_engine(own_database)
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    sa.text("SELECT id FROM events WHERE id = :e FOR UPDATE NOWAIT"), {"e": event_id}
-                )
-                conn.execute(
-                    sa.text("SELECT id FROM quotes WHERE event_id = :e FOR UPDATE NOWAIT"), {"e": event_id}
-                )
-            return True
-        except sa.exc.OperationalError as exc:
-            return str(exc.orig)
-        finally:
-            engine.dispose()
+        return postgres_rows_free(own_database, event_id, ("events", "quotes"))
 
     _check(_accept_watching(own_database, str(tmp_path), can_write))

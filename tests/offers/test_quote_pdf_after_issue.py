@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import sqlite3
 import threading
 
 import pytest
@@ -28,6 +27,7 @@ from tests.offers import double_issue_worker as worker
 from tests.offers.quote_fixtures import build_ready_event
 from tests.offers.test_quote_double_issue import own_database  # noqa: F401 - a fixture
 from tests.offers.test_quotes import pdf_text
+from tests.processes import postgres_rows_free, sqlite_write_lock_free
 
 
 @pytest.fixture
@@ -239,15 +239,7 @@ def test_on_sqlite_another_writer_can_write_while_the_pdf_renders(tmp_path):
     path = tmp_path / "issue.db"
 
     def can_write(event_id):
-        conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
-            return True
-        except sqlite3.OperationalError as exc:
-            return str(exc)
-        finally:
-            conn.close()
+        return sqlite_write_lock_free(path)
 
     seen = _issue_watching(f"sqlite:///{path}", str(tmp_path), can_write)
     assert seen["status"] == 302
@@ -260,17 +252,7 @@ def test_on_sqlite_another_writer_can_write_while_the_pdf_renders(tmp_path):
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="TEST_DATABASE_URL not set")
 def test_on_postgresql_the_event_row_is_free_while_the_pdf_renders(own_database, tmp_path):  # noqa: F811
     def can_write(event_id):
-        engine = sa.create_engine(own_database)
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    sa.text("SELECT id FROM events WHERE id = :e FOR UPDATE NOWAIT"), {"e": event_id}
-                )
-            return True
-        except sa.exc.OperationalError as exc:
-            return str(exc.orig)
-        finally:
-            engine.dispose()
+        return postgres_rows_free(own_database, event_id)
 
     seen = _issue_watching(own_database, str(tmp_path), can_write)
     assert seen["status"] == 302
