@@ -53,6 +53,9 @@ class StateMachine:
     labeller: Callable[[Any], str] = label
     #: The code of ``app.labels`` a status reads as (the history stores it and reads it later).
     label_code: Callable[[Any], str] = lambda status: getattr(status, "value", status)
+    #: Called with the object and its new status once a move is stored, in the same transaction:
+    #: what follows from a move (derived tables) written once, whoever moves.
+    after_move: Callable[[Any, Any], None] | None = None
 
     def __post_init__(self) -> None:
         missing = set(self.states) - set(self.transitions)
@@ -149,6 +152,8 @@ class StateMachine:
             for name, value in values.items():
                 setattr(obj, name, value)
             db.session.flush()
+        if self.after_move is not None:
+            self.after_move(obj, target)
         record(
             self.action,
             obj,

@@ -85,3 +85,14 @@ def send_briefings(days):
     count = send_due_briefings(days=days)
     db.session.commit()
     click.echo(f"{count} feuille(s) de route envoyée(s).")
+
+
+@offers_cli.command("rebuild-collaborations")
+def rebuild_collaborations():
+    """Recalculer les premières collaborations (paires d'acteurs et leur premier événement commun)
+    à partir des devis acceptés, après une reprise de données écrite directement dans la base."""
+    from offers.services import collaborations
+
+    count = collaborations.rebuild()
+    db.session.commit()
+    click.echo(f"{count} paire(s) d'acteurs ayant déjà travaillé ensemble.")

@@ -32,7 +32,8 @@ from app.extensions import db
 from app.models import Client, LegalForm, Organisation
 from app.money import ZERO
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout, PayoutStatus
-from offers.models import Event, EventStatus, Quote, QuoteLine, QuoteStatus
+from offers.models import Collaboration, Event, EventStatus, Quote, QuoteLine, QuoteStatus
+from offers.services import collaborations
 
 # --- periods ------------------------------------------------------------------------------------
 
@@ -121,12 +122,7 @@ def _work():
         )
         .join(Quote, Quote.id == QuoteLine.quote_id)
         .join(Event, Event.id == Quote.event_id)
-        .where(
-            Quote.status == QuoteStatus.ACCEPTED,
-            Event.status != EventStatus.CANCELLED,
-            QuoteLine.kind == "line",
-            QuoteLine.organisation_id.is_not(None),
-        )
+        .where(*collaborations.work_conditions())
     )
 
 
@@ -363,88 +359,6 @@ def as_rate(value: Fraction) -> Decimal:
 # --- first-time collaborations -------------------------------------------------------------------
 
 
-@cache  # a construct without parameters, built once (SQL constructs are immutable and shared)
-def _participation():
-    return (
-        sa.select(Quote.event_id.label("event_id"), QuoteLine.organisation_id.label("organisation_id"))
-        .join(Quote, Quote.id == QuoteLine.quote_id)
-        .join(Event, Event.id == Quote.event_id)
-        .where(
-            Quote.status == QuoteStatus.ACCEPTED,
-            Event.status != EventStatus.CANCELLED,
-            QuoteLine.kind == "line",
-            QuoteLine.organisation_id.is_not(None),
-        )
-        .distinct()
-        .cte("participation")
-    )
-
-
-@_per_period
-def _first_pairs(period: Period | None = None, event_id: int | None = None):
-    """Pairs (a < b) of actors on the same event of the period (or on the event), with
-    ``first_time`` = 1 when they never shared an earlier one (earlier: an earlier start, or the same
-    start and a smaller id), as a subquery ``event_id, starts_at, first_id, second_id, first_time``.
-
-    A pair is new on its first event in the period (``ROW_NUMBER() OVER (PARTITION BY the pair
-    ORDER BY start, id)`` = 1 among the period's events) unless it met before the period: the pairs
-    of the earlier events are collected once (``DISTINCT``) and outer-joined. No window runs over the
-    pairs of every year, and no pair is looked for event by event."""
-    part = _participation()
-    a, b = part.alias("a"), part.alias("b")
-    if event_id is not None:
-        this = aliased(Event)
-        start = sa.select(this.starts_at).where(this.id == event_id).scalar_subquery()
-        in_scope = Event.id == event_id
-        earlier = sa.or_(Event.starts_at < start, sa.and_(Event.starts_at == start, Event.id < event_id))
-    else:
-        assert period is not None
-        in_scope = sa.and_(Event.starts_at >= period.start, Event.starts_at < period.end)
-        earlier = Event.starts_at < period.start
-
-    def pairs(*columns):
-        return (
-            sa.select(*columns)
-            .select_from(a)
-            .join(b, sa.and_(a.c.event_id == b.c.event_id, a.c.organisation_id < b.c.organisation_id))
-            .join(Event, Event.id == a.c.event_id)
-        )
-
-    rank = (
-        sa.func.row_number()
-        .over(partition_by=(a.c.organisation_id, b.c.organisation_id), order_by=(Event.starts_at, Event.id))
-        .label("rank")
-    )
-    scoped = (
-        pairs(
-            a.c.event_id,
-            Event.starts_at,
-            a.c.organisation_id.label("first_id"),
-            b.c.organisation_id.label("second_id"),
-            rank,
-        )
-        .where(in_scope)
-        .subquery("scoped")
-    )
-    met = (
-        pairs(a.c.organisation_id.label("first_id"), b.c.organisation_id.label("second_id"))
-        .where(earlier)
-        .distinct()
-        .subquery("met")
-    )
-    return (
-        sa.select(
-            scoped.c.event_id,
-            scoped.c.starts_at,
-            scoped.c.first_id,
-            scoped.c.second_id,
-            sa.case((sa.and_(scoped.c.rank == 1, met.c.first_id.is_(None)), 1), else_=0).label("first_time"),
-        )
-        .outerjoin(met, sa.and_(met.c.first_id == scoped.c.first_id, met.c.second_id == scoped.c.second_id))
-        .subquery("pairs")
-    )
-
-
 @dataclass(frozen=True)
 class EventPairs:
     event_id: int
@@ -455,24 +369,37 @@ class EventPairs:
 
 
 def pairs_per_event(period: Period) -> list[EventPairs]:
-    """Per event of the period: how many pairs of actors worked on it, how many for the first time."""
+    """Per event of the period with at least two actors: how many pairs of actors worked on it
+    (n actors make n(n-1)/2 pairs), how many for the first time (``collaborations``)."""
     rows = db.session.execute(_pairs_statement(period))
-    return [EventPairs(r.id, r.title, r.starts_at, r.pairs, int(r.first_time or 0)) for r in rows]
+    return [
+        EventPairs(r.id, r.title, r.starts_at, r.actors * (r.actors - 1) // 2, r.first_time) for r in rows
+    ]
 
 
 @_per_period
 def _pairs_statement(period: Period):
-    pairs = _first_pairs(period)
+    worked = (
+        collaborations.worked_on()
+        .where(Event.starts_at >= period.start, Event.starts_at < period.end)
+        .subquery("worked_on")
+    )
+    actors = (
+        sa.select(worked.c.event_id, sa.func.count().label("actors"))
+        .group_by(worked.c.event_id)
+        .having(sa.func.count() >= 2)
+        .subquery("actors")
+    )
+    first_time = (
+        sa.select(sa.func.count())
+        .select_from(Collaboration)
+        .where(Collaboration.event_id == Event.id)
+        .correlate(Event)
+        .scalar_subquery()
+    )
     return (
-        sa.select(
-            Event.id,
-            Event.title,
-            Event.starts_at,
-            sa.func.count().label("pairs"),
-            sa.func.sum(pairs.c.first_time).label("first_time"),
-        )
-        .join(pairs, pairs.c.event_id == Event.id)
-        .group_by(Event.id, Event.title, Event.starts_at)
+        sa.select(Event.id, Event.title, Event.starts_at, actors.c.actors, first_time.label("first_time"))
+        .join(actors, actors.c.event_id == Event.id)
         .order_by(Event.starts_at, Event.id)
     )
 
@@ -480,14 +407,13 @@ def _pairs_statement(period: Period):
 def first_time_pairs(event_id: int) -> list[tuple[int, str, bool, int, str, bool]]:
     """The pairs of an event who worked together for the first time: (id, name, public) twice,
     ordered by names."""
-    pairs = _first_pairs(event_id=event_id)
     first, second = aliased(Organisation), aliased(Organisation)
     rows = db.session.execute(
         sa.select(first.id, first.name, first.public_listing, second.id, second.name, second.public_listing)
-        .select_from(pairs)
-        .join(first, first.id == pairs.c.first_id)
-        .join(second, second.id == pairs.c.second_id)
-        .where(pairs.c.first_time == 1)
+        .select_from(Collaboration)
+        .join(first, first.id == Collaboration.first_id)
+        .join(second, second.id == Collaboration.second_id)
+        .where(Collaboration.event_id == event_id)
         .order_by(first.name, second.name)
     )
     return [tuple(row) for row in rows]
@@ -634,12 +560,12 @@ def _treasury_statements(period: Period):
         Payout.paid_on >= period.first_day,
         Payout.paid_on <= period.last_day,
     )
+    due = Payout.status == PayoutStatus.DUE
+    # Only the rows either sum reads (through ``payouts (status, paid_on, id)``), not every payout.
     payouts = sa.select(
         money_sum(sa.func.sum(sa.case((paid_in_period, Payout.amount), else_=0))).label("paid"),
-        money_sum(sa.func.sum(sa.case((Payout.status == PayoutStatus.DUE, Payout.amount), else_=0))).label(
-            "due"
-        ),
-    )
+        money_sum(sa.func.sum(sa.case((due, Payout.amount), else_=0))).label("due"),
+    ).where(sa.or_(paid_in_period, due))
     return billed, collected, payouts
 
 

@@ -2,6 +2,7 @@
 
 from offers.models.assignment import ASSIGNMENT_STATES, Assignment, AssignmentRole, AssignmentStatus
 from offers.models.briefing import BriefingReason, BriefingSend
+from offers.models.collaboration import Collaboration
 from offers.models.event import (
     EVENT_STATES,
     FROZEN_EVENT_STATUSES,
@@ -39,6 +40,7 @@ __all__ = [
     "BillingMode",
     "BriefingReason",
     "BriefingSend",
+    "Collaboration",
     "Event",
     "EventStatus",
     "FeeKind",

@@ -60,6 +60,14 @@ def _current_quote_accepted(event: Event) -> str | None:
     return None
 
 
+def _after_event_move(event, target) -> None:
+    if target == EventStatus.CANCELLED:
+        # Its actors no longer worked on it: their first-time collaborations move on.
+        from offers.services import collaborations
+
+        collaborations.refresh(event.id)
+
+
 #: The only place event moves are defined (docs/architecture.md, "State machines");
 #: :meth:`StateMachine.move` is the only way to make them.
 EVENT_STATES = StateMachine(
@@ -87,6 +95,7 @@ EVENT_STATES = StateMachine(
         EventStatus.WON: (Guard(_current_quote_accepted),),
     },
     event_id=lambda event: event.id,
+    after_move=_after_event_move,
 )
 
 #: Statuses in which an event and its lots no longer change.

@@ -40,6 +40,14 @@ def quote_status_label(status) -> str:
     return label(quote_status_code(status))
 
 
+def _after_quote_move(quote, target) -> None:
+    if target == QuoteStatus.ACCEPTED:
+        # The event's actors now worked together: their first-time collaborations.
+        from offers.services import collaborations
+
+        collaborations.refresh(quote.event_id)
+
+
 #: The only place quote moves are defined; :meth:`StateMachine.move` is the only way to make them.
 QUOTE_STATES = StateMachine(
     name="quote",
@@ -62,6 +70,7 @@ QUOTE_STATES = StateMachine(
     event_id=lambda quote: quote.event_id,
     labeller=quote_status_label,
     label_code=quote_status_code,
+    after_move=_after_quote_move,
 )
 
 

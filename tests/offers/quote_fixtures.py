@@ -26,10 +26,11 @@ IDENTITY = dict(
 
 
 def build_ready_event(
-    make_event, make_client, make_category, make_organisation, *, mode=None, cook=None, **event_kw
+    make_event, make_client, make_category, make_organisation, *, mode=None, cook=None, shop=None, **event_kw
 ):
     """The event, its lots and its three organisations; a ``cook`` given (an existing organisation, exempt
-    from VAT like Méli-Mélo) takes Méli-Mélo's place, so one organisation can work on several events."""
+    from VAT like Méli-Mélo) takes Méli-Mélo's place, and a ``shop`` (subject to VAT) L'Équipage's, so
+    that organisations can work on several events."""
     identity = db.session.get(CoordinatorIdentity, 1)
     if identity is None:
         db.session.add(CoordinatorIdentity(**IDENTITY))
@@ -61,7 +62,9 @@ def build_ready_event(
     books = make_category(name="Librairie", default_vat_rate=D("0.0550"))
     photo = make_category(name="Photographie", default_vat_rate=D("0.2000"))
     cook = cook or make_organisation(name="Méli-Mélo", vat_regime=VatRegime.EXEMPT)
-    shop = make_organisation(name="L'Équipage", legal_form=LegalForm.SCOP, vat_regime=VatRegime.SUBJECT)
+    shop = shop or make_organisation(
+        name="L'Équipage", legal_form=LegalForm.SCOP, vat_regime=VatRegime.SUBJECT
+    )
     photographer = make_organisation(
         name="Yves Monteil", legal_form=LegalForm.EI, vat_regime=VatRegime.FRANCHISE
     )

@@ -8,6 +8,7 @@ from decimal import Decimal as D
 from app.extensions import db
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 from offers.models import EventStatus, Quote, QuoteLine, QuoteStatus
+from offers.services import collaborations
 
 _numbers = iter(range(1, 10**6))
 
@@ -66,6 +67,8 @@ def accepted_work(make_event, lines, *, when=None, status=EventStatus.WON, fee=N
             )
         )
     db.session.flush()
+    # Written straight into the tables: the derived first-time collaborations too, as accepting does.
+    collaborations.refresh(event.id)
     return event
 
 
