@@ -614,10 +614,10 @@ def seed(
     _insert(Payment, payment_rows, summary)
     _insert(Payout, payout_rows, summary)
     db.session.flush()
-    # Written past the app's services: the derived first-time collaborations are filled here.
-    from offers.services import collaborations
+    # Written past the app's services: the work done that the dashboards read is filled here.
+    from offers.services import work
 
-    summary.counts["collaborations"] = collaborations.rebuild()
+    summary.counts["work_totals"], summary.counts["collaborations"] = work.rebuild()
     if analyze:
         refresh_statistics(db.session.connection())
     summary.seconds = time.perf_counter() - started

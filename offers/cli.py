@@ -87,12 +87,15 @@ def send_briefings(days):
     click.echo(f"{count} feuille(s) de route envoyée(s).")
 
 
-@offers_cli.command("rebuild-collaborations")
-def rebuild_collaborations():
-    """Recalculer les premières collaborations (paires d'acteurs et leur premier événement commun)
-    à partir des devis acceptés, après une reprise de données écrite directement dans la base."""
-    from offers.services import collaborations
+@offers_cli.command("rebuild-work")
+def rebuild_work():
+    """Recalculer le travail réalisé que lisent les indicateurs (sommes des devis acceptés par acteur
+    et catégorie, premières collaborations) à partir des devis, après une reprise de données écrite
+    directement dans la base."""
+    from offers.services import work
 
-    count = collaborations.rebuild()
+    totals, pairs = work.rebuild()
     db.session.commit()
-    click.echo(f"{count} paire(s) d'acteurs ayant déjà travaillé ensemble.")
+    click.echo(
+        f"{totals} somme(s) par devis, acteur et catégorie ; {pairs} paire(s) d'acteurs ayant déjà travaillé ensemble."
+    )

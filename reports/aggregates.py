@@ -2,7 +2,8 @@
 over lines. Definitions: docs/reports.md.
 
 **Work** is what a client accepted: the lines of the accepted quote of each event that was not
-cancelled, as the quote froze them (``quote_lines.net``, stored to the cent, and the category's name).
+cancelled, as the quote froze them (``quote_lines.net``, stored to the cent, and the category's name),
+summed per actor and category when the quote was accepted (``work_totals``, ``offers.services.work``).
 An actor "worked on" an event when it delivers at least one of those lines. Its legal form and
 neighbourhood are read from its card as it is now.
 
@@ -32,8 +33,8 @@ from app.extensions import db
 from app.models import Client, LegalForm, Organisation
 from app.money import ZERO
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, Payout, PayoutStatus
-from offers.models import Collaboration, Event, EventStatus, Quote, QuoteLine, QuoteStatus
-from offers.services import collaborations
+from offers.models import Collaboration, Event, EventStatus, Quote, QuoteStatus, WorkTotal
+from offers.services import work as work_done
 
 # --- periods ------------------------------------------------------------------------------------
 
@@ -111,18 +112,18 @@ def money_sum(expression):
 
 @cache  # a construct without parameters, built once (SQL constructs are immutable and shared)
 def _work():
-    """One row per accepted, delivered line: event, its start, actor, category, net."""
+    """One row per accepted quote, actor and category, of the events not cancelled: event, its
+    start, actor, category, net (``work_totals``: the lines summed when the quote was accepted)."""
     return (
         sa.select(
-            Quote.event_id.label("event_id"),
+            WorkTotal.event_id.label("event_id"),
             Event.starts_at.label("starts_at"),
-            QuoteLine.organisation_id.label("organisation_id"),
-            QuoteLine.category_name.label("category"),
-            QuoteLine.net.label("net"),
+            WorkTotal.organisation_id.label("organisation_id"),
+            WorkTotal.category_name.label("category"),
+            WorkTotal.net.label("net"),
         )
-        .join(Quote, Quote.id == QuoteLine.quote_id)
-        .join(Event, Event.id == Quote.event_id)
-        .where(*collaborations.work_conditions())
+        .join(Event, Event.id == WorkTotal.event_id)
+        .where(work_done.not_cancelled())
     )
 
 
@@ -132,7 +133,7 @@ def _work_in(period: Period | None = None, event_id: int | None = None):
     if period is not None:
         query = query.where(Event.starts_at >= period.start, Event.starts_at < period.end)
     if event_id is not None:
-        query = query.where(Quote.event_id == event_id)
+        query = query.where(WorkTotal.event_id == event_id)
     return query.subquery("work")
 
 
@@ -153,20 +154,8 @@ def _neighbourhood():
     return sa.case((Organisation.qpv.is_(True), Organisation.qpv_name), else_=Organisation.commune)
 
 
-#: What a per-actor figure is grouped by: the actor's columns its rows show (neighbourhood included).
-_ACTOR_GROUP = (
-    Organisation.id,
-    Organisation.name,
-    Organisation.legal_form,
-    Organisation.qpv,
-    Organisation.qpv_name,
-    Organisation.commune,
-    Organisation.public_listing,
-)
-
-
 def _actor_amount(row, amount: Decimal, events: int) -> ActorAmount:
-    """An actor's line from a row of the ``_ACTOR_GROUP`` columns (and its neighbourhood)."""
+    """An actor's line from a row of its columns (id, name, legal form, QPV, neighbourhood, public)."""
     return ActorAmount(
         organisation_id=row.id,
         name=row.name,
@@ -180,10 +169,27 @@ def _actor_amount(row, amount: Decimal, events: int) -> ActorAmount:
 
 
 def per_actor(period: Period | None = None, event_id: int | None = None) -> list[ActorAmount]:
-    """Σ nets per actor, largest first (one query)."""
+    """Σ nets per actor, largest first (one query: summed per actor id, then the actors' columns
+    joined to the sums)."""
+    return [
+        _actor_amount(row, row.amount, row.events)
+        for row in db.session.execute(_per_actor_statement(period, event_id))
+    ]
+
+
+@_per_period
+def _per_actor_statement(period: Period | None, event_id: int | None):
     work = _work_in(period, event_id)
-    amount = money_sum(sa.func.sum(work.c.net)).label("amount")
-    rows = db.session.execute(
+    sums = (
+        sa.select(
+            work.c.organisation_id,
+            sa.func.sum(work.c.net).label("amount"),
+            sa.func.count(sa.distinct(work.c.event_id)).label("events"),
+        )
+        .group_by(work.c.organisation_id)
+        .subquery("per_actor")
+    )
+    return (
         sa.select(
             Organisation.id,
             Organisation.name,
@@ -191,14 +197,12 @@ def per_actor(period: Period | None = None, event_id: int | None = None) -> list
             Organisation.qpv,
             _neighbourhood().label("neighbourhood"),
             Organisation.public_listing,
-            amount,
-            sa.func.count(sa.distinct(work.c.event_id)).label("events"),
+            money_sum(sums.c.amount).label("amount"),
+            sums.c.events,
         )
-        .join(work, work.c.organisation_id == Organisation.id)
-        .group_by(*_ACTOR_GROUP)
-        .order_by(sa.desc("amount"), Organisation.name)
+        .join(sums, sums.c.organisation_id == Organisation.id)
+        .order_by(sums.c.amount.desc(), Organisation.name)
     )
-    return [_actor_amount(row, row.amount, row.events) for row in rows]
 
 
 def per_category(period: Period | None = None, event_id: int | None = None) -> list[tuple[str, Decimal]]:
@@ -245,59 +249,37 @@ class WorkByActor:
 
 def work_by_actor(period: Period) -> WorkByActor:
     """:func:`per_actor` of ``period``, and Σ nets per month split by QPV (``"qpv"`` / ``"other"``)
-    and by legal form, in one query: Σ nets per actor and month, added up here (an actor has at most
-    12 rows; an event has one month, so its events per month add up too). Largest actor first, as
-    in SQL."""
-    actors: dict[int, list] = {}
+    and by legal form (two queries: the split is summed per month, QPV and legal form in SQL)."""
     qpv: dict[int, dict[str, Decimal]] = {}
     forms: dict[int, dict[str, Decimal]] = {}
-    for row in db.session.execute(_work_by_actor_statement(period)):
-        entry = actors.get(row.id)
-        if entry is None:
-            entry = actors[row.id] = [row, ZERO, 0]
-        entry[1] += row.amount
-        entry[2] += row.events
-        for months, key in ((qpv, "qpv" if row.qpv else "other"), (forms, row.legal_form.value)):
-            split = months.setdefault(row.month, {})
-            split[key] = split.get(key, ZERO) + row.amount
-    return WorkByActor(
-        actors=[_actor_amount(row, total, events) for row, total, events in actors.values()],
-        qpv=MonthSplit(qpv),
-        legal_forms=MonthSplit(forms),
-    )
+    for month, in_qpv, legal_form, amount in db.session.execute(_month_split_statement(period)):
+        for months, key in ((qpv, "qpv" if in_qpv else "other"), (forms, LegalForm(legal_form).value)):
+            split = months.setdefault(month, {})
+            split[key] = split.get(key, ZERO) + amount
+    return WorkByActor(actors=per_actor(period), qpv=MonthSplit(qpv), legal_forms=MonthSplit(forms))
 
 
 @_per_period
-def _work_by_actor_statement(period: Period):
-    lines = _work_in(period)
-    # Per actor and event first (the month's CASE then runs once per event, not once per line).
-    work = (
-        sa.select(
-            lines.c.organisation_id,
-            lines.c.event_id,
-            lines.c.starts_at,
-            sa.func.sum(lines.c.net).label("net"),
-        )
-        .group_by(lines.c.organisation_id, lines.c.event_id, lines.c.starts_at)
-        .subquery("work_per_event")
+def _month_split_statement(period: Period):
+    # The month of each event of the period once (not once per actor): the events are grouped so
+    # that the CASE is not folded into the join.
+    events = (
+        sa.select(Event.id.label("event_id"), _month_of(Event.starts_at, period).label("month"))
+        .where(Event.starts_at >= period.start, Event.starts_at < period.end, work_done.not_cancelled())
+        .group_by(Event.id, Event.starts_at)
+        .subquery("months")
     )
-    month = _month_of(work.c.starts_at, period).label("month")
-    amount = sa.func.sum(work.c.net)
     return (
         sa.select(
-            Organisation.id,
-            Organisation.name,
-            Organisation.legal_form,
+            events.c.month,
             Organisation.qpv,
-            _neighbourhood().label("neighbourhood"),
-            Organisation.public_listing,
-            month,
-            money_sum(amount).label("amount"),
-            sa.func.count().label("events"),
+            Organisation.legal_form,
+            money_sum(sa.func.sum(WorkTotal.net)),
         )
-        .join(work, work.c.organisation_id == Organisation.id)
-        .group_by(*_ACTOR_GROUP, month)
-        .order_by(sa.func.sum(amount).over(partition_by=Organisation.id).desc(), Organisation.name, month)
+        .select_from(WorkTotal)
+        .join(events, events.c.event_id == WorkTotal.event_id)
+        .join(Organisation, Organisation.id == WorkTotal.organisation_id)
+        .group_by(events.c.month, Organisation.qpv, Organisation.legal_form)
     )
 
 
@@ -370,7 +352,7 @@ class EventPairs:
 
 def pairs_per_event(period: Period) -> list[EventPairs]:
     """Per event of the period with at least two actors: how many pairs of actors worked on it
-    (n actors make n(n-1)/2 pairs), how many for the first time (``collaborations``)."""
+    (n actors make n(n-1)/2 pairs), how many for the first time (``collaborations``, ``offers.services.work``)."""
     rows = db.session.execute(_pairs_statement(period))
     return [
         EventPairs(r.id, r.title, r.starts_at, r.actors * (r.actors - 1) // 2, r.first_time) for r in rows
@@ -380,7 +362,7 @@ def pairs_per_event(period: Period) -> list[EventPairs]:
 @_per_period
 def _pairs_statement(period: Period):
     worked = (
-        collaborations.worked_on()
+        work_done.worked_on()
         .where(Event.starts_at >= period.start, Event.starts_at < period.end)
         .subquery("worked_on")
     )

@@ -2,7 +2,6 @@
 
 from offers.models.assignment import ASSIGNMENT_STATES, Assignment, AssignmentRole, AssignmentStatus
 from offers.models.briefing import BriefingReason, BriefingSend
-from offers.models.collaboration import Collaboration
 from offers.models.event import (
     EVENT_STATES,
     FROZEN_EVENT_STATUSES,
@@ -23,6 +22,7 @@ from offers.models.quote import (
     quote_status_code,
     quote_status_label,
 )
+from offers.models.work import Collaboration, WorkTotal
 
 __all__ = [
     "ASSIGNMENT_STATES",
@@ -50,6 +50,7 @@ __all__ = [
     "Quote",
     "QuoteLine",
     "QuoteStatus",
+    "WorkTotal",
     "quote_status_code",
     "quote_status_label",
     "unit_label",

@@ -63,9 +63,9 @@ def _current_quote_accepted(event: Event) -> str | None:
 def _after_event_move(event, target) -> None:
     if target == EventStatus.CANCELLED:
         # Its actors no longer worked on it: their first-time collaborations move on.
-        from offers.services import collaborations
+        from offers.services import work
 
-        collaborations.refresh(event.id)
+        work.refresh_pairs(event.id)
 
 
 #: The only place event moves are defined (docs/architecture.md, "State machines");

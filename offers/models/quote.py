@@ -42,10 +42,10 @@ def quote_status_label(status) -> str:
 
 def _after_quote_move(quote, target) -> None:
     if target == QuoteStatus.ACCEPTED:
-        # The event's actors now worked together: their first-time collaborations.
-        from offers.services import collaborations
+        # Work done: its sums for the dashboards, and its actors' first-time collaborations.
+        from offers.services import work
 
-        collaborations.refresh(quote.event_id)
+        work.record_accepted(quote)
 
 
 #: The only place quote moves are defined; :meth:`StateMachine.move` is the only way to make them.

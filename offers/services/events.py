@@ -37,7 +37,7 @@ from offers.models import (
 )
 from offers.permissions import can_edit_event
 from offers.pricing import lot_net_sql, rederive_rates
-from offers.services import collaborations
+from offers.services import work
 
 #: Bounds that catch typing mistakes (an event of three years, 2 000 000 guests…).
 MAX_EVENT_DURATION = timedelta(days=366)
@@ -362,7 +362,7 @@ def update_event(event: Event, fields: EventFields, user) -> dict:
     db.session.flush()
     if "starts_at" in changes:
         # Which of two events came first may change: so may the first-time collaborations.
-        collaborations.refresh(event.id)
+        work.refresh_pairs(event.id)
     record(
         "event.updated",
         event,

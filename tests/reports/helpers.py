@@ -8,13 +8,23 @@ from decimal import Decimal as D
 from app.extensions import db
 from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 from offers.models import EventStatus, Quote, QuoteLine, QuoteStatus
-from offers.services import collaborations
+from offers.services import work
 
 _numbers = iter(range(1, 10**6))
 
 
-def accepted_work(make_event, lines, *, when=None, status=EventStatus.WON, fee=None, **event_kw):
-    """An event whose accepted quote holds ``lines``: (organisation, category name, net) each."""
+def accepted_work(
+    make_event,
+    lines,
+    *,
+    when=None,
+    status=EventStatus.WON,
+    fee=None,
+    quote_status=QuoteStatus.ACCEPTED,
+    **event_kw,
+):
+    """An event whose accepted quote (or quote in ``quote_status``) holds ``lines``: (organisation,
+    category name, net) each."""
     when = when or datetime(2011, 4, 15, 6, 0, tzinfo=UTC)
     event = make_event(starts_at=when, ends_at=when + timedelta(hours=8), status=status, **event_kw)
     n = next(_numbers)
@@ -23,7 +33,7 @@ def accepted_work(make_event, lines, *, when=None, status=EventStatus.WON, fee=N
         event_id=event.id,
         number=f"DEV-T-{n:04d}",
         version=1,
-        status=QuoteStatus.ACCEPTED,
+        status=quote_status,
         issue_date=when.date(),
         valid_until=when.date(),
         total_net=total,
@@ -67,8 +77,9 @@ def accepted_work(make_event, lines, *, when=None, status=EventStatus.WON, fee=N
             )
         )
     db.session.flush()
-    # Written straight into the tables: the derived first-time collaborations too, as accepting does.
-    collaborations.refresh(event.id)
+    if quote_status == QuoteStatus.ACCEPTED:
+        # Written straight into the tables: the work done that the dashboards read too, as accepting does.
+        work.record_accepted(quote)
     return event
 
 

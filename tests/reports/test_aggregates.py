@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import LegalForm
 from invoicing.models import InvoiceKind, Payout, PayoutStatus
 from invoicing.services.invoices import figures_of
-from offers.models import EventStatus, Quote, QuoteStatus
+from offers.models import EventStatus, QuoteStatus
 from reports import aggregates as ag
 from tests.reports.helpers import accepted_work, issued, paid
 
@@ -41,12 +41,7 @@ def test_money_per_actor_counts_only_accepted_work_of_the_period(make_event, act
     )
     accepted_work(make_event, [(ecos, "Scénographie", "1.00")], when=datetime(2012, 1, 5, 8, tzinfo=UTC))
     accepted_work(make_event, [(scop, "Restauration", "777.00")], status=EventStatus.CANCELLED)
-    not_accepted = accepted_work(make_event, [(scop, "Restauration", "555.00")])
-    db.session.execute(
-        Quote.__table__.update()
-        .where(Quote.event_id == not_accepted.id)
-        .values(status=QuoteStatus.SENT.value)
-    )
+    accepted_work(make_event, [(scop, "Restauration", "555.00")], quote_status=QuoteStatus.SENT)
 
     rows = ag.per_actor(P2011)
     assert [(r.name, r.amount, r.events, r.neighbourhood, r.qpv) for r in rows] == [

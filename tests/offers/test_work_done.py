@@ -1,18 +1,21 @@
-"""First-time collaborations kept up to date as a user changes the work: a quote accepted from the
-client's link, an event moved by the edit form, an event cancelled by its status button. After each
-step the table says which event each pair of actors first worked on, and equals a rebuild."""
+"""The work done kept up to date as a user changes it: a quote accepted from the client's link (its
+sums per actor and category), an event moved by the edit form, an event cancelled by its status
+button (the first-time collaborations). After each step the tables say which event each pair of
+actors first worked on and what each actor's lines add up to, and equal a rebuild."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.extensions import db
-from offers.models import Collaboration, Event, Quote
-from offers.services import collaborations
+from offers.models import EVENT_STATES, Collaboration, Event, EventStatus, Quote, QuoteLine, WorkTotal
+from offers.services import work
 from tests.conftest import csrf_token
 from tests.offers.quote_fixtures import build_ready_event
 from tests.offers.test_events import event_data
@@ -35,8 +38,26 @@ def pairs() -> dict[tuple[int, int], int]:
 
 def rebuilt() -> dict[tuple[int, int], int]:
     """What a rebuild from the quotes would hold (computed, not written)."""
-    rows = db.session.execute(collaborations._first_events())
+    rows = db.session.execute(work._first_events())
     return {(first, second): event for first, second, event in rows}
+
+
+def totals() -> dict[tuple[int, int, str], object]:
+    rows = db.session.execute(
+        sa.select(WorkTotal.quote_id, WorkTotal.organisation_id, WorkTotal.category_name, WorkTotal.net)
+    )
+    return {(quote, actor, category): net for quote, actor, category, net in rows}
+
+
+def line_sums(event) -> dict[tuple[int, int, str], object]:
+    """The accepted quote's lines of each actor and category, added up here."""
+    quote = db.session.scalar(sa.select(Quote).where(Quote.event_id == event.id, Quote.status == "accepted"))
+    sums = {}
+    for line in db.session.scalars(sa.select(QuoteLine).where(QuoteLine.quote_id == quote.id)):
+        if line.kind == "line":
+            key = (quote.id, line.organisation_id, line.category_name)
+            sums[key] = sums.get(key, 0) + line.net
+    return sums
 
 
 def pair(a, b) -> tuple[int, int]:
@@ -88,8 +109,10 @@ def test_each_pair_keeps_its_first_event_as_quotes_are_accepted_events_moved_and
     )
     db.session.commit()
 
-    # June accepted first: its three pairs meet there.
+    # June accepted first: its three pairs meet there; its lines are summed per actor and category.
     accepted(app, client, june)
+    assert totals() == line_sums(june)
+    assert len(totals()) == 3
     assert pairs() == {
         pair(cook, shop): june.id,
         pair(cook, june_photo): june.id,
@@ -97,6 +120,7 @@ def test_each_pair_keeps_its_first_event_as_quotes_are_accepted_events_moved_and
     }
     # April accepted later, but April comes first: the cook and the shop first met in April.
     accepted(app, client, april)
+    assert totals() == line_sums(june) | line_sums(april)
     assert pairs()[pair(cook, shop)] == april.id
     assert pairs()[pair(cook, april_photo)] == april.id
     assert pairs()[pair(cook, june_photo)] == june.id
@@ -125,7 +149,7 @@ def test_each_pair_keeps_its_first_event_as_quotes_are_accepted_events_moved_and
     assert pairs() == rebuilt()
 
 
-def test_the_command_rebuilds_the_table_from_the_quotes(
+def test_the_command_rebuilds_both_tables_from_the_quotes(
     app, client, coordinator, runner, make_event, make_client, make_category, make_organisation
 ):
     event, _lots, (cook, shop, photo) = build_ready_event(
@@ -133,10 +157,49 @@ def test_the_command_rebuilds_the_table_from_the_quotes(
     )
     db.session.commit()
     accepted(app, client, event)
+    kept = totals()
     db.session.execute(sa.delete(Collaboration))
+    db.session.execute(sa.delete(WorkTotal))
     db.session.commit()
-    result = runner.invoke(args=["offers", "rebuild-collaborations"])
+    result = runner.invoke(args=["offers", "rebuild-work"])
     assert result.exit_code == 0, result.output
-    assert "3 paire(s)" in result.output
+    assert "3 somme(s) par devis, acteur et catégorie ; 3 paire(s)" in result.output
     db.session.expire_all()
+    assert totals() == kept == line_sums(event)
     assert pairs() == {pair(cook, shop): event.id, pair(cook, photo): event.id, pair(shop, photo): event.id}
+
+
+# --- any order of acceptances, cancellations and moves ----------------------------------------------
+
+STEP = st.tuples(
+    st.sampled_from(["accept", "cancel", "move"]),
+    st.integers(0, 4),  # which of five events
+    st.frozensets(st.integers(0, 4), max_size=5),  # the actors on it, when accepted
+    st.integers(0, 6),  # its day (ties happen: then the smaller id comes first)
+)
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(STEP, min_size=1, max_size=14))
+def test_the_pairs_equal_a_rebuild_after_any_sequence_of_changes(app, make_event, make_organisation, steps):
+    from tests.reports.helpers import accepted_work
+
+    with db.session.begin_nested() as example:
+        actors = [make_organisation(name=f"Acteur {n}") for n in range(5)]
+        events: dict[int, Event] = {}
+        day = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+        for action, slot, chosen, days in steps:
+            event = events.get(slot)
+            when = day + timedelta(days=days)
+            if action == "accept" and event is None:
+                lines = [(actors[n], "Restauration", "100.00") for n in sorted(chosen)]
+                events[slot] = accepted_work(make_event, lines, when=when)
+            elif action == "cancel" and event is not None and event.status != EventStatus.CANCELLED:
+                EVENT_STATES.move(event, EventStatus.CANCELLED, user=None)
+            elif action == "move" and event is not None and event.status != EventStatus.CANCELLED:
+                # What ``update_event`` does once the new dates are stored.
+                event.starts_at, event.ends_at = when, when + timedelta(hours=8)
+                db.session.flush()
+                work.refresh_pairs(event.id)
+            assert pairs() == rebuilt(), (action, slot, sorted(chosen), days)
+        example.rollback()
