@@ -24,9 +24,9 @@ depends_on = None
 
 # A line (not the fee) of an actor on an accepted quote, summed per quote, actor and category.
 FILL_TOTALS = """
-INSERT INTO work_totals (quote_id, organisation_id, category_name, event_id, net, lines)
+INSERT INTO work_totals (quote_id, organisation_id, category_name, event_id, net)
 SELECT quote_lines.quote_id, quote_lines.organisation_id, quote_lines.category_name, quotes.event_id,
-       sum(quote_lines.net), count(*)
+       sum(quote_lines.net)
 FROM quote_lines JOIN quotes ON quotes.id = quote_lines.quote_id
 WHERE quotes.status = 'accepted' AND quote_lines.kind = 'line' AND quote_lines.organisation_id IS NOT NULL
 GROUP BY quote_lines.quote_id, quote_lines.organisation_id, quote_lines.category_name, quotes.event_id
@@ -58,7 +58,6 @@ def upgrade():
         sa.Column('category_name', sa.String(length=120), nullable=False),
         sa.Column('event_id', sa.Integer(), nullable=False),
         sa.Column('net', Money(), nullable=False),
-        sa.Column('lines', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_work_totals_event_id_events'), ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_work_totals_organisation_id_organisations'), ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['quote_id'], ['quotes.id'], name=op.f('fk_work_totals_quote_id_quotes'), ondelete='CASCADE'),

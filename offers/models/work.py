@@ -30,7 +30,6 @@ class WorkTotal(db.Model):
         sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False, index=True
     )
     net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
-    lines: Mapped[int] = mapped_column(sa.Integer, nullable=False)
 
 
 class Collaboration(db.Model):

@@ -29,7 +29,7 @@ _LOCK_KEY = 0x4D41_0001
 
 
 def _totals(*criteria):
-    """``quote_id, organisation_id, category_name, event_id, net, lines`` of the accepted quotes
+    """``quote_id, organisation_id, category_name, event_id, net`` of the accepted quotes
     matching ``criteria``: their actors' lines summed per actor and category."""
     return (
         sa.select(
@@ -38,7 +38,6 @@ def _totals(*criteria):
             QuoteLine.category_name,
             Quote.event_id,
             sa.func.sum(QuoteLine.net),
-            sa.func.count(),
         )
         .join(Quote, Quote.id == QuoteLine.quote_id)
         .where(
@@ -51,7 +50,7 @@ def _totals(*criteria):
     )
 
 
-_TOTAL_COLUMNS = ["quote_id", "organisation_id", "category_name", "event_id", "net", "lines"]
+_TOTAL_COLUMNS = ["quote_id", "organisation_id", "category_name", "event_id", "net"]
 
 
 def not_cancelled():
