@@ -68,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     bootstrap.init_app(app)
 
     # Models of every package must be known before the first query.
+    from app import figures as _figures  # noqa: F401  (the data stamp's listeners)
     from app import models as _app_models  # noqa: F401
     from app.auth import init_login
     from invoicing import models as _invoicing_models  # noqa: F401

@@ -103,6 +103,8 @@ class Config:
     PDF_RENDER_NICENESS = 10
     # Seconds a render child may run before it is killed (below gunicorn's 60 s worker timeout).
     PDF_RENDER_TIMEOUT = 45
+    # The dashboards' figures kept until the data they read changes (app/figures.py).
+    FIGURES_CACHE = True
 
 
 def web_workers() -> int:

@@ -66,7 +66,7 @@ def p95(values: list[float]) -> float:
 # --- databases -----------------------------------------------------------------------------------
 
 
-def make_app(url: str):
+def make_app(url: str, **extra):
     from app import create_app
 
     return create_app(
@@ -77,6 +77,7 @@ def make_app(url: str):
             "REDIS_URL": None,
             "MAIL_SERVER": None,
             "SCHEMA_CHECK": False,  # the bench migrates its databases itself
+            **extra,
         }
     )
 
@@ -171,6 +172,58 @@ def query_counts(url: str) -> dict[str, int]:
     with app.app_context():
         db.engine.dispose()
     return counts
+
+
+#: The pages whose figures are kept until the data changes (app.figures): served from what the
+#: first view computed, as long as nothing is written. ``figures_cold`` times them computed anew.
+CACHED_PAGES = ("coordination_dashboard", "treasury_dashboard", "admin_dashboard")
+
+
+def figures_cold(urls: dict[str, str], rounds: int) -> dict:
+    """The dashboards with their figures computed on each view (the first view after a change of
+    the data), in process, at both scales: median time and statements."""
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.engine import Engine
+
+    from app.extensions import db
+    from benchmarks.pages import logins, main_pages
+
+    emails = logins()
+    found: dict[str, dict] = {}
+    for label, url in urls.items():
+        app = make_app(url, FIGURES_CACHE=False)
+        with app.app_context():
+            pages = [page for page in main_pages() if page.name in CACHED_PAGES]
+            db.session.remove()
+        for page in pages:
+            client = app.test_client()
+            login(client, emails[page.who])
+            client.get(page.url)
+            statements: list[str] = []
+
+            def listener(conn, cursor, statement, parameters, context, executemany, bucket=statements):
+                bucket.append(statement)
+
+            sa_event.listen(Engine, "before_cursor_execute", listener)
+            try:
+                client.get(page.url)
+            finally:
+                sa_event.remove(Engine, "before_cursor_execute", listener)
+            times = []
+            for _ in range(max(rounds // 2, 5)):
+                start = time.perf_counter()
+                client.get(page.url)
+                times.append(time.perf_counter() - start)
+            entry = found.setdefault(page.name, {})
+            entry["median_ms" if label == "1" else "median_ms_scale_0_1"] = round(
+                statistics.median(times) * 1000, 2
+            )
+            entry["queries" if label == "1" else "queries_scale_0_1"] = len(statements)
+        with app.app_context():
+            db.engine.dispose()
+    for entry in found.values():
+        entry["growth"] = round(entry["median_ms"] / entry["median_ms_scale_0_1"], 2)
+    return found
 
 
 # --- gunicorn ------------------------------------------------------------------------------------
@@ -336,6 +389,7 @@ def measure_backend(backend: str, urls: dict[str, str], rounds: int) -> dict:
             "queries": counts["1"][name],
             "queries_scale_0_1": counts["0.1"][name],
         }
+    cold = figures_cold(urls, rounds)
     worst_p95 = max(pages, key=lambda n: pages[n]["p95_ratio"])
     worst_growth = max(pages, key=lambda n: pages[n]["growth"])
     return {
@@ -346,6 +400,7 @@ def measure_backend(backend: str, urls: dict[str, str], rounds: int) -> dict:
         "growth_ratio": pages[worst_growth]["growth"],
         "growth_worst": worst_growth,
         "queries_constant": all(p["queries"] == p["queries_scale_0_1"] for p in pages.values()),
+        "figures_cold": cold,
         "errors": served["errors"],
     }
 
@@ -680,6 +735,12 @@ def main() -> int:
                     f"(×{page['growth']:.2f})  requêtes SQL {page['queries']} / {page['queries_scale_0_1']}"
                 )
             say(f"queries_per_page constant ({backend}) : {'oui' if figures['queries_constant'] else 'NON'}")
+            for name, page in figures["figures_cold"].items():
+                say(
+                    f"  {backend:<10} {name:<16} chiffres recalculés (première vue après une écriture, en processus) : "
+                    f"médiane {page['median_ms']:7.1f} / {page['median_ms_scale_0_1']:7.1f} ms (×{page['growth']:.2f})  "
+                    f"requêtes SQL {page['queries']} / {page['queries_scale_0_1']}"
+                )
             if figures["errors"]:
                 say(f"  {len(figures['errors'])} requête(s) en erreur ({backend}) : {figures['errors'][:3]}")
         results["issue_concurrency"] = {}

@@ -15,6 +15,7 @@ from app.auth.forms import ConfirmForm
 from app.dates import LOCAL_TZ
 from app.db import utcnow
 from app.extensions import db
+from app.figures import cached
 from app.parsing import bad_filter
 from app.pdf import render_pdf
 from app.spreadsheets import write_csv
@@ -49,26 +50,34 @@ def _period() -> ag.Period:
     """``?annee=2011``: a year between 2000 and 2100; by default the latest year with accepted work."""
     raw = request.args.get("annee")
     if raw is None or raw == "":
-        return ag.Period(ag.latest_year(_today().year))
+        return ag.Period(cached("latest_year", ag.latest_year, _today().year))
     if not (raw.isascii() and raw.isdigit() and len(raw) == 4) or not ag.MIN_YEAR <= int(raw) <= ag.MAX_YEAR:
         bad_filter()
     return ag.Period(int(raw))
+
+
+def _work(period: ag.Period) -> dict:
+    """The coordination's figures for the year, computed once per change of the data (app.figures)."""
+    return cached("work", dashboards.work, period)
+
+
+def _treasury(period: ag.Period) -> dict:
+    """The treasury's figures for the year and today's receivables, once per change of the data."""
+    return cached("treasury", dashboards.treasury, period, _today())
 
 
 @bp.route("/indicateurs/coordination")
 @coordination_required
 def coordination():
     period = _period()
-    return render_template("reports/coordination.html", period=period, work=dashboards.work(period))
+    return render_template("reports/coordination.html", period=period, work=_work(period))
 
 
 @bp.route("/indicateurs/tresorerie")
 @treasury_required
 def treasury():
     period = _period()
-    return render_template(
-        "reports/treasury.html", period=period, treasury=dashboards.treasury(period, _today())
-    )
+    return render_template("reports/treasury.html", period=period, treasury=_treasury(period))
 
 
 @bp.route("/indicateurs/administration")
@@ -78,9 +87,9 @@ def admin():
     return render_template(
         "reports/admin.html",
         period=period,
-        network=ag.network(period),
-        work=dashboards.work(period),
-        treasury=dashboards.treasury(period, _today()),
+        network=cached("network", ag.network, period),
+        work=_work(period),
+        treasury=_treasury(period),
     )
 
 

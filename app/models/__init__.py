@@ -15,6 +15,7 @@ from app.models.parties import (
 )
 from app.models.security import LoginLinkRequest, MagicLink, ThrottleCounter
 from app.models.settings import Setting
+from app.models.stamps import DataStamp
 from app.models.user import Role, User
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ChainLink",
     "Client",
     "CoordinatorIdentity",
+    "DataStamp",
     "LegalForm",
     "LoginLinkRequest",
     "MagicLink",
