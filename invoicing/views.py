@@ -122,10 +122,8 @@ def invoice_list():
     if wanted:
         # States are derived (payments, credit notes, due date): computed on the documents that
         # may be in the state, then filtered.
-        found = service.in_state(query, wanted, today)
-        total = len(found)
         page_number = _page()
-        found = found[(page_number - 1) * PER_PAGE : page_number * PER_PAGE]
+        total, found = service.state_page(query, wanted, today, page_number, PER_PAGE)
         loaded = {
             i.id: i
             for i in db.session.scalars(

@@ -328,6 +328,62 @@ STATE_COLUMNS = (
 )
 
 
+#: The states :func:`exactly_in_state` says in SQL: the list counts and pages them in the database.
+EXACT_IN_SQL = frozenset({"overdue"})
+
+
+def exactly_in_state(wanted: str, today: date):
+    """``(condition, credited)``: a SQL condition that holds exactly for the documents :func:`state`
+    puts in ``wanted`` (one of :data:`EXACT_IN_SQL`), over the query outer-joined to ``credited``
+    (each invoice's issued credit notes summed, as :func:`figures_of` sums them).
+
+    ``overdue``: besides :func:`may_be_in_state`'s condition (nothing paid, not self-billed, due
+    before ``today``), not cancelled (credited net below the net, or a net of 0 or less) and a
+    balance left: with nothing paid, the balance is ``gross − prepaid − min(credited gross, gross −
+    prepaid)``, above 0 exactly when ``prepaid + credited gross < gross`` (credit notes are
+    positive). Sums and comparisons of amounts only: exact on SQLite's scaled integers too."""
+    if wanted not in EXACT_IN_SQL:
+        raise ValueError(wanted)
+    credit = aliased(Invoice)
+    credited = (
+        sa.select(
+            credit.credit_of_id.label("invoice_id"),
+            sa.func.sum(credit.total_net).label("net"),
+            sa.func.sum(credit.total_gross).label("gross"),
+        )
+        .where(credit.credit_of_id.is_not(None), credit.status == InvoiceStatus.ISSUED)
+        .group_by(credit.credit_of_id)
+        .subquery("credited")
+    )
+    credited_net = sa.func.coalesce(credited.c.net, 0)
+    credited_gross = sa.func.coalesce(credited.c.gross, 0)
+    condition = sa.and_(
+        may_be_in_state(wanted, today),
+        sa.or_(credited_net < Invoice.total_net, Invoice.total_net <= 0),
+        Invoice.prepaid + credited_gross < Invoice.total_gross,
+    )
+    return condition, credited
+
+
+def state_page(
+    query, wanted: str, today: date, page: int, per_page: int
+) -> tuple[int, list[tuple[int, Figures]]]:
+    """``(how many documents of query are in wanted, the page's ids with their figures)``. For a
+    state of :data:`EXACT_IN_SQL`, counted and paged in SQL (what it reads does not grow with the
+    documents in the state); else :func:`in_state`, paged in Python."""
+    if wanted not in EXACT_IN_SQL:
+        found = in_state(query, wanted, today)
+        return len(found), found[(page - 1) * per_page : page * per_page]
+    condition, credited = exactly_in_state(wanted, today)
+    selected = query.outerjoin(credited, credited.c.invoice_id == Invoice.id).where(condition)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(selected.order_by(None).subquery()))
+    documents = db.session.execute(
+        selected.with_only_columns(*STATE_COLUMNS).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    numbers = settled_figures(documents)
+    return total, [(row.id, numbers[row.id]) for row in documents]
+
+
 def in_state(query, wanted: str, today: date) -> list[tuple[int, Figures]]:
     """The ids of the documents of ``query`` (a select of issued invoices, in the list's order, no
     loader options) whose :func:`state` on ``today`` is ``wanted``, each with its

@@ -77,3 +77,83 @@ def test_a_rare_state_reads_only_its_candidates(table, wanted):
         )
     )
     assert candidates < everything / 2, (candidates, everything)
+
+
+_odd_numbers = iter(range(1, 1000))
+
+
+def _document(client, gross, net=None, *, kind=InvoiceKind.INVOICE, prepaid="0", origin=None, credit_of=None):
+    """An issued document written whole (issued documents refuse UPDATE at the database level)."""
+    from invoicing.models import InvoiceOrigin
+
+    document = Invoice(
+        issuer="coordinator",
+        kind=kind,
+        status=InvoiceStatus.ISSUED,
+        number=f"ODD-{next(_odd_numbers):04d}",
+        client_id=client.id,
+        issue_date=TODAY - timedelta(days=60 if credit_of is None else 3),
+        due_date=TODAY - timedelta(days=40) if credit_of is None else None,
+        total_net=D(net or gross),
+        total_vat=D(gross) - D(net or gross),
+        total_gross=D(gross),
+        prepaid=D(prepaid),
+        origin=(origin or InvoiceOrigin.MAILLAGE).value,
+        credit_of_id=credit_of.id if credit_of is not None else None,
+    )
+    db.session.add(document)
+    db.session.flush()
+    return document
+
+
+@pytest.fixture
+def odd_documents(table):
+    """Beside the table: self-billed invoices, credit notes whose net is below their gross (VAT),
+    and an invoice of 0, each past due with nothing paid."""
+    from invoicing.models import InvoiceOrigin
+
+    for prepaid in ("0", "400.00"):
+        _document(table, "1000.00", prepaid=prepaid, origin=InvoiceOrigin.SELF_BILLED)
+    cancelled = _document(table, "1200.00", "1000.00")
+    for gross, net in (("1200.00", "1000.00"), ("600.00", "500.00")):
+        _document(table, gross, net, kind=InvoiceKind.CREDIT_NOTE, credit_of=cancelled)
+    partly = _document(table, "1200.00", "1000.00")
+    _document(table, "600.00", "500.00", kind=InvoiceKind.CREDIT_NOTE, credit_of=partly)
+    _document(table, "0")
+    return table
+
+
+@pytest.mark.parametrize("wanted", sorted(service.EXACT_IN_SQL))
+def test_a_state_said_in_sql_holds_exactly_for_its_documents(odd_documents, wanted):
+    everything = list(db.session.scalars(listed()))
+    figures = service.settled_figures(everything)
+    expected = [i.id for i in everything if service.state(i, TODAY, figures[i.id]) == wanted]
+    condition, credited = service.exactly_in_state(wanted, TODAY)
+    in_sql = list(
+        db.session.scalars(
+            listed()
+            .outerjoin(credited, credited.c.invoice_id == Invoice.id)
+            .where(condition)
+            .with_only_columns(Invoice.id)
+        )
+    )
+    assert in_sql == expected
+    assert len(expected) >= 5
+
+
+@pytest.mark.parametrize("wanted", list(STATES))
+def test_the_pages_of_a_state_are_its_documents_in_order(odd_documents, wanted):
+    everything = list(db.session.scalars(listed()))
+    figures = service.settled_figures(everything)
+    expected = [i.id for i in everything if service.state(i, TODAY, figures[i.id]) == wanted]
+    per_page, seen, page = 7, [], 1
+    while True:
+        total, found = service.state_page(listed(), wanted, TODAY, page, per_page)
+        assert total == len(expected)
+        assert all(f == figures[i] for i, f in found)
+        if not found:
+            break
+        seen += [i for i, _f in found]
+        page += 1
+    assert seen == expected
+    assert page == -(-len(expected) // per_page) + 1
