@@ -140,6 +140,10 @@ def _stamp(conn):
     cursor = dbapi.cursor()
     try:
         if conn.dialect.name == "postgresql":
+            from psycopg.pq import TransactionStatus
+
+            if dbapi.info.transaction_status == TransactionStatus.INERROR:
+                return  # nothing will be committed: the server answers the COMMIT with a rollback
             # A failed statement would abort the transaction: ask first whether the table exists.
             cursor.execute("SELECT to_regclass('data_stamps') IS NOT NULL")
             if cursor.fetchone()[0]:
