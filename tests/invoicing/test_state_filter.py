@@ -79,47 +79,25 @@ def test_a_rare_state_reads_only_its_candidates(table, wanted):
     assert candidates < everything / 2, (candidates, everything)
 
 
-_odd_numbers = iter(range(1, 1000))
-
-
-def _document(client, gross, net=None, *, kind=InvoiceKind.INVOICE, prepaid="0", origin=None, credit_of=None):
-    """An issued document written whole (issued documents refuse UPDATE at the database level)."""
-    from invoicing.models import InvoiceOrigin
-
-    document = Invoice(
-        issuer="coordinator",
-        kind=kind,
-        status=InvoiceStatus.ISSUED,
-        number=f"ODD-{next(_odd_numbers):04d}",
-        client_id=client.id,
-        issue_date=TODAY - timedelta(days=60 if credit_of is None else 3),
-        due_date=TODAY - timedelta(days=40) if credit_of is None else None,
-        total_net=D(net or gross),
-        total_vat=D(gross) - D(net or gross),
-        total_gross=D(gross),
-        prepaid=D(prepaid),
-        origin=(origin or InvoiceOrigin.MAILLAGE).value,
-        credit_of_id=credit_of.id if credit_of is not None else None,
-    )
-    db.session.add(document)
-    db.session.flush()
-    return document
-
-
 @pytest.fixture
 def odd_documents(table):
-    """Beside the table: self-billed invoices, credit notes whose net is below their gross (VAT),
-    and an invoice of 0, each past due with nothing paid."""
+    """Beside the table: self-billed invoices, credit notes whose net is below their gross (VAT), a
+    credit note of the net alone, and an invoice of 0, each past due with nothing paid."""
     from invoicing.models import InvoiceOrigin
 
+    past = {"issue_date": TODAY - timedelta(days=60), "due_date": TODAY - timedelta(days=40)}
+    note = {"issue_date": TODAY - timedelta(days=3), "kind": InvoiceKind.CREDIT_NOTE}
     for prepaid in ("0", "400.00"):
-        _document(table, "1000.00", prepaid=prepaid, origin=InvoiceOrigin.SELF_BILLED)
-    cancelled = _document(table, "1200.00", "1000.00")
+        issued(table, "1000.00", prepaid=prepaid, origin=InvoiceOrigin.SELF_BILLED, **past)
+    cancelled = issued(table, "1200.00", net="1000.00", **past)
     for gross, net in (("1200.00", "1000.00"), ("600.00", "500.00")):
-        _document(table, gross, net, kind=InvoiceKind.CREDIT_NOTE, credit_of=cancelled)
-    partly = _document(table, "1200.00", "1000.00")
-    _document(table, "600.00", "500.00", kind=InvoiceKind.CREDIT_NOTE, credit_of=partly)
-    _document(table, "0")
+        issued(table, gross, net=net, credit_of=cancelled, **note)
+    partly = issued(table, "1200.00", net="1000.00", **past)
+    issued(table, "600.00", net="500.00", credit_of=partly, **note)
+    # The net credited whole, not the VAT: cancelled, although the gross is not all credited.
+    net_only = issued(table, "1200.00", net="1000.00", **past)
+    issued(table, "1000.00", credit_of=net_only, **note)
+    issued(table, "0", **past)
     return table
 
 

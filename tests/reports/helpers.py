@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 from app.extensions import db
-from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
+from invoicing.models import Invoice, InvoiceKind, InvoiceOrigin, InvoiceStatus, Payment
 from offers.models import EventStatus, Quote, QuoteLine, QuoteStatus
 from offers.services import work
 
@@ -84,8 +84,18 @@ def accepted_work(
 
 
 def issued(
-    client, gross, *, issue_date, due_date=None, prepaid="0", kind=InvoiceKind.INVOICE, credit_of=None
+    client,
+    gross,
+    *,
+    issue_date,
+    due_date=None,
+    prepaid="0",
+    kind=InvoiceKind.INVOICE,
+    credit_of=None,
+    net=None,
+    origin=InvoiceOrigin.MAILLAGE,
 ):
+    """An issued document of ``gross`` (its net too, unless ``net`` says otherwise: VAT is the rest)."""
     n = next(_numbers)
     invoice = Invoice(
         issuer="coordinator",
@@ -95,10 +105,11 @@ def issued(
         client_id=client.id,
         issue_date=issue_date,
         due_date=due_date,
-        total_net=D(gross),
-        total_vat=D("0"),
+        total_net=D(net or gross),
+        total_vat=D(gross) - D(net or gross),
         total_gross=D(gross),
         prepaid=D(prepaid),
+        origin=origin.value,
         credit_of_id=credit_of.id if credit_of is not None else None,
     )
     db.session.add(invoice)

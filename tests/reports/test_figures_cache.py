@@ -17,8 +17,6 @@ import re
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
-from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Engine
 
 from app import create_app, figures
 from app.dates import LOCAL_TZ
@@ -26,6 +24,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.figures import IGNORED_TABLES, changes_figures
 from tests.conftest import AuthActions, csrf_token
+from tests.offers.test_events import count_statements
 
 
 @pytest.mark.parametrize(
@@ -80,21 +79,12 @@ def test_the_figures_read_no_table_whose_writes_are_ignored(app):
 
     seed(0.01, seed_value=3)
     db.session.flush()
-    statements: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.test_request_context("/"):
-        sa_event.listen(Engine, "before_cursor_execute", listener)
-        try:
-            year = ag.latest_year(_today().year)
-            period = ag.Period(year)
-            dashboards.work(period)
-            dashboards.treasury(period, _today())
-            ag.network(period)
-        finally:
-            sa_event.remove(Engine, "before_cursor_execute", listener)
+    with app.test_request_context("/"), count_statements() as statements:
+        year = ag.latest_year(_today().year)
+        period = ag.Period(year)
+        dashboards.work(period)
+        dashboards.treasury(period, _today())
+        ag.network(period)
     read = _tables(statements)
     assert {"work_totals", "invoices", "payments", "payouts", "events", "organisations"} <= read
     assert read.isdisjoint(IGNORED_TABLES), read & IGNORED_TABLES
@@ -159,16 +149,8 @@ def _page(response) -> str:
 
 def _view(app, client, url: str) -> tuple[str, int]:
     """The page and the number of statements it ran."""
-    statements: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa_event.listen(Engine, "before_cursor_execute", listener)
-    try:
+    with count_statements() as statements:
         response = client.get(url)
-    finally:
-        sa_event.remove(Engine, "before_cursor_execute", listener)
     assert response.status_code == 200, url
     return _page(response), len(statements)
 
