@@ -8,7 +8,7 @@ view, although the data changes far less often than it is looked at. So:
   random token in ``data_stamps`` (row ``figures``). The token and the data it stamps are committed
   together or not at all. Random, not a counter: a rolled-back transaction would bring a counter
   back to a value some worker has already seen, with other data behind it.
-- **Cache.** :func:`cached` reads the token (one query) and returns what was computed under the
+- **Cache.** :func:`cached` reads the token (one query per request) and returns what was computed under the
   same token, language and arguments; else it computes and keeps the result. A reader that read
   the token before a commit may keep newer figures under the older token, never older ones under
   the newer (on SQLite the token and the figures come from one snapshot; on PostgreSQL each later
@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -189,7 +189,9 @@ def cached(name: str, compute: Callable[..., T], *args) -> T:
         return compute(*args)
     if db.session.connection().info.get(_CHANGED):
         return compute(*args)
-    token = current_stamp()
+    if "figures_token" not in g:  # once per request: a dashboard asks for several results
+        g.figures_token = current_stamp()
+    token = g.figures_token
     if token is None:
         return compute(*args)
     key = (name, args, current_language(), token)

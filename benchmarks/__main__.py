@@ -140,10 +140,27 @@ def login(client, email: str) -> None:
     assert response.status_code == 302, f"login {email}: {response.status_code}"
 
 
-def query_counts(url: str) -> dict[str, int]:
+def statements_of(client, url: str) -> int:
+    """The SQL statements of one GET of ``url`` (after one to warm up), which must answer 200."""
     from sqlalchemy import event as sa_event
     from sqlalchemy.engine import Engine
 
+    client.get(url)
+    statements = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa_event.listen(Engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(url)
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", listener)
+    assert response.status_code == 200, f"{url}: {response.status_code}"
+    return len(statements)
+
+
+def query_counts(url: str) -> dict[str, int]:
     from app.extensions import db
     from benchmarks.pages import logins, main_pages
 
@@ -156,19 +173,7 @@ def query_counts(url: str) -> dict[str, int]:
     for page in pages:
         client = app.test_client()
         login(client, emails[page.who])
-        client.get(page.url)
-        statements = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany, bucket=statements):
-            bucket.append(statement)
-
-        sa_event.listen(Engine, "before_cursor_execute", listener)
-        try:
-            response = client.get(page.url)
-        finally:
-            sa_event.remove(Engine, "before_cursor_execute", listener)
-        assert response.status_code == 200, f"{page.url}: {response.status_code}"
-        counts[page.name] = len(statements)
+        counts[page.name] = statements_of(client, page.url)
     with app.app_context():
         db.engine.dispose()
     return counts
@@ -182,9 +187,6 @@ CACHED_PAGES = ("coordination_dashboard", "treasury_dashboard", "admin_dashboard
 def figures_cold(urls: dict[str, str], rounds: int) -> dict:
     """The dashboards with their figures computed on each view (the first view after a change of
     the data), in process, at both scales: median time and statements."""
-    from sqlalchemy import event as sa_event
-    from sqlalchemy.engine import Engine
-
     from app.extensions import db
     from benchmarks.pages import logins, main_pages
 
@@ -198,17 +200,7 @@ def figures_cold(urls: dict[str, str], rounds: int) -> dict:
         for page in pages:
             client = app.test_client()
             login(client, emails[page.who])
-            client.get(page.url)
-            statements: list[str] = []
-
-            def listener(conn, cursor, statement, parameters, context, executemany, bucket=statements):
-                bucket.append(statement)
-
-            sa_event.listen(Engine, "before_cursor_execute", listener)
-            try:
-                client.get(page.url)
-            finally:
-                sa_event.remove(Engine, "before_cursor_execute", listener)
+            queries = statements_of(client, page.url)
             times = []
             for _ in range(max(rounds // 2, 5)):
                 start = time.perf_counter()
@@ -218,7 +210,7 @@ def figures_cold(urls: dict[str, str], rounds: int) -> dict:
             entry["median_ms" if label == "1" else "median_ms_scale_0_1"] = round(
                 statistics.median(times) * 1000, 2
             )
-            entry["queries" if label == "1" else "queries_scale_0_1"] = len(statements)
+            entry["queries" if label == "1" else "queries_scale_0_1"] = queries
         with app.app_context():
             db.engine.dispose()
     for entry in found.values():
