@@ -36,6 +36,7 @@ from app.pdf import sha256
 from app.spreadsheets import Column, write_csv
 from invoicing.documents import TITLES
 from invoicing.models import Invoice, InvoiceOrigin, InvoiceStatus
+from invoicing.services.invoices import invoice_pdf
 
 INDEX_NAME = "index.csv"
 MANIFEST_NAME = "MANIFEST.sha256"
@@ -187,7 +188,7 @@ def write_archive(year: int, directory: Path, *, force: bool = False) -> Archive
     rows = []
     for invoice in invoices:
         report.documents.append((invoice.number, TITLES[invoice.kind.value]))
-        if invoice.pdf is None or invoice.xml is None:
+        if invoice.xml is None or invoice_pdf(invoice) is None:
             report.problems.append(f"{invoice.number} : PDF ou XML absent de la base.")
             continue
         if sha256(invoice.pdf) != invoice.pdf_sha256:

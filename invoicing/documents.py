@@ -1,14 +1,19 @@
-"""Invoice and credit-note documents, rendered once when issued and never again.
+"""Invoice and credit-note documents, rendered once from the frozen row and never again.
 
-The PDF is a PDF/A-3b from the frozen values, with its Factur-X (EN 16931 CII) XML embedded as
-``factur-x.xml``; the XML is checked against the XSD, the EN 16931 schematron and the French CTC
-schematron before the document exists (``invoicing.facturx``, ``docs/e-invoicing.md``): an invoice
-that would not validate is refused, with the rules it breaks.
+The Factur-X (EN 16931 CII) XML is built and checked against the XSD, the EN 16931 schematron and
+the French CTC schematron inside the issuing transaction (:func:`invoice_xml`,
+``invoicing.facturx``, ``docs/e-invoicing.md``): an invoice that would not validate is refused, with
+the rules it breaks, and takes no number. The PDF, a PDF/A-3b with that stored XML embedded as
+``factur-x.xml``, is rendered after the issuing commit from the frozen row alone
+(:func:`render_invoice_pdf`; stored by :mod:`app.stored_pdf`, read through
+``invoicing.services.invoices.invoice_pdf``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 from flask import render_template
 from flask_babel import force_locale
@@ -55,6 +60,21 @@ class InvoiceNotCompliant(DomainError):
             _("La facture électronique ne serait pas conforme (EN 16931) : ") + " ; ".join(errors[:5])
         )
         self.errors = errors
+
+
+def event_details(event) -> dict:
+    """What the invoice prints of its event, frozen in its ``references["event"]`` when issued."""
+    return {
+        "title": event.title,
+        "starts_at": event.starts_at.isoformat(),
+        "venue": event.venue,
+        "venue_address": event.venue_address,
+    }
+
+
+def _printed_event(invoice) -> SimpleNamespace:
+    frozen = (invoice.references or {})["event"]
+    return SimpleNamespace(**{**frozen, "starts_at": datetime.fromisoformat(frozen["starts_at"])})
 
 
 def render_html(invoice, lines, event) -> str:
@@ -173,18 +193,23 @@ def _date(value: str):
     return date.fromisoformat(value)
 
 
-def render_invoice(invoice, lines, event) -> tuple[bytes, bytes]:
-    """The Factur-X PDF (PDF/A-3b with its XML) and the XML; :class:`InvoiceNotCompliant` when the XML
-    would not validate."""
+def invoice_xml(invoice, lines, event) -> bytes:
+    """The Factur-X XML of the invoice being issued; :class:`InvoiceNotCompliant` when it would not
+    validate."""
     xml = fx.build_xml(fx_document(invoice, lines, event))
     errors = fx.validate(xml)
     if errors:
         raise InvoiceNotCompliant(errors)
-    pdf = render_pdf(render_html(invoice, lines, event), pdf_variant=fx.PDF_VARIANT)
+    return xml
+
+
+def render_invoice_pdf(invoice) -> bytes:
+    """The issued invoice's PDF from its frozen row: a PDF/A-3b with its stored XML embedded, or a
+    plain PDF/A when the client asked for one (the XML is then exported beside it)."""
+    pdf = render_pdf(render_html(invoice, invoice.lines, _printed_event(invoice)), pdf_variant=fx.PDF_VARIANT)
     if (invoice.buyer or {}).get("einvoice_format") == "pdfa":
-        # The client asked for a plain PDF/A: the XML is kept and exported beside it, not embedded.
-        return pdf, xml
-    return fx.embed(pdf, xml, metadata={"title": f"{TITLES[invoice.kind.value]} {invoice.number}"}), xml
+        return pdf
+    return fx.embed(pdf, invoice.xml, metadata={"title": f"{TITLES[invoice.kind.value]} {invoice.number}"})
 
 
 def render_statement(event, quote, money, actor, lines, payouts) -> bytes:

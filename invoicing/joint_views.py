@@ -13,7 +13,7 @@ from app.dates import local_today
 from app.extensions import db
 from app.models import Organisation
 from app.money import ZERO
-from app.web import service_call
+from app.web import after_response, service_call
 from invoicing.forms import ChorusChoicesForm, JointInvoicesForm, RecordActorInvoiceForm
 from invoicing.permissions import (
     can_export_accounts,
@@ -23,6 +23,7 @@ from invoicing.permissions import (
 )
 from invoicing.services import chorus, mandates
 from invoicing.services import joint as service
+from invoicing.services.invoices import store_issued_pdfs
 from invoicing.views import _accepted_quote, _money_page, bp
 from offers.models import Event
 
@@ -60,7 +61,10 @@ def event_joint_issue(event_id: int):
             ),
             "warning",
         )
-    return redirect(url_for("invoicing.event_money", event_id=event.id))
+    # Committed: the PDFs (one per member, fee and commission: many) are rendered once the page is
+    # sent, holding no lock; a download before then renders its own.
+    response = redirect(url_for("invoicing.event_money", event_id=event.id))
+    return after_response(response, store_issued_pdfs, result.issued)
 
 
 @bp.route("/evenements/<int:event_id>/facturation/groupement/facture-membre", methods=["POST"])
@@ -205,6 +209,7 @@ def event_self_billing(event_id: int, organisation_id: int):
     with service_call(form) as outcome:
         invoice = self_billing.issue_self_billed(quote, organisation, current_user)
     if outcome.ok:
+        store_issued_pdfs([invoice])  # committed: rendered now, holding no lock
         flash(
             _(
                 "Autofacture %(number)s émise au nom de %(name)s.",

@@ -24,6 +24,7 @@ from invoicing.permissions import (
     may_revoke_mandates,
 )
 from invoicing.services import mandates as service
+from invoicing.services.invoices import invoice_pdf
 from invoicing.views import bp
 
 
@@ -189,10 +190,13 @@ def portal_invoice_pdf(invoice_id: int):
     """A document the actor's portal reads (in its name, or addressed to it by the coordination): any
     other answers 404, like an unknown one."""
     invoice = db.get_or_404(Invoice, invoice_id)
-    if not can_read_in_portal(current_user, invoice) or invoice.pdf is None:
+    if not can_read_in_portal(current_user, invoice):
+        abort(404)
+    pdf = invoice_pdf(invoice)
+    if pdf is None:  # an actor's own invoice recorded without its PDF
         abort(404)
     return (
-        invoice.pdf,
+        pdf,
         200,
         {
             "Content-Type": "application/pdf",

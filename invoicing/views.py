@@ -191,8 +191,11 @@ def invoice_detail(invoice_id: int):
 @permission_required(can_view_invoices)
 def invoice_pdf(invoice_id: int):
     invoice = _invoice(invoice_id)
+    pdf = service.invoice_pdf(invoice)
+    if pdf is None:  # an actor's own invoice recorded without its PDF
+        abort(404)
     return (
-        invoice.pdf,
+        pdf,
         200,
         {
             "Content-Type": "application/pdf",
@@ -236,6 +239,7 @@ def invoice_credit(invoice_id: int):
             invoice, current_user, reason=form.reason.data, amount=form.amount.data
         )
     if outcome.ok:
+        service.store_issued_pdfs([note])  # committed: rendered now, holding no lock
         flash(_("Avoir %(number)s émis.", number=note.number), "success")
         return redirect(url_for("invoicing.invoice_detail", invoice_id=note.id))
     return _detail(invoice, outcome.status, credit_form=form, error=outcome.error)
@@ -367,6 +371,7 @@ def event_deposit(event_id: int):
             quote, current_user, percent=form.percent.data, amount=form.amount.data
         )
     if outcome.ok:
+        service.store_issued_pdfs([invoice])  # committed: rendered now, holding no lock
         flash(_("Facture d'acompte %(number)s émise.", number=invoice.number), "success")
         return redirect(url_for("invoicing.invoice_detail", invoice_id=invoice.id))
     return _money_page(event, outcome.status, deposit_form=form, error=outcome.error)
@@ -385,6 +390,7 @@ def event_final(event_id: int):
     with service_call(form) as outcome:
         invoice = service.issue_final(quote, current_user, operation_category=form.operation_category.data)
     if outcome.ok:
+        service.store_issued_pdfs([invoice])  # committed: rendered now, holding no lock
         flash(_("Facture %(number)s émise.", number=invoice.number), "success")
         return redirect(url_for("invoicing.invoice_detail", invoice_id=invoice.id))
     return _money_page(event, outcome.status, final_form=form, error=outcome.error)

@@ -96,9 +96,10 @@ def sqlite_write_lock_free(path) -> bool | str:
 
 
 def postgres_rows_free(url: str, event_id: int, tables: tuple[str, ...] = ("events",)) -> bool | str:
-    """True if another connection can lock, without waiting, the event's row (``events``) and its
-    quotes (``quotes``) among ``tables``, else PostgreSQL's error."""
-    wheres = {"events": "id = :e", "quotes": "event_id = :e"}
+    """True if another connection can lock, without waiting, the event's row (``events``), its
+    quotes (``quotes``) and every number series (``number_series``) among ``tables``, else
+    PostgreSQL's error."""
+    wheres = {"events": "id = :e", "quotes": "event_id = :e", "number_series": "id > 0 OR :e = 0"}
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
@@ -112,3 +113,28 @@ def postgres_rows_free(url: str, event_id: int, tables: tuple[str, ...] = ("even
         return str(exc.orig)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def watching_renders(module, can_write: Callable[[int], bool | str], event_id: int) -> Iterator[list]:
+    """While the block runs, every ``module.render_pdf`` call first asks ``can_write(event_id)`` from
+    a thread (a connection of its own, as another worker's request would have), then renders. The
+    answers are appended to the list yielded."""
+    import threading
+
+    seen: list = []
+    render = module.render_pdf
+
+    def watched(*args, **kwargs):
+        result: list = []
+        thread = threading.Thread(target=lambda: result.append(can_write(event_id)))
+        thread.start()
+        thread.join(timeout=30)
+        seen.append(result[0] if result else "no answer")
+        return render(*args, **kwargs)
+
+    module.render_pdf = watched
+    try:
+        yield seen
+    finally:
+        module.render_pdf = render

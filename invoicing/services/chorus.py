@@ -31,6 +31,7 @@ from app.spreadsheets import Column, write_csv
 from invoicing.models import ChorusCircuit, ClientInvoicing, EInvoiceFormat, EventInvoicing
 from invoicing.permissions import can_set_invoicing_choices
 from invoicing.services import joint
+from invoicing.services.invoices import invoice_pdf
 from offers.models import Event, Quote
 
 CIRCUITS = {
@@ -249,8 +250,9 @@ def export_zip(quote: Quote, today: date) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for invoice in joint.event_invoices(quote.event_id):
             name = SAFE_NAME.sub("_", invoice.number).replace("/", "_")
-            if invoice.pdf is not None:
-                archive.writestr(f"{name}.pdf", invoice.pdf)
+            pdf = invoice_pdf(invoice)
+            if pdf is not None:
+                archive.writestr(f"{name}.pdf", pdf)
             if invoice.xml is not None:
                 archive.writestr(f"{name}.xml", invoice.xml)
         if joint.is_joint(quote):

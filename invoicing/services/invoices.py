@@ -44,6 +44,7 @@ from app.models import User
 from app.money import ZERO, allocate, round_money
 from app.numbering import next_number
 from app.settings_store import get_setting
+from app.stored_pdf import store_after_commit, stored_pdf
 from invoicing import mentions as legal
 from invoicing.models import (
     ClientInvoicing,
@@ -522,9 +523,11 @@ def _issue(
     origin: InvoiceOrigin = InvoiceOrigin.MAILLAGE,
     purchase_order: str | bool | None = True,
 ) -> Invoice:
-    """Number, freeze, render and insert an issued document in one INSERT (then its lines): by the
-    coordinator to the client unless ``issuer`` (an actor under mandate) or ``buyer`` say otherwise."""
-    from invoicing.documents import render_invoice
+    """Number, freeze and insert an issued document in one INSERT (then its lines), its Factur-X XML
+    built and validated: by the coordinator to the client unless ``issuer`` (an actor under mandate)
+    or ``buyer`` say otherwise. Its PDF is rendered after the commit (:func:`store_issued_pdfs`, or
+    at its first read, :func:`invoice_pdf`)."""
+    from invoicing.documents import event_details, invoice_xml
 
     issuer = issuer or coordinator_issuer(context)
     event = quote.event
@@ -573,21 +576,45 @@ def _issue(
         total_gross=totals.gross,
         prepaid=prepaid,
         vat_groups=_groups(lines, totals),
-        references=references,
+        references={**references, "event": event_details(event)},
         operation_category=operation_category,
         created_by_id=user.id,
         issued_at=utcnow(),
     )
     for position, line in enumerate(lines):
         line.position = position
-    invoice.pdf, invoice.xml = render_invoice(invoice, lines, event)
-    from app.pdf import sha256
-
-    invoice.pdf_sha256 = sha256(invoice.pdf)
+    invoice.xml = invoice_xml(invoice, lines, event)
     invoice.lines = lines
     db.session.add(invoice)
     db.session.flush()
     return invoice
+
+
+def invoice_pdf(invoice: Invoice) -> bytes | None:
+    """The document's PDF as issued: its stored bytes; for a document Maillage issued whose PDF is
+    not stored yet, rendered now from the frozen row and stored (:func:`app.stored_pdf.stored_pdf`:
+    503 when no render slot frees in time). None for an actor's own invoice recorded without its
+    PDF. Every reader of an invoice's PDF goes through here."""
+    if invoice.origin == InvoiceOrigin.RECORDED.value:
+        return invoice.pdf
+    from invoicing.documents import render_invoice_pdf
+
+    return stored_pdf(
+        invoice,
+        render_invoice_pdf,
+        _("Le PDF de cette facture est en cours de préparation : réessayez dans quelques instants."),
+    )
+
+
+def store_issued_pdfs(invoices: list[Invoice]) -> int:
+    """Right after the issuing commit (the session outside a transaction): render and store the new
+    documents' PDFs, holding no write lock (:func:`app.stored_pdf.store_after_commit`). Those left
+    (every render slot busy, a failed render: logged) are rendered at their first read. Returns
+    how many were stored."""
+    from invoicing.documents import render_invoice_pdf
+
+    ids = [sa.inspect(invoice).identity[0] for invoice in invoices]  # without reading them again
+    return store_after_commit(Invoice, ids, render_invoice_pdf)
 
 
 def _quote_groups(quote: Quote) -> tuple[list, dict]:

@@ -12,6 +12,7 @@ from app.errors import Forbidden, InvalidValue
 from invoicing import facturx as fx
 from invoicing.models import ChorusCircuit, EInvoiceFormat
 from invoicing.services import chorus, joint
+from invoicing.services.invoices import invoice_pdf
 from tests.invoicing.test_joint import DAY, login, pdf_text, setup  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -73,9 +74,9 @@ def test_plain_pdfa_client_and_the_export_zip(setup):  # noqa: F811
     for invoice in client_invoices:
         assert fx.validate(invoice.xml) == []  # still produced and valid
         with pytest.raises(Exception):  # noqa: B017  (no XML inside the plain PDF/A)
-            fx.extract_xml(invoice.pdf)
+            fx.extract_xml(invoice_pdf(invoice))
     # The commission invoices go to the members, in Factur-X.
-    assert fx.extract_xml(issued[3].pdf) == issued[3].xml
+    assert fx.extract_xml(invoice_pdf(issued[3])) == issued[3].xml
     archive = zipfile.ZipFile(io.BytesIO(chorus.export_zip(quote, DAY)))
     names = sorted(archive.namelist())
     assert names == sorted(

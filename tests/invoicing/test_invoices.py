@@ -232,7 +232,7 @@ def test_the_invoice_pdf_carries_every_mandatory_mention(accepted, treasurer):
     accepted.event.client.is_public_body = False  # a private buyer: the commercial code's terms
     deposit = service.issue_deposit(accepted, treasurer, percent=D("30"), today=date(2026, 3, 10))
     final = service.issue_final(accepted, treasurer, today=date(2026, 4, 20))
-    text = pdf_text(final.pdf)
+    text = pdf_text(service.invoice_pdf(final))
     for expected in [
         "Facture n° FAC-2026-0002",
         "Les Ecossolies",
@@ -262,8 +262,9 @@ def test_the_invoice_pdf_carries_every_mandatory_mention(accepted, treasurer):
         "Pas d'escompte pour paiement anticipé.",
     ]:
         assert expected in text, expected
-    assert final.pdf_sha256 == __import__("hashlib").sha256(final.pdf).hexdigest()
-    root = PdfReader(io.BytesIO(final.pdf)).trailer["/Root"]
+    pdf = service.invoice_pdf(final)
+    assert final.pdf_sha256 == __import__("hashlib").sha256(pdf).hexdigest()
+    root = PdfReader(io.BytesIO(service.invoice_pdf(final))).trailer["/Root"]
     xmp = root["/Metadata"].get_object().get_data()
     assert b'pdfaid:part="3"' in xmp or b"<pdfaid:part>3</pdfaid:part>" in xmp  # PDF/A-3
     assert "/OutputIntents" in root
@@ -275,7 +276,7 @@ def test_a_public_buyer_gets_the_public_terms_and_its_chorus_fields(accepted, tr
     client.is_public_body = True
     client.engagement_number = "EJ-2026-0415"
     db.session.flush()
-    text = pdf_text(service.issue_final(accepted, treasurer).pdf)
+    text = pdf_text(service.invoice_pdf(service.issue_final(accepted, treasurer)))
     assert "Code service Chorus Pro : EVT-44" in text and "Engagement : EJ-2026-0415" in text
     assert "Code de la commande publique" in text
 
@@ -283,7 +284,7 @@ def test_a_public_buyer_gets_the_public_terms_and_its_chorus_fields(accepted, tr
 def test_a_credit_note_references_the_invoice(accepted, treasurer):
     invoice = service.issue_final(accepted, treasurer, today=date(2026, 4, 20))
     note = service.issue_credit_note(invoice, treasurer, reason="Déjeuners non servis", amount=D("290.00"))
-    text = pdf_text(note.pdf)
+    text = pdf_text(service.invoice_pdf(note))
     assert "Avoir n° AV-2026-0001" in text
     assert "Avoir sur la facture n° FAC-2026-0001 du 20 avril 2026. Motif : Déjeuners non servis" in text
 
@@ -319,7 +320,7 @@ def test_the_treasurer_invoices_from_the_event_money_page(client, auth, accepted
     detail = client.get(f"/factures/{deposit.id}").get_data(as_text=True)
     assert "Partiellement payée" in detail
     pdf = client.get(f"/factures/{deposit.id}/pdf")
-    assert (pdf.status_code, pdf.mimetype, pdf.data) == (200, "application/pdf", deposit.pdf)
+    assert (pdf.status_code, pdf.mimetype, pdf.data) == (200, "application/pdf", service.invoice_pdf(deposit))
 
 
 @pytest.mark.parametrize("role,status", [("coordinator", 403), ("actor", 403), ("client", 403)])
@@ -362,7 +363,7 @@ def test_every_issued_document_is_a_valid_factur_x_whose_totals_match_the_pdf(ac
     note = service.issue_credit_note(final, treasurer, reason="Erreur de quantité", amount=D("100.00"))
     ns = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
     for document, type_code in ((deposit, "386"), (final, "380"), (note, "381")):
-        xml = facturx.extract_xml(document.pdf)
+        xml = facturx.extract_xml(service.invoice_pdf(document))
         assert xml == document.xml
         assert facturx.validate(xml) == [], document.number
         tree = etree.fromstring(xml)
@@ -374,7 +375,7 @@ def test_every_issued_document_is_a_valid_factur_x_whose_totals_match_the_pdf(ac
         grand = D(tree.xpath(f"string({summation}ram:GrandTotalAmount)", namespaces=ns))
         due = D(tree.xpath(f"string({summation}ram:DuePayableAmount)", namespaces=ns))
         assert (grand, due) == (document.total_gross, document.total_gross - document.prepaid)
-        text = pdf_text(document.pdf)
+        text = pdf_text(service.invoice_pdf(document))
         assert f"Total TTC {grand:,.2f} €".replace(",", " ").replace(".", ",") in text
     credited = tree.xpath("string(//ram:InvoiceReferencedDocument/ram:IssuerAssignedID)", namespaces=ns)
     assert credited == final.number

@@ -82,7 +82,7 @@ def test_self_billed_invoice_in_the_actors_series_type_389(single):
     assert invoice.purchase_order_number is None
     assert b"<ram:TypeCode>389</ram:TypeCode>" in invoice.xml
     assert fx.validate(invoice.xml) == []
-    text = pdf_text(invoice.pdf)
+    text = pdf_text(invoice_service.invoice_pdf(invoice))
     assert "Autofacture n° EQUI-2026-0001" in text
     assert (
         "Autofacturation : facture établie par Les Ecossolies, client, au nom et pour le compte de L'Équipage"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -27,7 +26,7 @@ from tests.offers import double_issue_worker as worker
 from tests.offers.quote_fixtures import build_ready_event
 from tests.offers.test_quote_double_issue import own_database  # noqa: F401 - a fixture
 from tests.offers.test_quotes import pdf_text
-from tests.processes import postgres_rows_free, sqlite_write_lock_free
+from tests.processes import postgres_rows_free, sqlite_write_lock_free, watching_renders
 
 
 @pytest.fixture
@@ -195,18 +194,7 @@ def _issue_watching(url: str, instance: str, can_write) -> dict:
 
     event_id, user_id = worker.prepare(url, instance)
     app = create_app(worker.app_config(url, instance))
-    seen: dict = {"during_render": []}
-    render = document.render_pdf
-
-    def watched(html):
-        # In a thread: a connection of its own, as another worker's request would have.
-        result = []
-        thread = threading.Thread(target=lambda: result.append(can_write(event_id)))
-        thread.start()
-        thread.join(timeout=30)
-        seen["during_render"].append(result[0] if result else "no answer")
-        return render(html)
-
+    seen: dict = {}
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = f"{user_id}:0"
@@ -217,11 +205,8 @@ def _issue_watching(url: str, instance: str, can_write) -> dict:
         "csrf_token": csrf_token(page),
         "issue_token": hidden_value(page, "issue_token"),
     }
-    document.render_pdf = watched
-    try:
+    with watching_renders(document, can_write, event_id) as seen["during_render"]:
         response = client.post(f"/evenements/{event_id}/devis", data=form)
-    finally:
-        document.render_pdf = render
     seen["status"] = response.status_code
     engine = sa.create_engine(url)
     with engine.connect() as conn:

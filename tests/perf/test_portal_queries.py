@@ -21,11 +21,9 @@ from tests.perf.test_query_counts import count
 
 @pytest.fixture
 def fast_pdf(monkeypatch):
-    """Rendering and checking the Factur-X PDF is WeasyPrint's and the validators' time, not the
+    """Building and checking the Factur-X XML is WeasyPrint's and the validators' time, not the
     portal's queries: a stub keeps this test quick."""
-    monkeypatch.setattr(
-        "invoicing.documents.render_invoice", lambda invoice, lines, event: (b"%PDF-1.7 stub", b"<x/>")
-    )
+    monkeypatch.setattr("invoicing.documents.invoice_xml", lambda invoice, lines, event: b"<x/>")
 
 
 def test_the_portal_takes_the_same_queries_for_two_or_eleven_documents(

@@ -8,29 +8,23 @@ skipped (every render slot busy, :mod:`app.render_slots`)."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import may_write, read_only, write_lock
-from app.extensions import db
 from app.money import ZERO, Totals
-from app.pdf import RenderTimeout, render_pdf, sha256
-from app.render_slots import RenderBusy, render_slot
+from app.pdf import render_pdf
+from app.stored_pdf import store_after_commit, stored_pdf
 from offers import pricing
 from offers.models import (
     BillingMode,
     Quote,
     QuoteLine,
 )
-
-log = logging.getLogger(__name__)
 
 
 def quote_billing_mode(quote: Quote) -> BillingMode:
@@ -200,25 +194,13 @@ def render_quote_pdf(quote: Quote) -> bytes:
 
 def quote_pdf(quote: Quote) -> bytes:
     """The quote's PDF as issued: its stored bytes; when none are stored yet, rendered now from the
-    frozen values (the same bytes issuing would have stored) and stored.
-
-    Waits up to ``PDF_RENDER_WAIT`` seconds for a render slot, then raises
-    :class:`~app.render_slots.RenderBusy` (503); so does a render killed after
-    ``PDF_RENDER_TIMEOUT`` seconds (a host too busy to render it now). In a transaction that may write (a POST, the CLI)
-    the bytes are stored with it (its owner commits); in a read-only one (a GET, :func:`read_only`)
-    they are stored at once in a short transaction of their own."""
-    if quote.pdf is not None:
-        return quote.pdf
-    try:
-        pdf = _render_and_store(quote, wait=current_app.config["PDF_RENDER_WAIT"])
-    except RenderTimeout:
-        log.warning("quote %s: PDF render timed out", quote.number, exc_info=True)
-        pdf = None
-    if pdf is None:
-        raise RenderBusy(
-            _("Le PDF de ce devis est en cours de préparation : réessayez dans quelques instants.")
-        )
-    return pdf
+    frozen values (the same bytes issuing would have stored) and stored (:func:`app.stored_pdf.stored_pdf`:
+    :class:`~app.render_slots.RenderBusy` when no render slot frees in time)."""
+    return stored_pdf(
+        quote,
+        render_quote_pdf,
+        _("Le PDF de ce devis est en cours de préparation : réessayez dans quelques instants."),
+    )
 
 
 def store_issued_pdf(quote: Quote) -> bool:
@@ -229,38 +211,4 @@ def store_issued_pdf(quote: Quote) -> bool:
     quote is issued either way, and :func:`quote_pdf` renders its PDF at the first read. Returns
     whether the PDF is stored."""
     quote_id = sa.inspect(quote).identity[0]  # without reading the expired object again
-    try:
-        with read_only(db.session):
-            quote = db.session.get(Quote, quote_id)
-            return _render_and_store(quote, wait=0) is not None
-    except Exception:
-        log.exception("PDF of quote %s not rendered after issuing: it will be at its first read", quote_id)
-        return False
-
-
-def _render_and_store(quote: Quote, *, wait: float) -> bytes | None:
-    """Render the PDF in a render slot (None when none freed within ``wait`` seconds) and store it
-    unless another request stored it meanwhile (then those bytes, identical, are returned)."""
-    with render_slot(wait) as free:
-        if not free:
-            return None
-        pdf = render_quote_pdf(quote)
-    digest = sha256(pdf)
-    if may_write(db.session.connection()):
-        quote.pdf, quote.pdf_sha256 = pdf, digest
-        db.session.flush()
-        return pdf
-    table = Quote.__table__
-    with write_lock(True), db.engine.begin() as connection:
-        stored = connection.execute(
-            sa.update(table)
-            .where(table.c.id == quote.id, table.c.pdf.is_(None))
-            .values(pdf=pdf, pdf_sha256=digest)
-        ).rowcount
-        if not stored:
-            pdf, digest = connection.execute(
-                sa.select(table.c.pdf, table.c.pdf_sha256).where(table.c.id == quote.id)
-            ).one()
-    set_committed_value(quote, "pdf", pdf)
-    set_committed_value(quote, "pdf_sha256", digest)
-    return pdf
+    return store_after_commit(Quote, [quote_id], render_quote_pdf) == 1
