@@ -9,9 +9,10 @@ CPU or more, and holding the database's write lock (SQLite) or the number series
   SHA-256 in a short transaction of its own; it never waits for a render slot
   (:mod:`app.render_slots`), and a failure is logged, not raised: the document is issued either way;
 - :func:`stored_pdf` is how every reader gets the bytes: the stored ones, or, when none are stored
-  yet, rendered now from the same frozen values (the same bytes: WeasyPrint's output is
-  deterministic for a given HTML) and stored, waiting up to ``PDF_RENDER_WAIT`` seconds for a
-  slot, else :class:`~app.render_slots.RenderBusy` (503, a French message).
+  yet, rendered now from the same frozen values and stored, waiting up to ``PDF_RENDER_WAIT``
+  seconds for a slot, else :class:`~app.render_slots.RenderBusy` (503, a French message). A quote's
+  render gives the same bytes every time (WeasyPrint's output is deterministic for a given HTML); an
+  invoice's differs only in the metadata dates the ``factur-x`` library stamps at embedding.
 
 A row's PDF is written once: the UPDATE only applies ``WHERE pdf IS NULL``, so two requests
 rendering the same missing PDF store the first bytes and return them both.

@@ -51,12 +51,14 @@ def archive_command(year: str, directory: Path, force: bool):
     Vérifie ensuite ce qui a été écrit (manifeste, XSD, schématrons EN 16931 et CTC française, XML
     intégré à chaque PDF) ; sort avec le code 1 et la liste des problèmes s'il y en a.
     """
+    from app.extensions import db
     from invoicing.archive import ArchiveRefused, parse_year, write_archive
 
     try:
         report = write_archive(parse_year(year), directory, force=force)
     except ArchiveRefused as exc:
         raise click.ClickException(exc.message) from exc
+    db.session.commit()  # a PDF rendered now (not stored after its issue) is stored as archived
     for number, kind in report.documents:
         click.echo(f"{number}\t{kind}")
     click.echo(

@@ -93,7 +93,11 @@ def test_a_render_failing_after_the_commit_keeps_the_invoice_and_the_download_re
     assert response.status_code == 302
     invoice = stored(invoice.id)
     assert (invoice.number, invoice.pdf, invoice.pdf_sha256) == ("FAC-2026-0001", None, None)
-    assert client.get(f"/factures/{invoice.id}").status_code == 200
+    page = client.get(f"/factures/{invoice.id}")
+    assert page.status_code == 200
+    assert "PDF en préparation : il sera produit à sa première ouverture." in html.unescape(
+        page.get_data(as_text=True)
+    )
 
     monkeypatch.setattr(documents, "render_invoice_pdf", render)
     download = client.get(f"/factures/{invoice.id}/pdf")
@@ -310,3 +314,18 @@ def test_past_the_time_budget_the_other_pdfs_wait_for_their_first_read(client, s
     download = client.get(f"/factures/{issued[0].id}/pdf")
     assert download.status_code == 200
     assert stored(issued[0].id).pdf == download.data and fx.extract_xml(download.data) == issued[0].xml
+
+
+def test_the_archive_stores_the_pdf_it_renders(runner, accepted, treasurer, tmp_path):  # noqa: F811
+    """A PDF not stored after its issue is rendered by the yearly archive, which keeps it: the file
+    archived and the bytes stored are the same."""
+    invoice = service.issue_final(accepted, treasurer, today=date(2026, 4, 20))
+    db.session.commit()
+    out = tmp_path / "2026"
+    result = runner.invoke(args=["invoicing", "archive", "--year", "2026", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    archived = (out / f"{invoice.number}.pdf").read_bytes()
+    db.session.rollback()  # whatever the command left uncommitted is lost
+    invoice = stored(invoice.id)
+    assert (invoice.pdf, invoice.pdf_sha256) == (archived, sha256(archived))
+    assert fx.extract_xml(archived) == invoice.xml
