@@ -138,3 +138,18 @@ def watching_renders(module, can_write: Callable[[int], bool | str], event_id: i
         yield seen
     finally:
         module.render_pdf = render
+
+
+def rows_then_dispose(url: str, app, statement: str, event_id: int) -> list:
+    """``statement``'s rows (``:e`` bound to ``event_id``) read on a connection of its own, then that
+    engine and ``app``'s closed: what a watched issue left in the database."""
+    from app.extensions import db
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(statement), {"e": event_id}).all()
+    finally:
+        engine.dispose()
+        with app.app_context():
+            db.engine.dispose()

@@ -30,7 +30,7 @@ from tests.invoicing.test_invoices import accepted, pdf_text, treasurer  # noqa:
 from tests.invoicing.test_joint import login, setup  # noqa: F401 - a fixture
 from tests.offers import double_issue_worker as worker
 from tests.offers.test_quote_double_issue import own_database  # noqa: F401 - a fixture
-from tests.processes import postgres_rows_free, sqlite_write_lock_free, watching_renders
+from tests.processes import postgres_rows_free, rows_then_dispose, sqlite_write_lock_free, watching_renders
 
 MIGRATION = (
     Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0020_invoice_pdf_after_issue.py"
@@ -236,14 +236,9 @@ def _issue_watching(url: str, instance: str, can_write) -> dict:
             url_money + "/finale", data={"operation_category": "services", "csrf_token": token}
         )
     seen["status"] = response.status_code
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        seen["stored"] = conn.execute(
-            sa.text("SELECT number, pdf IS NOT NULL FROM invoices WHERE event_id = :e"), {"e": event_id}
-        ).all()
-    engine.dispose()
-    with app.app_context():
-        db.engine.dispose()
+    seen["stored"] = rows_then_dispose(
+        url, app, "SELECT number, pdf IS NOT NULL FROM invoices WHERE event_id = :e", event_id
+    )
     return seen
 
 

@@ -26,7 +26,7 @@ from tests.offers import double_issue_worker as worker
 from tests.offers.quote_fixtures import build_ready_event
 from tests.offers.test_quote_double_issue import own_database  # noqa: F401 - a fixture
 from tests.offers.test_quotes import pdf_text
-from tests.processes import postgres_rows_free, sqlite_write_lock_free, watching_renders
+from tests.processes import postgres_rows_free, rows_then_dispose, sqlite_write_lock_free, watching_renders
 
 
 @pytest.fixture
@@ -208,15 +208,9 @@ def _issue_watching(url: str, instance: str, can_write) -> dict:
     with watching_renders(document, can_write, event_id) as seen["during_render"]:
         response = client.post(f"/evenements/{event_id}/devis", data=form)
     seen["status"] = response.status_code
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        seen["stored"] = conn.execute(
-            sa.text("SELECT number, version, pdf IS NOT NULL FROM quotes WHERE event_id = :e"),
-            {"e": event_id},
-        ).all()
-    engine.dispose()
-    with app.app_context():
-        db.engine.dispose()
+    seen["stored"] = rows_then_dispose(
+        url, app, "SELECT number, version, pdf IS NOT NULL FROM quotes WHERE event_id = :e", event_id
+    )
     return seen
 
 
