@@ -103,6 +103,10 @@ class Config:
     PDF_RENDER_NICENESS = 10
     # Seconds a render child may run before it is killed (below gunicorn's 60 s worker timeout).
     PDF_RENDER_TIMEOUT = 45
+    # The PDFs of a document just issued are rendered and stored by a detached child holding a
+    # render slot (app/stored_pdf.py): the worker answers at once. False: the worker renders them
+    # itself before answering (the tests, whose data lives in a transaction no other process sees).
+    PDF_RENDER_DETACHED = True
     # The dashboards' figures kept until the data they read changes (app/figures.py).
     FIGURES_CACHE = True
 

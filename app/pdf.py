@@ -22,6 +22,10 @@ fetched or refused and what it logged come back with the bytes: ``fetcher.refuse
 look the same as with an in-process render. An error in the child is raised again here; a child
 still running after ``PDF_RENDER_TIMEOUT`` seconds is killed (:class:`RenderTimeout`), a child that
 dies without answering raises :class:`RenderFailed`; the child is always reaped.
+
+:func:`run_detached` is the other kind of child: one nobody waits for, which renders and stores an
+issued document's PDF on connections of its own while the worker answers (PostgreSQL only: see
+:func:`app.stored_pdf.store_after_commit`).
 """
 
 from __future__ import annotations
@@ -173,20 +177,26 @@ _RESET_SIGNALS = tuple(
 )
 
 
+def _quiet_child(niceness: int, seconds: float) -> None:
+    """What a forked child does first: what the parent allocated is never collected here (no
+    finalizer of an inherited connection or file runs in the child), the parent's signal handlers
+    (gunicorn's, pytest's) are dropped, ``SIGALRM`` ends the child after ``seconds`` whatever it is
+    doing, and it runs ``niceness`` nicer than the parent."""
+    gc.freeze()
+    if hasattr(signal, "set_wakeup_fd"):
+        signal.set_wakeup_fd(-1)
+    for number in _RESET_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+    signal.alarm(math.ceil(seconds))
+    os.nice(niceness)
+
+
 def _child(write_fd, html, fetcher, pdf_variant, attachments, metadata_hook, niceness, timeout):
     """The render child's whole life; never returns (``os._exit``)."""
     status = 1
     try:
-        # What the parent allocated is never collected here: no finalizer of an inherited
-        # connection or file runs in the child.
-        gc.freeze()
-        if hasattr(signal, "set_wakeup_fd"):
-            signal.set_wakeup_fd(-1)
-        for number in _RESET_SIGNALS:
-            signal.signal(number, signal.SIG_DFL)
         # Ends the child on its own if the parent is gone (a killed worker) and never reads it.
-        signal.alarm(math.ceil(timeout) + 5)
-        os.nice(niceness)
+        _quiet_child(niceness, timeout + 5)
         collect = _Collect()
         for logger in logging.root.manager.loggerDict.values():
             if isinstance(logger, logging.Logger):
@@ -265,6 +275,93 @@ def _render_in_child(html, fetcher, pdf_variant, attachments, metadata_hook, nic
         error.add_note("In the PDF render child:\n" + message["traceback"])
         raise error
     return message["pdf"]
+
+
+#: What a detached child inherited and must keep referenced until it ends (connection pools): never
+#: finalized there, so no inherited connection is closed or used by it.
+_INHERITED: list = []
+
+
+def run_detached(func, *args, seconds: float) -> bool:
+    """Run ``func(*args)`` in a detached grandchild of this process, ``PDF_RENDER_NICENESS`` nicer,
+    in an application context of its own with database connections of its own; return at once.
+
+    For work nobody waits for (rendering and storing an issued document's PDF): the worker answers
+    its request instead of waiting for a render. The child is forked twice (the middle one ends at
+    once, reaped here: the grandchild, adopted by init, leaves no zombie behind); it leaves the
+    worker's session and process group, drops the inherited signal handlers, closes the listening
+    sockets it inherited (a stopped server's port is not held by it), keeps the inherited connection
+    pools without using or closing them, renders in itself (it is already nicer), is killed by
+    ``SIGALRM`` after ``seconds``, logs what fails and ends with ``os._exit``. What ``func`` does must
+    be safe to lose (the machine may stop first) and be recovered elsewhere. File descriptors open
+    here stay open in the child (a render slot's lock: see :func:`app.render_slots.take_slot`).
+    Returns False, having run nothing, when the child could not be started."""
+    app = current_app._get_current_object()
+    niceness = render_settings()[0]
+    try:
+        pid = os.fork()
+    except OSError:
+        log.exception("could not fork a detached child")
+        return False
+    if pid == 0:  # pragma: no cover - the middle child, which ends with os._exit
+        try:
+            if os.fork() == 0:
+                _detached(app, func, args, niceness, seconds)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _detached(app, func, args, niceness, seconds) -> None:  # pragma: no cover - in the grandchild
+    """The detached grandchild's whole life; never returns (``os._exit``)."""
+    from app.extensions import db
+
+    status = 1
+    try:
+        os.setsid()
+        _quiet_child(niceness, seconds)
+        _close_listening_sockets()
+        for engine in db.engines.values():
+            _INHERITED.append(engine.pool)
+            engine.dispose(close=False)
+        app.config["PDF_RENDER_NICENESS"] = 0  # this process is the nicer one: render here
+        with app.app_context():
+            func(*args)
+        status = 0
+    except BaseException:
+        log.exception("detached work failed: %s", getattr(func, "__qualname__", func))
+    finally:
+        os._exit(status)
+
+
+def _close_listening_sockets() -> None:  # pragma: no cover - in the detached grandchild
+    """Close the listening sockets this process inherited (a server's port): the server's own stay."""
+    import socket
+
+    folder = Path("/proc/self/fd")
+    if not folder.is_dir():
+        return
+    for name in os.listdir(folder):
+        fd = int(name)
+        try:
+            copy = os.dup(fd)
+        except OSError:
+            continue  # gone (the listing's own descriptor)
+        try:
+            probe = socket.socket(fileno=copy)
+        except OSError:
+            os.close(copy)  # not a socket
+            continue
+        try:
+            listening = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except OSError:
+            listening = 0
+        finally:
+            probe.close()
+        if listening:
+            os.close(fd)
 
 
 def sha256(data: bytes) -> str:

@@ -66,6 +66,14 @@ def _take(folder: Path, count: int) -> int | None:
     return None
 
 
+def take_slot() -> int | None:
+    """A free slot's lock, held on a file descriptor of its own, without waiting (None when every slot
+    is taken): for a render handed to a child process (:func:`app.pdf.run_detached`). The lock lasts
+    as long as any process keeps a descriptor of it open: the caller closes its own once the child
+    has it (``os.close``, never ``flock(LOCK_UN)``, which would free it for the child too)."""
+    return _take(_folder(), slot_count())
+
+
 @contextmanager
 def render_slot(wait: float = 0) -> Iterator[bool]:
     """Hold a render slot for the block: yields ``True``, or ``False`` when none became free

@@ -7,7 +7,9 @@ CPU or more, and holding the database's write lock (SQLite) or the number series
 - :func:`store_after_commit`, called by the view right after that commit, renders the PDF in a
   read-only transaction (a plain ``BEGIN`` on SQLite: no writer waits) and stores it with its
   SHA-256 in a short transaction of its own; it never waits for a render slot
-  (:mod:`app.render_slots`), and a failure is logged, not raised: the document is issued either way;
+  (:mod:`app.render_slots`), and a failure is logged, not raised: the document is issued either way.
+  On PostgreSQL a detached child process does it, holding the slot (``PDF_RENDER_DETACHED``): the
+  worker answers at once instead of waiting a second or more for the render;
 - :func:`stored_pdf` is how every reader gets the bytes: the stored ones, or, when none are stored
   yet, rendered now from the same frozen values and stored, waiting up to ``PDF_RENDER_WAIT``
   seconds for a slot, else :class:`~app.render_slots.RenderBusy` (503, a French message). A quote's
@@ -21,6 +23,7 @@ rendering the same missing PDF store the first bytes and return them both.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -30,8 +33,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import may_write, read_only, write_lock
 from app.extensions import db
-from app.pdf import RenderTimeout, sha256
-from app.render_slots import RenderBusy, render_slot
+from app.pdf import RenderTimeout, render_settings, run_detached, sha256
+from app.render_slots import RenderBusy, render_slot, take_slot
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +66,44 @@ AFTER_COMMIT_BUDGET = 20.0
 def store_after_commit(model, row_ids: list[int], render: Callable[[object], bytes]) -> int:
     """Right after the issuing commit (the session outside a transaction): render and store the
     PDFs of ``model``'s rows ``row_ids`` that have none, each in a read-only transaction, stored in
-    a short one. Stops at the first that finds no render slot free at once, or once
-    ``AFTER_COMMIT_BUDGET`` seconds are spent; a failed render is logged and the next one tried.
-    Returns how many PDFs were stored."""
+    a short one, within ``AFTER_COMMIT_BUDGET`` seconds; what is left (every render slot busy, the
+    budget spent, a failed render: logged) is rendered at its first read.
+
+    With ``PDF_RENDER_DETACHED`` (the default, where renders run in a nicer child), a detached
+    child does it (:func:`app.pdf.run_detached`) holding the render slot taken here: the worker
+    answers at once instead of waiting for the renders, and serves pages meanwhile. Without a free
+    slot nothing is started. Returns how many PDFs were stored by this process (0 when detached)."""
+    if _detachable():
+        fd = take_slot()
+        if fd is None:
+            return 0
+        try:
+            seconds = AFTER_COMMIT_BUDGET + current_app.config["PDF_RENDER_TIMEOUT"] + 5
+            if run_detached(_store_each, model, list(row_ids), render, True, seconds=seconds):
+                return 0
+        finally:
+            os.close(fd)  # the child holds the slot now (or nobody: the render happens here)
+    return _store_each(model, row_ids, render, False)
+
+
+def _detachable() -> bool:
+    """Whether renders after a commit go to a detached child: ``PDF_RENDER_DETACHED``, renders in a
+    child already (``PDF_RENDER_NICENESS`` above 0), ``fork``, and PostgreSQL.
+
+    Never on SQLite: the library's file locks belong to a process and its record of them is not
+    carried across ``fork``, so a child writing to a file its parent has open can have its write
+    lost (tried: the parent closing its last connection deleted the write-ahead log the child was
+    writing to). There the worker renders after the commit as before."""
+    config = current_app.config
+    if not config.get("PDF_RENDER_DETACHED") or not hasattr(os, "fork") or render_settings()[0] <= 0:
+        return False
+    return db.engine.url.get_backend_name() == "postgresql"
+
+
+def _store_each(model, row_ids: list[int], render: Callable[[object], bytes], slot_held: bool) -> int:
+    """:func:`store_after_commit`'s loop: each row's PDF rendered in a read-only transaction and
+    stored, until the budget is spent; with ``slot_held`` (a detached child) in the slot this
+    process holds, else each in a slot of its own, stopping at the first not free at once."""
     stored = 0
     deadline = time.monotonic() + AFTER_COMMIT_BUDGET
     for row_id in row_ids:
@@ -77,7 +115,10 @@ def store_after_commit(model, row_ids: list[int], render: Callable[[object], byt
                 row = db.session.get(model, row_id)
                 if row is None or row.pdf is not None:
                     continue
-                pdf = render_and_store(row, render, wait=0)
+                if slot_held:
+                    pdf = _store(row, render(row))
+                else:
+                    pdf = render_and_store(row, render, wait=0)
         except Exception:
             log.exception(
                 "PDF of %s %s not rendered after issuing: it will be at its first read",
@@ -98,6 +139,12 @@ def render_and_store(row, render: Callable[[object], bytes], *, wait: float) -> 
         if not free:
             return None
         pdf = render(row)
+    return _store(row, pdf)
+
+
+def _store(row, pdf: bytes) -> bytes:
+    """Store ``pdf`` as ``row``'s unless another request stored one meanwhile (then those bytes are
+    returned): with the session's transaction when it may write, else in a short one of its own."""
     digest = sha256(pdf)
     if may_write(db.session.connection()):
         row.pdf, row.pdf_sha256 = pdf, digest

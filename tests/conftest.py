@@ -75,6 +75,8 @@ def make_app(backend: str, tmp_path_factory, **extra):
         "MAIL_SERVER": None,
         "REDIS_URL": None,
         "PUBLIC_BASE_URL": "http://localhost",
+        # Issued documents' PDFs stored before the answer: the test reads them in its own transaction.
+        "PDF_RENDER_DETACHED": False,
     }
     config.update(extra)
     app = create_app(config)

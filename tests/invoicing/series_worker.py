@@ -41,6 +41,7 @@ def app_config(url: str, instance: str) -> dict:
         "MAIL_SERVER": None,
         "REDIS_URL": None,
         "PUBLIC_BASE_URL": "http://localhost",
+        "PDF_RENDER_DETACHED": False,  # the render watched in this process
     }
 
 

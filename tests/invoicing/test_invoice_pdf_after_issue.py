@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import os
+import time
 from datetime import date
 from pathlib import Path
 
@@ -197,16 +198,17 @@ def test_the_sqlite_trigger_compares_every_column_but_the_pdf():
 # --- no lock held while rendering, on a real database ---------------------------------------------
 
 
-def _issue_watching(url: str, instance: str, can_write) -> dict:
-    """Invoice an accepted quote through the treasurer's form on ``url``; during the render,
-    ``can_write()`` says whether another connection could take the lock issuing needs."""
+def _issue_watching(url: str, instance: str, can_write, **config) -> dict:
+    """Invoice an accepted quote through the treasurer's form on ``url`` (the app's ``config``
+    changed by ``config``); during a render in this process, ``can_write()`` says whether another
+    connection could take the lock issuing needs."""
     from app import create_app
     from app.models import Role, User
     from offers.models import Event
     from offers.services import quotes as quotes_service
 
     event_id, coordinator_id = worker.prepare(url, instance)
-    app = create_app(worker.app_config(url, instance))
+    app = create_app({**worker.app_config(url, instance), **config})
     with app.app_context():
         event = db.session.get(Event, event_id)
         coordinator = db.session.get(User, coordinator_id)
@@ -235,7 +237,7 @@ def _issue_watching(url: str, instance: str, can_write) -> dict:
         response = client.post(
             url_money + "/finale", data={"operation_category": "services", "csrf_token": token}
         )
-    seen["status"] = response.status_code
+    seen["status"], seen["event_id"] = response.status_code, event_id
     seen["stored"] = rows_then_dispose(
         url, app, "SELECT number, pdf IS NOT NULL FROM invoices WHERE event_id = :e", event_id
     )
@@ -324,3 +326,29 @@ def test_the_archive_stores_the_pdf_it_renders(runner, accepted, treasurer, tmp_
     invoice = stored(invoice.id)
     assert (invoice.pdf, invoice.pdf_sha256) == (archived, sha256(archived))
     assert fx.extract_xml(archived) == invoice.xml
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="TEST_DATABASE_URL not set")
+def test_on_postgresql_a_detached_child_renders_and_stores_the_invoice_pdf(own_database, tmp_path):  # noqa: F811
+    """As in production (``PDF_RENDER_DETACHED``): the worker answers without rendering; a child
+    process renders the PDF and stores it."""
+    seen = _issue_watching(
+        own_database, str(tmp_path), lambda event_id: True, PDF_RENDER_DETACHED=True, PDF_RENDER_NICENESS=10
+    )
+    assert seen["status"] == 302
+    assert seen["during_render"] == []  # this process rendered nothing
+    statement = "SELECT number, pdf, pdf_sha256 FROM invoices WHERE event_id = :e"
+    engine = sa.create_engine(own_database)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with engine.connect() as conn:
+                [(number, pdf, digest)] = conn.execute(sa.text(statement), {"e": seen["event_id"]}).all()
+            if pdf is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+    assert number.startswith("FAC-")
+    assert bytes(pdf).startswith(b"%PDF") and digest == sha256(bytes(pdf))
