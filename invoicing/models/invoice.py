@@ -73,6 +73,8 @@ class Invoice(db.Model):
         sa.CheckConstraint(
             "operation_category IN ('services', 'goods', 'mixed')", name="operation_category_known"
         ),
+        # The treasurer's list: issued invoices, latest first, a page at a time (migration 0021).
+        sa.Index("ix_invoices_list", "status", "issue_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -153,3 +153,35 @@ def test_postgresql_runs_the_pages_queries_without_jit(app):
     if app.config["TEST_BACKEND"] != "postgresql":
         pytest.skip("PostgreSQL only")
     assert db.session.execute(sa.text("SHOW jit")).scalar() == "off"
+
+
+def test_the_invoices_list_reads_a_page_from_its_index(app, client, auth, make_user):
+    """The treasurer's list (issued invoices, latest first, 25 at a time) is read from
+    ``ix_invoices_list`` instead of sorting every invoice: on SQLite the planner picks it; on
+    PostgreSQL, told to avoid scans and sorts, it can serve the query from it."""
+    auth.login(make_user("treasurer").email)
+    with app.app_context():
+        engine = db.engine
+    seen: list = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT invoices.id") and "LIMIT" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/factures").status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    [(statement, parameters)] = seen
+    connection = db.session.connection()
+    if app.config["TEST_BACKEND"] == "sqlite":
+        plan = " ".join(
+            row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+    else:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        plan = " ".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+    assert "ix_invoices_list" in plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan
