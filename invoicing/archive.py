@@ -35,7 +35,7 @@ from app.extensions import db
 from app.pdf import sha256
 from app.spreadsheets import Column, write_csv
 from invoicing.documents import TITLES
-from invoicing.models import Invoice, InvoiceOrigin, InvoiceStatus
+from invoicing.models import Invoice, InvoiceStatus
 from invoicing.services.invoices import invoice_pdf
 
 INDEX_NAME = "index.csv"
@@ -111,7 +111,7 @@ def issued_in(year: int) -> list[Invoice]:
             .where(
                 Invoice.status == InvoiceStatus.ISSUED,
                 # A member's own invoice, recorded in joint mode, is the member's to archive.
-                Invoice.origin != InvoiceOrigin.RECORDED.value,
+                Invoice.issued_here,
                 Invoice.issue_date >= date(year, 1, 1),
                 Invoice.issue_date <= date(year, 12, 31),
             )

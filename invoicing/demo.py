@@ -269,13 +269,11 @@ def load_joint() -> None:
 def render_invoice_pdfs() -> None:
     """Every document the demo issued gets its PDF now (issuing leaves it to after the commit), so
     that the first download is as quick as the next."""
-    from invoicing.models import Invoice, InvoiceOrigin
+    from invoicing.models import Invoice
     from invoicing.services.invoices import invoice_pdf
 
     missing = db.session.scalars(
-        sa.select(Invoice)
-        .where(Invoice.pdf.is_(None), Invoice.origin != InvoiceOrigin.RECORDED.value)
-        .order_by(Invoice.id)
+        sa.select(Invoice).where(Invoice.pdf.is_(None), Invoice.issued_here).order_by(Invoice.id)
     ).all()
     for invoice in missing:
         invoice_pdf(invoice)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Money, Quantity, Rate, UTCDateTime, enum_column, utcnow
@@ -147,6 +148,24 @@ class Invoice(db.Model):
     payments = relationship("Payment", back_populates="invoice", order_by="Payment.received_on")
     credit_of = relationship("Invoice", remote_side=[id])
     client = relationship("Client")
+
+    @hybrid_property
+    def issued_here(self) -> bool:
+        """Maillage wrote the document (in the coordinator's name, or an actor's under mandate, or
+        self-billed): its PDF is rendered from the frozen row, stored after the issue or at its
+        first read, and it is Maillage's to archive. Not an actor's own invoice recorded here."""
+        return self.origin != InvoiceOrigin.RECORDED.value
+
+    @hybrid_property
+    def has_pdf(self) -> bool:
+        """There is a PDF to download: every document Maillage wrote (:attr:`issued_here`), and an
+        actor's own invoice when it was recorded with its PDF. In SQL too (without reading the PDF)."""
+        return self.issued_here or self.pdf is not None
+
+    @has_pdf.inplace.expression
+    @classmethod
+    def _has_pdf_expression(cls):
+        return sa.or_(cls.issued_here, cls.pdf.is_not(None))
 
 
 class InvoiceLine(db.Model):

@@ -595,7 +595,7 @@ def invoice_pdf(invoice: Invoice) -> bytes | None:
     not stored yet, rendered now from the frozen row and stored (:func:`app.stored_pdf.stored_pdf`:
     503 when no render slot frees in time). None for an actor's own invoice recorded without its
     PDF. Every reader of an invoice's PDF goes through here."""
-    if invoice.origin == InvoiceOrigin.RECORDED.value:
+    if not invoice.issued_here:
         return invoice.pdf
     from invoicing.documents import render_invoice_pdf
 
@@ -828,7 +828,7 @@ def _issuer_of(invoice: Invoice, user, today: date, context) -> Issuer:
     valid today; never on an invoice the actor issued by itself (it credits it itself)."""
     if invoice.issuer_organisation_id is None:
         return coordinator_issuer(context)
-    if invoice.origin == InvoiceOrigin.RECORDED.value:
+    if not invoice.issued_here:
         raise _refuse_on_document(
             invoice,
             user,

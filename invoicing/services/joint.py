@@ -234,13 +234,7 @@ def actor_invoices(user, today: date) -> ActorInvoices:
     from invoicing.permissions import portal_invoices_clause
 
     rows = db.session.execute(
-        # A document Maillage issued has a PDF (rendered at its first read if not yet stored); an
-        # actor's own invoice has one when it was recorded with it.
-        sa.select(
-            Invoice,
-            Event.title,
-            sa.or_(Invoice.origin != InvoiceOrigin.RECORDED.value, Invoice.pdf.is_not(None)),
-        )
+        sa.select(Invoice, Event.title, Invoice.has_pdf)
         .outerjoin(Event, Event.id == Invoice.event_id)
         .where(portal_invoices_clause(user))
         .order_by(Invoice.issue_date.desc(), Invoice.id.desc())

@@ -24,7 +24,7 @@ from app.extensions import db
 from app.pdf import sha256
 from invoicing import documents
 from invoicing import facturx as fx
-from invoicing.models import Invoice, InvoiceKind
+from invoicing.models import Invoice, InvoiceKind, InvoiceOrigin
 from invoicing.services import invoices as service
 from tests.conftest import csrf_token
 from tests.invoicing.test_invoices import accepted, pdf_text, treasurer  # noqa: F401 - fixtures
@@ -32,6 +32,7 @@ from tests.invoicing.test_joint import login, setup  # noqa: F401 - a fixture
 from tests.offers import double_issue_worker as worker
 from tests.offers.test_quote_double_issue import own_database  # noqa: F401 - a fixture
 from tests.processes import postgres_rows_free, rows_then_dispose, sqlite_write_lock_free, watching_renders
+from tests.reports.helpers import issued
 
 MIGRATION = (
     Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0020_invoice_pdf_after_issue.py"
@@ -352,3 +353,29 @@ def test_on_postgresql_a_detached_child_renders_and_stores_the_invoice_pdf(own_d
         engine.dispose()
     assert number.startswith("FAC-")
     assert bytes(pdf).startswith(b"%PDF") and digest == sha256(bytes(pdf))
+
+
+@pytest.mark.parametrize(
+    "origin,with_pdf,issued_here,has_pdf",
+    [
+        (InvoiceOrigin.MAILLAGE, False, True, True),  # rendered at its first read
+        (InvoiceOrigin.MAILLAGE, True, True, True),
+        (InvoiceOrigin.SELF_BILLED, False, True, True),
+        (InvoiceOrigin.SELF_BILLED, True, True, True),
+        (InvoiceOrigin.RECORDED, False, False, False),  # an actor's own invoice filed without its PDF
+        (InvoiceOrigin.RECORDED, True, False, True),
+    ],
+)
+def test_which_documents_have_a_pdf_is_one_rule_in_python_and_in_sql(
+    make_client, origin, with_pdf, issued_here, has_pdf
+):
+    invoice = issued(make_client(), "120.00", issue_date=date(2026, 3, 2), origin=origin)
+    if with_pdf:
+        invoice.pdf, invoice.pdf_sha256 = b"%PDF-1.7 filed", sha256(b"%PDF-1.7 filed")
+        db.session.flush()
+    assert (invoice.issued_here, invoice.has_pdf) == (issued_here, has_pdf)
+    db.session.expire_all()
+    row = db.session.execute(
+        sa.select(Invoice.issued_here, Invoice.has_pdf).where(Invoice.id == invoice.id)
+    ).one()
+    assert (bool(row[0]), bool(row[1])) == (issued_here, has_pdf)
