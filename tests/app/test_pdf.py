@@ -217,3 +217,41 @@ def test_the_apps_setting_turns_the_child_off(app, monkeypatch):
 
 def test_sha256_is_the_hex_digest():
     assert sha256(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def _describe_child(path: str, listening_fd: int) -> None:
+    """Run in a detached child: what it is, written to ``path``."""
+    try:
+        os.fstat(listening_fd)
+        inherited = "open"
+    except OSError:
+        inherited = "closed"
+    Path(path).write_text(
+        f"{os.getpid()} {os.getppid()} {os.getsid(0)} {inherited} {os.getpriority(os.PRIO_PROCESS, 0)}"
+    )
+
+
+def test_a_detached_child_runs_apart_nicer_and_without_the_server_s_socket(app, tmp_path):
+    import socket
+
+    from app.pdf import run_detached
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    out = tmp_path / "child.txt"
+    try:
+        with app.app_context():
+            assert run_detached(_describe_child, str(out), server.fileno(), seconds=10) is True
+        deadline = time.monotonic() + 20
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pid, parent, session, inherited, priority = out.read_text().split()
+        # The server's socket is still open here.
+        assert server.getsockname()[1] > 0 and server.fileno() >= 0
+    finally:
+        server.close()
+    assert int(pid) != os.getpid() and int(parent) != os.getpid()  # a grandchild, not a child
+    assert int(session) == int(pid)  # in a session of its own
+    assert inherited == "closed"
+    assert int(priority) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + app.config["PDF_RENDER_NICENESS"])
