@@ -289,12 +289,13 @@ def run_detached(func, *args, seconds: float) -> bool:
     For work nobody waits for (rendering and storing an issued document's PDF): the worker answers
     its request instead of waiting for a render. The child is forked twice (the middle one ends at
     once, reaped here: the grandchild, adopted by init, leaves no zombie behind); it leaves the
-    worker's session and process group, drops the inherited signal handlers, closes the listening
-    sockets it inherited (a stopped server's port is not held by it), keeps the inherited connection
-    pools without using or closing them, renders in itself (it is already nicer), is killed by
-    ``SIGALRM`` after ``seconds``, logs what fails and ends with ``os._exit``. What ``func`` does must
-    be safe to lose (the machine may stop first) and be recovered elsewhere. File descriptors open
-    here stay open in the child (a render slot's lock: see :func:`app.render_slots.take_slot`).
+    worker's session and process group, drops the inherited signal handlers, closes its copies of
+    the sockets it inherited (the server's port, the client's connection, the database's: see
+    :func:`_close_inherited_sockets`), sets the inherited connection pools aside without using or
+    finalizing them, renders in itself (it is already nicer), is killed by ``SIGALRM`` after
+    ``seconds``, logs what fails and ends with ``os._exit``. What ``func`` does must be safe to lose
+    (the machine may stop first) and be recovered elsewhere. Other file descriptors open here stay
+    open in the child (a render slot's lock: see :func:`app.render_slots.take_slot`).
     Returns False, having run nothing, when the child could not be started."""
     app = current_app._get_current_object()
     niceness = render_settings()[0]
@@ -322,7 +323,7 @@ def _detached(app, func, args, niceness, seconds) -> None:  # pragma: no cover -
     try:
         os.setsid()
         _quiet_child(niceness, seconds)
-        _close_listening_sockets()
+        _close_inherited_sockets()
         for engine in db.engines.values():
             _INHERITED.append(engine.pool)
             engine.dispose(close=False)
@@ -336,31 +337,26 @@ def _detached(app, func, args, niceness, seconds) -> None:  # pragma: no cover -
         os._exit(status)
 
 
-def _close_listening_sockets() -> None:  # pragma: no cover - in the detached grandchild
-    """Close the listening sockets this process inherited (a server's port): the server's own stay."""
-    import socket
+def _close_inherited_sockets() -> None:  # pragma: no cover - in the detached grandchild
+    """Close this process's copies of the sockets it inherited, standard streams aside: the server's
+    listening socket (a stopped server's port is not held by it), the connection of the request
+    being answered (the client sees it closed when the worker closes it, not when this child ends),
+    the worker's database connections (never used here: this process opens its own). Closing a copy
+    sends nothing: the worker's own stay open."""
+    import stat
 
     folder = Path("/proc/self/fd")
     if not folder.is_dir():
         return
     for name in os.listdir(folder):
         fd = int(name)
-        try:
-            copy = os.dup(fd)
-        except OSError:
-            continue  # gone (the listing's own descriptor)
-        try:
-            probe = socket.socket(fileno=copy)
-        except OSError:
-            os.close(copy)  # not a socket
+        if fd <= 2:
             continue
         try:
-            listening = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            is_socket = stat.S_ISSOCK(os.fstat(fd).st_mode)
         except OSError:
-            listening = 0
-        finally:
-            probe.close()
-        if listening:
+            continue  # gone (the listing's own descriptor)
+        if is_socket:
             os.close(fd)
 
 

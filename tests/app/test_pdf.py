@@ -219,19 +219,25 @@ def test_sha256_is_the_hex_digest():
     assert sha256(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
-def _describe_child(path: str, listening_fd: int) -> None:
-    """Run in a detached child: what it is, written to ``path``."""
-    try:
-        os.fstat(listening_fd)
-        inherited = "open"
-    except OSError:
-        inherited = "closed"
+def _describe_child(path: str, *fds: int) -> None:
+    """Run in a detached child: what it is, and which of ``fds`` it still has, written to ``path``."""
+    held = []
+    for fd in fds:
+        try:
+            os.fstat(fd)
+            held.append("open")
+        except OSError:
+            held.append("closed")
+    time.sleep(2)  # still running while the test looks at the client's connection
     Path(path).write_text(
-        f"{os.getpid()} {os.getppid()} {os.getsid(0)} {inherited} {os.getpriority(os.PRIO_PROCESS, 0)}"
+        f"{os.getpid()} {os.getppid()} {os.getsid(0)} {os.getpriority(os.PRIO_PROCESS, 0)} {' '.join(held)}"
     )
 
 
-def test_a_detached_child_runs_apart_nicer_and_without_the_server_s_socket(app, tmp_path):
+def test_a_detached_child_runs_apart_nicer_and_without_the_sockets_it_inherited(app, tmp_path):
+    """As a worker answering a request: its listening socket and the client's connection stay the
+    worker's; the client sees the end of its answer when the worker closes the connection, while the
+    child still runs."""
     import socket
 
     from app.pdf import run_detached
@@ -239,19 +245,29 @@ def test_a_detached_child_runs_apart_nicer_and_without_the_server_s_socket(app, 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
+    client = socket.create_connection(server.getsockname(), timeout=5)
+    connection, _ = server.accept()
+    kept = os.open(tmp_path / "kept.lock", os.O_RDWR | os.O_CREAT)
     out = tmp_path / "child.txt"
     try:
         with app.app_context():
-            assert run_detached(_describe_child, str(out), server.fileno(), seconds=10) is True
+            assert run_detached(
+                _describe_child, str(out), server.fileno(), connection.fileno(), kept, seconds=10
+            )
+        connection.sendall(b"answer")
+        connection.close()
+        assert client.recv(100) == b"answer"
+        assert client.recv(100) == b""  # closed now, not when the child ends
+        assert not out.exists()  # the child is still running
         deadline = time.monotonic() + 20
         while not out.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        pid, parent, session, inherited, priority = out.read_text().split()
-        # The server's socket is still open here.
-        assert server.getsockname()[1] > 0 and server.fileno() >= 0
     finally:
-        server.close()
+        for thing in (client, server):
+            thing.close()
+        os.close(kept)
+    pid, parent, session, priority, *held = out.read_text().split()
     assert int(pid) != os.getpid() and int(parent) != os.getpid()  # a grandchild, not a child
     assert int(session) == int(pid)  # in a session of its own
-    assert inherited == "closed"
+    assert held == ["closed", "closed", "open"]  # the sockets closed, the slot's lock kept
     assert int(priority) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + app.config["PDF_RENDER_NICENESS"])
