@@ -99,6 +99,27 @@ def prepare(url: str, instance: str) -> tuple[int, int]:
     return ids
 
 
+def signed_in_client(app, user_id: int):
+    """A test client of ``app`` signed in as the user ``user_id`` (its session, as after a login)."""
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{user_id}:0"
+        session["_fresh"] = True
+    return client
+
+
+def issue_form(client, event_id: int) -> dict:
+    """The event's issue form as its page gives it (validity 30 days, CSRF and issue tokens)."""
+    from tests.conftest import csrf_token, hidden_value
+
+    page = client.get(f"/evenements/{event_id}/devis").get_data(as_text=True)
+    return {
+        "validity_days": "30",
+        "csrf_token": csrf_token(page),
+        "issue_token": hidden_value(page, "issue_token"),
+    }
+
+
 def post_issue(
     index: int, url: str, instance: str, user_id: int, event_id: int, token: str, barrier, results
 ):
@@ -110,10 +131,7 @@ def post_issue(
         from app import create_app
 
         app = create_app(app_config(url, instance))
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = f"{user_id}:0"
-            session["_fresh"] = True
+        client = signed_in_client(app, user_id)
         page = client.get(f"/evenements/{event_id}/devis")
         assert page.status_code == 200, page.status_code
         csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)

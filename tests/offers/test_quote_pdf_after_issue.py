@@ -21,7 +21,7 @@ from app.pdf import sha256
 from offers.models import Quote
 from offers.services import quotes as service
 from offers.services.quotes import document
-from tests.conftest import csrf_token, hidden_value
+from tests.conftest import csrf_token
 from tests.offers import double_issue_worker as worker
 from tests.offers.quote_fixtures import build_ready_event
 from tests.offers.test_quote_double_issue import own_database  # noqa: F401 - a fixture
@@ -42,13 +42,7 @@ def coordinator(make_user, auth):
 
 
 def issue(client, event):
-    page = client.get(f"/evenements/{event.id}/devis").get_data(as_text=True)
-    form = {
-        "validity_days": "30",
-        "csrf_token": csrf_token(page),
-        "issue_token": hidden_value(page, "issue_token"),
-    }
-    return client.post(f"/evenements/{event.id}/devis", data=form)
+    return client.post(f"/evenements/{event.id}/devis", data=worker.issue_form(client, event.id))
 
 
 def latest(event) -> Quote:
@@ -195,16 +189,8 @@ def _issue_watching(url: str, instance: str, can_write) -> dict:
     event_id, user_id = worker.prepare(url, instance)
     app = create_app(worker.app_config(url, instance))
     seen: dict = {}
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:0"
-        session["_fresh"] = True
-    page = client.get(f"/evenements/{event_id}/devis").get_data(as_text=True)
-    form = {
-        "validity_days": "30",
-        "csrf_token": csrf_token(page),
-        "issue_token": hidden_value(page, "issue_token"),
-    }
+    client = worker.signed_in_client(app, user_id)
+    form = worker.issue_form(client, event_id)
     with watching_renders(document, can_write, event_id) as seen["during_render"]:
         response = client.post(f"/evenements/{event_id}/devis", data=form)
     seen["status"] = response.status_code

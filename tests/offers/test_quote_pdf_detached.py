@@ -21,7 +21,6 @@ from app.extensions import db
 from app.pdf import sha256
 from app.render_slots import take_slot
 from offers.services.quotes import document
-from tests.conftest import csrf_token, hidden_value
 from tests.offers import double_issue_worker as worker
 from tests.offers.test_quote_double_issue import own_database  # noqa: F401 - a fixture
 
@@ -79,16 +78,8 @@ def issue(url: str, instance: str, apps: list):
         }
     )
     apps.append(app)
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:0"
-        session["_fresh"] = True
-    page = client.get(f"/evenements/{event_id}/devis").get_data(as_text=True)
-    form = {
-        "validity_days": "30",
-        "csrf_token": csrf_token(page),
-        "issue_token": hidden_value(page, "issue_token"),
-    }
+    client = worker.signed_in_client(app, user_id)
+    form = worker.issue_form(client, event_id)
     return app, client, event_id, client.post(f"/evenements/{event_id}/devis", data=form)
 
 
