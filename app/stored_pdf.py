@@ -90,10 +90,13 @@ def _detachable() -> bool:
     """Whether renders after a commit go to a detached child: ``PDF_RENDER_DETACHED``, renders in a
     child already (``PDF_RENDER_NICENESS`` above 0), ``fork``, and PostgreSQL.
 
-    Never on SQLite: the library's file locks belong to a process and its record of them is not
-    carried across ``fork``, so a child writing to a file its parent has open can have its write
-    lost (tried: the parent closing its last connection deleted the write-ahead log the child was
-    writing to). There the worker renders after the commit as before."""
+    Never on SQLite: the library keeps, per process, which locks it holds on each file, and a
+    forked child inherits that record without the locks themselves (POSIX locks are not inherited).
+    If another thread of the worker (the threaded development server) is inside a transaction at the
+    fork, the child's own connection to the file believes it holds a lock it does not, and may read
+    or write unprotected (SQLite's documentation warns against carrying an open connection across
+    ``fork``; this would carry its lock records). There the worker renders after the commit as
+    before."""
     config = current_app.config
     if not config.get("PDF_RENDER_DETACHED") or not hasattr(os, "fork") or render_settings()[0] <= 0:
         return False
