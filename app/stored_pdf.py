@@ -59,7 +59,8 @@ def stored_pdf(row, render: Callable[[object], bytes], busy_message: str) -> byt
 
 
 #: Seconds of rendering after a commit before the rest is left to the first reads: a sync worker
-#: stays busy (and under gunicorn's 60 s timeout) while it renders, even after the response.
+#: rendering them stays busy (and under gunicorn's 60 s timeout), even after the response; a
+#: detached child holds the render slot as long.
 AFTER_COMMIT_BUDGET = 20.0
 
 

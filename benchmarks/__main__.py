@@ -449,9 +449,10 @@ def issued_since(url: str, last_id: int | None):
 
 
 def issue_concurrency(url: str, rounds: int) -> dict:
-    """5 coordinators issue quotes at once (each on its own event, ``ISSUE_ROUNDS`` times, all
-    starting each round together) while a visitor loads ``/annuaire`` in a loop; the same visitor
-    alone just before gives the reference p95."""
+    """5 coordinators issue quotes at once (each on its own event, ``ISSUE_ROUNDS`` times, a round
+    every ``ISSUE_ROUND_SECONDS``, all starting each round together) while a visitor loads
+    ``/annuaire`` in a loop over those rounds; the same visitor alone just before gives the
+    reference p95."""
     import threading
 
     import requests

@@ -62,7 +62,7 @@ def event_joint_issue(event_id: int):
             "warning",
         )
     # Committed: the PDFs (one per member, fee and commission: many) are rendered once the page is
-    # sent, holding no lock; a download before then renders its own.
+    # sent (on PostgreSQL by a detached child), holding no lock; a download before then renders its own.
     response = redirect(url_for("invoicing.event_money", event_id=event.id))
     return after_response(response, store_issued_pdfs, result.issued)
 
@@ -209,7 +209,7 @@ def event_self_billing(event_id: int, organisation_id: int):
     with service_call(form) as outcome:
         invoice = self_billing.issue_self_billed(quote, organisation, current_user)
     if outcome.ok:
-        store_issued_pdfs([invoice])  # committed: rendered now, holding no lock
+        store_issued_pdfs([invoice])  # committed: rendered now (or by a detached child), no lock held
         flash(
             _(
                 "Autofacture %(number)s émise au nom de %(name)s.",

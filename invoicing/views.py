@@ -239,7 +239,7 @@ def invoice_credit(invoice_id: int):
             invoice, current_user, reason=form.reason.data, amount=form.amount.data
         )
     if outcome.ok:
-        service.store_issued_pdfs([note])  # committed: rendered now, holding no lock
+        service.store_issued_pdfs([note])  # committed: rendered now (or by a detached child), no lock held
         flash(_("Avoir %(number)s émis.", number=note.number), "success")
         return redirect(url_for("invoicing.invoice_detail", invoice_id=note.id))
     return _detail(invoice, outcome.status, credit_form=form, error=outcome.error)
@@ -371,7 +371,7 @@ def event_deposit(event_id: int):
             quote, current_user, percent=form.percent.data, amount=form.amount.data
         )
     if outcome.ok:
-        service.store_issued_pdfs([invoice])  # committed: rendered now, holding no lock
+        service.store_issued_pdfs([invoice])  # committed: rendered now (or by a detached child), no lock held
         flash(_("Facture d'acompte %(number)s émise.", number=invoice.number), "success")
         return redirect(url_for("invoicing.invoice_detail", invoice_id=invoice.id))
     return _money_page(event, outcome.status, deposit_form=form, error=outcome.error)
@@ -390,7 +390,7 @@ def event_final(event_id: int):
     with service_call(form) as outcome:
         invoice = service.issue_final(quote, current_user, operation_category=form.operation_category.data)
     if outcome.ok:
-        service.store_issued_pdfs([invoice])  # committed: rendered now, holding no lock
+        service.store_issued_pdfs([invoice])  # committed: rendered now (or by a detached child), no lock held
         flash(_("Facture %(number)s émise.", number=invoice.number), "success")
         return redirect(url_for("invoicing.invoice_detail", invoice_id=invoice.id))
     return _money_page(event, outcome.status, final_form=form, error=outcome.error)

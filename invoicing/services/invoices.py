@@ -608,9 +608,9 @@ def invoice_pdf(invoice: Invoice) -> bytes | None:
 
 def store_issued_pdfs(invoices: list[Invoice]) -> int:
     """Right after the issuing commit (the session outside a transaction): render and store the new
-    documents' PDFs, holding no write lock (:func:`app.stored_pdf.store_after_commit`). Those left
-    (every render slot busy, a failed render: logged) are rendered at their first read. Returns
-    how many were stored."""
+    documents' PDFs, holding no write lock, here or in a detached child
+    (:func:`app.stored_pdf.store_after_commit`). Those left (every render slot busy, a failed
+    render: logged) are rendered at their first read. Returns how many this process stored."""
     from invoicing.documents import render_invoice_pdf
 
     ids = [sa.inspect(invoice).identity[0] for invoice in invoices]  # without reading them again

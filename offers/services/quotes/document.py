@@ -205,10 +205,11 @@ def quote_pdf(quote: Quote) -> bytes:
 
 def store_issued_pdf(quote: Quote) -> bool:
     """Right after issuing's commit (the session outside a transaction): render the new version's
-    PDF in a read-only transaction (never holding SQLite's write lock) and store it in a short one.
+    PDF in a read-only transaction (never holding SQLite's write lock) and store it in a short one,
+    here or in a detached child (:func:`app.stored_pdf.store_after_commit`).
 
     Skipped when no render slot is free at once, and a failed render is logged, not raised: the
     quote is issued either way, and :func:`quote_pdf` renders its PDF at the first read. Returns
-    whether the PDF is stored."""
+    whether this process stored it."""
     quote_id = sa.inspect(quote).identity[0]  # without reading the expired object again
     return store_after_commit(Quote, [quote_id], render_quote_pdf) == 1
