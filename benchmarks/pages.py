@@ -20,7 +20,7 @@ class Page:
 
 def main_pages() -> list[Page]:
     """The pages of the dataset in the database: event list, the dashboard of an event with a lot
-    to staff, the directory with filters, the actor portal, the client's quotes, the quotes list;
+    to staff and that lot's page (its actors, suggestions and lines), the directory with filters, the actor portal, the client's quotes, the quotes list;
     the treasurer's invoices (all, and filtered on a state computed from payments and credit
     notes) and payouts; the coordination, treasury and administration dashboards."""
     from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Lot, LotStatus
@@ -54,9 +54,17 @@ def main_pages() -> list[Page]:
         .order_by(open_lots.desc(), Event.id)
         .limit(1)
     )
+    # Its first lot nobody covers: the lot's page, with its suggestions.
+    lot_to_staff = db.session.scalar(
+        sa.select(Lot.id)
+        .where(Lot.event_id == to_staff, Lot.status == LotStatus.OPEN, ~covered)
+        .order_by(Lot.position, Lot.id)
+        .limit(1)
+    )
     return [
         Page("events", "/evenements", "coordinator"),
         Page("event_dashboard", f"/evenements/{to_staff}", "coordinator"),
+        Page("lot_to_staff", f"/lots/{lot_to_staff}", "coordinator"),
         Page("directory", "/acteurs?category=bench-restauration&sort=name", "coordinator"),
         Page("quotes", "/devis", "coordinator"),
         Page("portal", "/portail/lots", "actor"),

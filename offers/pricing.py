@@ -314,11 +314,14 @@ def open_lots(event: Event) -> list[Lot]:
     return [lot for lot in event.lots if lot.status == LotStatus.OPEN]
 
 
-def lines_pricing(event: Event, context: PricingContext | None = None) -> dict[int, LinePricing]:
-    """Each line's pricing by line id, for every lot of the event (cancelled ones too): a page
-    computes it once and hands it to the totals and to its rows (``priced=``)."""
+def lines_pricing(
+    event: Event, context: PricingContext | None = None, lots: Iterable[Lot] | None = None
+) -> dict[int, LinePricing]:
+    """Each line's pricing by line id, for every lot of the event (cancelled ones too), or of
+    ``lots`` only: a page computes it once and hands it to the totals and to its rows (``priced=``)."""
     context = context or PricingContext()
-    return {line.id: context.line(event, line, lot) for lot in event.lots for line in lot.lines}
+    lots = event.lots if lots is None else lots
+    return {line.id: context.line(event, line, lot) for lot in lots for line in lot.lines}
 
 
 def _pricing(event: Event, line: Line, lot: Lot, context: PricingContext, priced) -> LinePricing:
@@ -481,6 +484,12 @@ def _event_lines(event: Event, context: PricingContext, priced: Mapping[int, Lin
                 line_net(line.quantity, line.unit_price),
                 _pricing(event, line, lot, context, priced).rate,
             )
+
+
+def lot_net(lot: Lot) -> Decimal:
+    """A lot's net (fee excluded): its lines' nets, each rounded first, added up (the figure of
+    :attr:`EventTotals.lot_nets` for an open lot, of :func:`lot_net_sql` in SQL)."""
+    return sum((line_net(line.quantity, line.unit_price) for line in lot.lines), ZERO)
 
 
 def lot_net_sql(lot_id) -> sa.ScalarSelect:

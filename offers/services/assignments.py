@@ -583,7 +583,7 @@ def notify_decline(assignment: Assignment) -> OutboxMessage | None:
         organisation=assignment.organisation,
         lot=lot,
         event=event,
-        event_url=_absolute("offers.event_detail", event_id=event.id, _anchor=f"lot-{lot.id}"),
+        lot_url=_absolute("offers.lot_detail", lot_id=lot.id),
         matching_url=_absolute("offers.lot_matching", lot_id=lot.id),
     )
     return queue_message(

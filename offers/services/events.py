@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.audit import N_, record
 from app.dates import local_offset, shift_local, short_local
@@ -634,6 +634,21 @@ def dashboard_query(event_id: int) -> sa.Select:
         .options(
             lots.selectinload(Lot.assignments).joinedload(Assignment.organisation).defer(Organisation.logo),
             lots.selectinload(Lot.lines).joinedload(Line.organisation).defer(Organisation.logo),
+        )
+    )
+
+
+def lot_page_query(lot_id: int) -> sa.Select:
+    """One lot with its event and client, its actors and its lines, in a fixed number of queries:
+    the lot's page loads nothing of the event's other lots."""
+    return (
+        sa.select(Lot)
+        .where(Lot.id == lot_id)
+        .options(
+            joinedload(Lot.event).joinedload(Event.client),
+            joinedload(Lot.category),
+            selectinload(Lot.assignments).joinedload(Assignment.organisation).defer(Organisation.logo),
+            selectinload(Lot.lines).joinedload(Line.organisation).defer(Organisation.logo),
         )
     )
 

@@ -55,6 +55,7 @@ from offers.services.matching import (
 )
 from offers.views import bp
 from offers.views.events import render_detail
+from offers.views.lots import back_to_lot, render_lot
 
 #: Suggestions shown inline on the event page for a lot that needs someone.
 INLINE_SUGGESTIONS = 3
@@ -72,27 +73,22 @@ def _cache() -> dict:
 
 @bp.app_template_global("lot_suggestions")
 def lot_suggestions(lot: Lot) -> list:
-    """The top suggestions for ``lot`` when it needs someone (else ``[]``). The first call for an
-    event computes those of all its lots that need someone, in two queries."""
-    event = lot.event
+    """The top suggestions for ``lot`` when it needs someone (else ``[]``), in two queries."""
+    if lot.event.is_frozen or not needs_someone(lot):
+        return []
     cache = _cache()["suggestions"]
-    if event.id not in cache:
-        if event.is_frozen:
-            cache[event.id] = {}
-        else:
-            lots = [each for each in event.lots if needs_someone(each)]
-            cache[event.id] = suggest_for_lots(lots, limit=INLINE_SUGGESTIONS)
-    return cache[event.id].get(lot.id, []) if needs_someone(lot) else []
+    if lot.id not in cache:
+        cache[lot.id] = suggest_for_lots([lot], limit=INLINE_SUGGESTIONS).get(lot.id, [])
+    return cache[lot.id]
 
 
 @bp.app_template_global("has_actor_account")
-def has_actor_account(event: Event, organisation_id: int) -> bool:
-    """Whether the organisation has an active actor user (one query per event and request)."""
+def has_actor_account(lot: Lot, organisation_id: int) -> bool:
+    """Whether the organisation has an active actor user (one query per lot and request)."""
     cache = _cache()["accounts"]
-    if event.id not in cache:
-        ids = {a.organisation_id for lot in event.lots for a in lot.assignments}
-        cache[event.id] = organisations_with_accounts(ids)
-    return organisation_id in cache[event.id]
+    if lot.id not in cache:
+        cache[lot.id] = organisations_with_accounts({a.organisation_id for a in lot.assignments})
+    return organisation_id in cache[lot.id]
 
 
 @bp.app_template_global("lot_needs_someone")
@@ -136,11 +132,11 @@ def _assignment(assignment_id: int) -> Assignment:
 
 
 def _back(lot: Lot):
-    """Back where the button was: the pending-answers page when it says so, else the lot."""
+    """Back where the button was: the pending-answers page when it says so, else the lot's page."""
     target = safe_next_path(request.form.get("next"))
     if target:
         return redirect(target)
-    return redirect(url_for("offers.event_detail", event_id=lot.event_id, _anchor=f"lot-{lot.id}"))
+    return back_to_lot(lot)
 
 
 def _refused(lot: Lot, outcome: Outcome):
@@ -148,7 +144,7 @@ def _refused(lot: Lot, outcome: Outcome):
     target = safe_next_path(request.form.get("next"))
     if target and target.startswith(url_for("offers.pending_answers")):
         return _pending_page(outcome.status, outcome.error)
-    return render_detail(lot.event_id, outcome.status, outcome.error)
+    return render_lot(lot.id, outcome.status, outcome.error)
 
 
 def _active_organisations() -> list[Organisation]:

@@ -7,7 +7,7 @@ constant number of queries (a line's VAT is ``line_pricing``, in ``offers/views/
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,7 +31,8 @@ from offers.services.lines import (
     update_line,
 )
 from offers.views import bp, pricing_context
-from offers.views.events import conflict_context, render_detail
+from offers.views.events import conflict_context
+from offers.views.lots import back_to_lot, render_lot
 
 # --- helpers for the lines partial ---------------------------------------------------------------
 
@@ -72,10 +73,6 @@ def _editable_line(line_id: int) -> Line:
     if not can_edit_event(current_user, line.lot.event):
         abort(403)
     return line
-
-
-def _back(lot: Lot):
-    return redirect(url_for("offers.event_detail", event_id=lot.event_id, _anchor=f"lot-{lot.id}"))
 
 
 def _defaults(lot: Lot, organisations) -> list[dict]:
@@ -151,7 +148,7 @@ def line_new(lot_id: int):
             line = create_line(lot, form.to_fields(), current_user)
         if outcome.ok:
             flash(_("Ligne « %(line)s » ajoutée.", line=line.description), "success")
-            return _back(lot)
+            return back_to_lot(lot)
         error, status = outcome.error, outcome.status
     else:
         status = 400
@@ -178,7 +175,7 @@ def line_edit(line_id: int):
             changes = update_line(line, form.to_fields(), current_user)
         if outcome.ok:
             flash(_("Ligne enregistrée.") if changes else _("Aucune modification."), "success")
-            return _back(lot)
+            return back_to_lot(lot)
         error, status = outcome.error, outcome.status
         if outcome.conflict:
             current, _rows = _form(lot, line, formdata=None, use_request=False)
@@ -195,7 +192,7 @@ def line_delete(line_id: int):
     lot = line.lot
     form = LineDeleteForm()
     if not form.validate_on_submit():
-        return render_detail(lot.event_id, 400, _("Formulaire incomplet : rechargez la page."))
+        return render_lot(lot.id, 400, _("Formulaire incomplet : rechargez la page."))
     description = line.description
     changed = _(
         "Cette ligne a été modifiée entre-temps : vérifiez ses nouvelles valeurs avant de la supprimer."
@@ -204,8 +201,8 @@ def line_delete(line_id: int):
         check_version(line, form.version_id.data)
         delete_line(line, current_user)
     if outcome.conflict:
-        return render_detail(lot.event_id, 409, changed)
+        return render_lot(lot.id, 409, changed)
     if not outcome.ok:
-        return render_detail(lot.event_id, outcome.status, outcome.error)
+        return render_lot(lot.id, outcome.status, outcome.error)
     flash(_("Ligne « %(line)s » supprimée.", line=description), "success")
-    return _back(lot)
+    return back_to_lot(lot)

@@ -96,6 +96,7 @@ def main_pages(ids: DemoIds) -> dict[str, list[str]]:
             f"/evenements/{ids.event}/dupliquer",
             "/evenements/nouveau",
             f"/evenements/{ids.event}/lots/nouveau",
+            f"/lots/{ids.lot}",
             f"/lots/{ids.lot}/modifier",
             f"/lots/{ids.lot}/suggestions",
             f"/lots/{ids.lot}/lignes/nouvelle",

@@ -88,14 +88,14 @@ def test_event_to_accepted_quote_across_three_browsers(browser, base_url, live_a
     page.get_by_label("Cahier des charges").fill("Buffet de saison pour 120 personnes, dont 20 végétariens.")
     page.get_by_role("button", name="Enregistrer").click()
     page.wait_for_selector("h1")
+    assert "Déjeuner des participants" in page.locator("h1").inner_text()  # the new lot's page
 
-    page.goto(event_url)
     page.get_by_role("link", name=re.compile("Suggestions|Trouver des acteurs")).first.click()
     page.wait_for_selector("h1")
     page.get_by_label("Choisir « TAK-APRES / Chez Nous »").check()
     page.get_by_role("button", name="Ajouter les acteurs cochés au lot").click()
     page.wait_for_selector("h1")
-    page.goto(event_url)
+    assert "Déjeuner des participants" in page.locator("h1").inner_text()  # back on the lot's page
     page.get_by_role("button", name="Inviter « TAK-APRES / Chez Nous »").click()
     page.wait_for_selector(".alert")
     assert "TAK-APRES" in text(page)

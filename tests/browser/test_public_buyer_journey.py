@@ -290,12 +290,13 @@ def _journey(browser, base_url, live_app, outbox, figures, pages):
         me.fill(page.get_by_label("Titre du lot"), lot.title)
         me.click(page.get_by_role("button", name="Enregistrer"))
         page.wait_for_selector("h1")
-        section = page.locator("section.card-lot", has=page.get_by_role("heading", name=lot.title))
-        inline = section.get_by_role("button", name=f"Proposer « {lot.actor} » sur ce lot")
+        assert lot.title in page.locator("h1").inner_text()  # the new lot's page
+        lot_url = page.url
+        inline = page.get_by_role("button", name=f"Proposer « {lot.actor} » sur ce lot")
         if inline.count():
             me.click(inline)
         else:
-            me.click(section.get_by_role("link", name="Suggestions d'acteurs"))
+            me.click(page.get_by_role("link", name="Suggestions d'acteurs"))
             choose = page.get_by_label(f"Choisir « {lot.actor} »")
             if not choose.count():
                 me.fill(page.get_by_label("Nom de l'acteur (actifs seulement)"), lot.actor.split()[0])
@@ -305,7 +306,10 @@ def _journey(browser, base_url, live_app, outbox, figures, pages):
                 me.check(choose)
                 me.click(page.get_by_role("button", name="Ajouter les acteurs cochés au lot"))
         page.wait_for_selector("h1")
-        assert page.url.split("#")[0] == event_url
+        assert page.url == lot_url
+    me.click(page.get_by_role("navigation", name="Fil d’Ariane").get_by_role("link", name=EVENT_TITLE))
+    page.wait_for_selector("h1")
+    assert page.url == event_url
     me.click(page.get_by_role("button", name=f"Inviter les {len(LOTS)} acteurs proposés"))
     page.wait_for_selector(".alert")
     page.screenshot(path=str(_artifact("public-1-invited")), full_page=True)

@@ -629,7 +629,7 @@ def test_the_checklist_lists_what_is_missing(
     pending = section(checklist, "Invitations en attente de réponse", "Réponses en retard")
     assert "L'Équipage sur « Librairie »" in pending and "Yves Monteil" not in pending
     assert "Yves Monteil sur « Photographie »" in section(checklist, "Réponses en retard (délai dépassé)")
-    assert f'href="#lot-{empty.id}"' in checklist
+    assert f'href="/lots/{empty.id}"' in checklist
 
 
 def test_the_checklist_says_when_nothing_is_missing(

@@ -101,8 +101,8 @@ def test_the_event_page_invites_every_proposed_actor_and_creates_their_accounts(
 
 
 def test_each_lot_invites_its_proposed_actors_and_creates_their_accounts(client, coordinator, proposed):
-    event, lots, assignments = proposed
-    page = text(client.get(f"/evenements/{event.id}"))
+    _event, lots, assignments = proposed
+    page = text(client.get(f"/lots/{lots[1].id}"))
     form = re.search(
         rf'<form method="post" action="/lots/{lots[1].id}/inviter-tous"[^>]*>(.*?)</form>', page, re.S
     )

@@ -96,7 +96,7 @@ def test_add_a_line_typed_the_french_way(client, coordinator, lunch):
     event, lot, cook = lunch
     response = post_form(client, f"/lots/{lot.id}/lignes/nouvelle", data=line_data(cook.id))
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/evenements/{event.id}#lot-{lot.id}"
+    assert response.headers["Location"] == f"/lots/{lot.id}"
     [line] = lines_of(lot)
     assert (line.quantity, line.unit_price, line.vat_rate) == (D("7.500"), D("12.50"), D("0.1000"))
     assert str(line.quantity) == "7.500" and str(line.unit_price) == "12.50"
@@ -111,9 +111,13 @@ def test_add_a_line_typed_the_french_way(client, coordinator, lunch):
     assert entry.changes["quantity"] == [None, "7.500"]
     assert entry.changes["vat_rate"] == [None, "0.1000"]
     assert entry.changes["organisation"] == [None, "Méli-Mélo"]
-    # The event page shows it: net = round(7.5 × 12.50, 2) = 93.75, in the lines table and the totals.
-    page = plain(text(client.get(f"/evenements/{event.id}")))
+    # The lot's page shows it: net = round(7.5 × 12.50, 2) = 93.75, in the lines table and the lot's
+    # net; the event page in the lot's net and the totals.
+    page = plain(text(client.get(f"/lots/{lot.id}")))
     assert "Déjeuner assis, menu de saison Méli-Mélo 7,5 repas 12,50 € 10% 93,75 €" in page
+    assert "93,75 € HT" in page
+    page = plain(text(client.get(f"/evenements/{event.id}")))
+    assert "1 ligne chiffrée" in page and "93,75 € HT" in page
     assert "Total HT 93,75 €" in page
 
 
@@ -249,12 +253,12 @@ def test_a_franchise_actor_in_a_joint_consortium_sells_at_zero(
     response = post_form(client, f"/lots/{lot.id}/lignes/nouvelle", data=line_data(photographer.id))
     assert response.status_code == 302
     assert lines_of(lot)[0].vat_rate == D("0")
-    page = plain(text(client.get(f"/evenements/{event.id}")))
+    page = plain(text(client.get(f"/lots/{lot.id}")))
     assert "TVA non applicable, art. 293 B du CGI" in page
 
 
 def test_an_exempt_coordinator_sells_every_line_at_zero_with_its_mention(client, coordinator, lunch):
-    event, lot, cook = lunch
+    _event, lot, cook = lunch
     set_identity(VatRegime.EXEMPT)
     response = post_form(
         client, f"/lots/{lot.id}/lignes/nouvelle", data=line_data(cook.id, vat_rate="0.1000")
@@ -264,7 +268,7 @@ def test_an_exempt_coordinator_sells_every_line_at_zero_with_its_mention(client,
     response = post_form(client, f"/lots/{lot.id}/lignes/nouvelle", data=line_data(cook.id))
     assert response.status_code == 302
     assert lines_of(lot)[0].vat_rate == D("0")
-    page = plain(text(client.get(f"/evenements/{event.id}")))
+    page = plain(text(client.get(f"/lots/{lot.id}")))
     assert EXEMPT_MENTION in page
 
 
@@ -341,12 +345,11 @@ def test_delete_a_line_keeps_it_in_the_history(client, coordinator, lunch):
     event, lot, cook = lunch
     line = add_line(lot, cook, "400", "14.50", "0.1000", "Déjeuner")
     line_id = line.id
-    page = text(client.get(f"/evenements/{event.id}"))
+    page = text(client.get(f"/lots/{lot.id}"))
     assert f'action="/lignes/{line_id}/supprimer"' in page
-    response = post_form(
-        client, f"/evenements/{event.id}", f"/lignes/{line_id}/supprimer", data={"version_id": "1"}
-    )
+    response = post_form(client, f"/lots/{lot.id}", f"/lignes/{line_id}/supprimer", data={"version_id": "1"})
     assert response.status_code == 302
+    assert response.headers["Location"] == f"/lots/{lot.id}"
     db.session.expire_all()
     assert db.session.get(Line, line_id) is None
     entry = audit("line.deleted", line_id)
@@ -377,11 +380,11 @@ LOCKED = "Le devis a été envoyé : toute modification passe par une nouvelle v
 def test_lines_are_locked_once_a_quote_is_sent(client, coordinator, lunch, status):
     event, lot, cook = lunch
     line = add_line(lot, cook, "400", "14.50", "0.1000", "Déjeuner")
-    page = text(client.get(f"/evenements/{event.id}"))
+    page = text(client.get(f"/lots/{lot.id}"))
     add_sent_quote(event, status)
     db.session.commit()
 
-    page = text(client.get(f"/evenements/{event.id}"))
+    page = text(client.get(f"/lots/{lot.id}"))
     assert LOCKED in page
     assert f"/lignes/{line.id}/modifier" not in page and f"/lots/{lot.id}/lignes/nouvelle" not in page
     token = csrf_token(page)

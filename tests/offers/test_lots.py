@@ -57,7 +57,7 @@ def test_create_a_lot_from_a_category(client, coordinator, make_event, make_cate
     lots = lots_of(event)
     assert [lot.title for lot in lots] == ["Accueil", "Pauses café"]
     lot = lots[1]
-    assert response.headers["Location"] == f"/evenements/{event.id}#lot-{lot.id}"
+    assert response.headers["Location"] == f"/lots/{lot.id}"  # its page, to staff it
     assert lot.category_id == coffee.id
     assert lot.position == first.position + 1
     assert lot.starts_at == datetime(2026, 4, 15, 8, 0, tzinfo=UTC)
@@ -194,7 +194,7 @@ def test_move_lots_up_and_down(client, coordinator, make_event, make_category):
     # Already first: nothing moves.
     assert move(client, event, c, "up").status_code == 302
     assert [lot.title for lot in lots_of(event)] == ["C", "A", "B"]
-    page = text(client.get(f"/evenements/{event.id}"))
+    page = plain(text(client.get(f"/evenements/{event.id}")))
     assert page.index("1. C") < page.index("2. A") < page.index("3. B")
     assert move(client, event, b, "sideways").status_code == 400
     assert [lot.title for lot in lots_of(event)] == ["C", "A", "B"]

@@ -435,12 +435,12 @@ def test_a_coordinator_may_not_change_the_weights(client, auth, make_user, live)
     assert response.status_code == 403
 
 
-def test_the_event_page_shows_the_top_three_for_a_lot_that_needs_someone(
+def test_the_lot_page_shows_the_top_three_for_a_lot_that_needs_someone(
     client, auth, make_user, make_organisation, live
 ):
     lunch, orgs = live
     auth.login(make_user("coordinator").email)
-    page = text(client.get(f"/evenements/{lunch.event_id}"))
+    page = text(client.get(f"/lots/{lunch.id}"))
     block = plain(section(page, f'id="lot-{lunch.id}-acteurs"', "Lignes chiffrées"))
     assert "Ce lot attend un acteur." in block
     shown = [n for n in ("Méli-Mélo", "Napce", "Romsi", "Le Goût des Autres", "Pain Virgule") if n in block]
@@ -448,8 +448,10 @@ def test_the_event_page_shows_the_top_three_for_a_lot_that_needs_someone(
     # Once someone is invited, the lot no longer asks for suggestions.
     add_assignment(lunch, orgs["napce"], AssignmentStatus.INVITED, invited_at=utcnow())
     db.session.commit()
-    page = text(client.get(f"/evenements/{lunch.event_id}"))
+    page = text(client.get(f"/lots/{lunch.id}"))
     assert "Ce lot attend un acteur." not in page
+    # The event page says which lot waits for someone, without computing suggestions.
+    assert "Ce lot attend un acteur." not in text(client.get(f"/evenements/{lunch.event_id}"))
 
 
 def test_the_event_page_keeps_a_constant_query_count_with_lots_needing_someone(
@@ -476,7 +478,13 @@ def test_the_event_page_keeps_a_constant_query_count_with_lots_needing_someone(
     db.session.commit()
     small_count, big_count = measure(client, f"/evenements/{small}"), measure(client, f"/evenements/{big}")
     assert small_count == big_count
-    assert big_count <= 14  # the page's 10, plus: actor accounts, weights, candidates, received amounts
+    assert big_count <= 10  # no suggestions computed there: each lot's page shows them
+    # Each lot's page: the same count whatever the number of candidates and lots of the event.
+    lots_small = db.session.scalars(sa.select(Lot.id).where(Lot.event_id == small)).all()
+    lots_big = db.session.scalars(sa.select(Lot.id).where(Lot.event_id == big)).all()
+    counts = {measure(client, f"/lots/{lot_id}") for lot_id in (lots_small[0], lots_big[-1])}
+    assert len(counts) == 1
+    assert counts.pop() <= 12  # the page's, plus: actor accounts, weights, candidates, received amounts
 
 
 def test_a_cancelled_lot_or_a_closed_event_shows_no_suggestions(client, auth, make_user, live):
@@ -484,11 +492,17 @@ def test_a_cancelled_lot_or_a_closed_event_shows_no_suggestions(client, auth, ma
     lunch.status = LotStatus.CANCELLED
     db.session.commit()
     auth.login(make_user("coordinator").email)
-    assert "Ce lot attend un acteur." not in text(client.get(f"/evenements/{lunch.event_id}"))
+    for url in (f"/lots/{lunch.id}", f"/evenements/{lunch.event_id}"):
+        page = text(client.get(url))
+        assert "Lot annulé" in page and "Ce lot attend un acteur." not in page
+        assert 'class="suggestion ' not in page
     lunch.status = LotStatus.OPEN
     lunch.event.status = EventStatus.CANCELLED
     db.session.commit()
-    assert "Ce lot attend un acteur." not in text(client.get(f"/evenements/{lunch.event_id}"))
+    for url in (f"/lots/{lunch.id}", f"/evenements/{lunch.event_id}"):
+        page = text(client.get(url))
+        assert "il ne se modifie plus" in page and "Ce lot attend un acteur." not in page
+        assert 'class="suggestion ' not in page
 
 
 # --- putting actors on a lot, through the app ----------------------------------------------------

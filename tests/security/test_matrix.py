@@ -174,6 +174,7 @@ _row("/lots/<int:lot_id>/lignes/nouvelle", GET="L 200 200 403 403 403 403 403", 
 _row("/lots/<int:lot_id>/modifier", GET="L 200 200 403 403 403 403 403", POST="L 400 400 403 403 403 403 403")
 _row("/lots/<int:lot_id>/ponderations", POST="L 400 403 403 403 403 403 403")
 _row("/lots/<int:lot_id>/rouvrir", POST="L 409 409 403 403 403 403 403")
+_row("/lots/<int:lot_id>", GET="L 200 200 200 403 403 403 403")
 _row("/lots/<int:lot_id>/suggestions", GET="L 200 200 200 403 403 403 403")
 _row("/reponses-attendues", GET="L 200 200 200 403 403 403 403")
 # The actor portal: organisation A's actor on its own assignments and lines; B's gets 403 (404 for a
