@@ -15,13 +15,6 @@ from tests.conftest import csrf_token
 
 
 @pytest.fixture
-def coordinator(make_user, auth):
-    user = make_user("coordinator")
-    auth.login(user.email)
-    return user
-
-
-@pytest.fixture
 def buyer(make_client):
     client = make_client(
         name="Ville de Rezé", contact_name="Service des marchés", contact_email="Marches@Example.org"

@@ -31,13 +31,6 @@ OTHER_SIREN = make_siren("50123456")
 OTHER_SIRET = make_siret(OTHER_SIREN)
 
 
-@pytest.fixture
-def coordinator(make_user, auth):
-    user = make_user("coordinator")
-    auth.login(user.email)
-    return user
-
-
 def client_data(**over) -> dict:
     data = {
         "name": "Nantes Métropole",

@@ -16,13 +16,6 @@ from tests.offers.test_events import add_assignment, add_lot, post_form
 
 
 @pytest.fixture
-def coordinator(make_user, auth):
-    user = make_user("coordinator")
-    auth.login(user.email)
-    return user
-
-
-@pytest.fixture
 def source(make_event, make_category, make_organisation):
     event = make_event(
         title="Forum 2026",

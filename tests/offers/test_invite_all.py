@@ -20,13 +20,6 @@ def text(response) -> str:
 
 
 @pytest.fixture
-def coordinator(make_user, auth):
-    user = make_user("coordinator")
-    auth.login(user.email)
-    return user
-
-
-@pytest.fixture
 def proposed(make_event, make_category, make_organisation, make_user):
     """Two lots; four proposed actors: one with an account, two with only a card's e-mail (one of
     them on both lots), one with neither."""

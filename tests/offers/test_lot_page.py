@@ -16,13 +16,6 @@ from tests.offers.test_events import add_assignment, add_line, add_lot, plain, p
 
 
 @pytest.fixture
-def coordinator(make_user, auth):
-    user = make_user("coordinator")
-    auth.login(user.email)
-    return user
-
-
-@pytest.fixture
 def staffed(make_event, make_category, make_organisation):
     """Two lots: « Déjeuner » with Méli-Mélo accepted, L'Équipage proposed and one line; « Accueil »
     with nobody, which two other actors of its category could take."""

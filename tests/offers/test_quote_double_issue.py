@@ -27,13 +27,6 @@ def ready(make_event, make_client, make_category, make_organisation):
     return build_ready_event(make_event, make_client, make_category, make_organisation)
 
 
-@pytest.fixture
-def coordinator(make_user, auth):
-    user = make_user("coordinator")
-    auth.login(user.email)
-    return user
-
-
 def issue_form(client, event) -> dict:
     page = client.get(f"/evenements/{event.id}/devis").get_data(as_text=True)
     return {

@@ -34,13 +34,6 @@ def ready(make_event, make_client, make_category, make_organisation):
     return build_ready_event(make_event, make_client, make_category, make_organisation)
 
 
-@pytest.fixture
-def coordinator(make_user, auth):
-    user = make_user("coordinator")
-    auth.login(user.email)
-    return user
-
-
 def issue(client, event):
     return client.post(f"/evenements/{event.id}/devis", data=worker.issue_form(client, event.id))
 
