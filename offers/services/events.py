@@ -653,6 +653,29 @@ def lot_page_query(lot_id: int) -> sa.Select:
     )
 
 
+@dataclass(frozen=True)
+class LotPlace:
+    """Where a lot stands among its event's lots (cancelled ones included, in the event page's
+    order): its rank from 1, their number, and the lots before and after it as ``(id, title)``."""
+
+    rank: int
+    count: int
+    previous: tuple[int, str] | None
+    next: tuple[int, str] | None
+
+
+def lot_place(lot: Lot) -> LotPlace:
+    """The lot's place among its event's lots (one query)."""
+    rows = db.session.execute(
+        sa.select(Lot.id, Lot.title).where(Lot.event_id == lot.event_id).order_by(Lot.position, Lot.id)
+    ).all()
+    ids = [row.id for row in rows]
+    index = ids.index(lot.id)
+    previous = tuple(rows[index - 1]) if index > 0 else None
+    following = tuple(rows[index + 1]) if index + 1 < len(rows) else None
+    return LotPlace(index + 1, len(rows), previous, following)
+
+
 @dataclass
 class MissingItem:
     """One thing the coordinator still has to do, tied to a lot where there is one."""

@@ -19,7 +19,7 @@ from offers.forms.lots import LotActionForm, LotForm, LotMoveForm
 from offers.models import Event, Lot
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import lines_pricing, lot_net
-from offers.services.events import lot_page_query
+from offers.services.events import lot_page_query, lot_place
 from offers.services.lots import cancel_lot, create_lot, move_lot, reopen_lot, update_lot
 from offers.views import bp, pricing_context
 from offers.views.events import conflict_context, render_detail
@@ -85,6 +85,7 @@ def render_lot(lot_id: int, status: int = 200, error: str | None = None):
             event=event,
             priced=lines_pricing(event, pricing_context(), lots=[lot]),
             net=lot_net(lot),
+            place=lot_place(lot),
             can_edit=can_edit_event(current_user, event),
             frozen=event.is_frozen,
             action_form=LotActionForm(),

@@ -60,7 +60,8 @@ def test_the_lot_page_has_its_actors_their_suggestions_and_its_lines(client, coo
     assert f'action="/affectations/{proposed.id}/inviter"' in page
     assert re.search(r'<tr id="ligne-\d+">', page) and "/lignes/" in page
     assert "500,00 € HT" in plain(page)
-    assert "Accueil des participants" not in page  # nothing of the other lot
+    # Nothing of the other lot but the link to it: neither its buttons nor its suggestions.
+    assert f"/lots/{desk.id}/" not in page and "Napce" not in page
     page = text(client.get(f"/lots/{desk.id}"))
     suggested = plain(section(page, 'class="suggestions', "</ol>"))
     assert "Napce" in suggested and "Romsi" in suggested
@@ -129,3 +130,15 @@ def test_a_decline_notice_links_to_the_lot_page(client, auth, make_user, staffed
     assert f"http://localhost/lots/{lunch.id}\n" in notice.body_text
     assert f"http://localhost/lots/{lunch.id}/suggestions" in notice.body_text
     assert "/evenements/" not in notice.body_text
+
+
+def test_the_lot_page_leads_to_the_lots_before_and_after_it(client, coordinator, staffed):
+    _event, lunch, desk, _proposed = staffed
+    page = text(client.get(f"/lots/{lunch.id}"))
+    assert "Lot 1 sur 2 · Restauration" in plain(page)
+    assert f'<a href="/lots/{desk.id}" rel="next">Lot suivant : Accueil des participants →</a>' in page
+    assert 'rel="prev"' not in page
+    page = text(client.get(f"/lots/{desk.id}"))
+    assert "Lot 2 sur 2 · Accueil" in plain(page)
+    assert f'<a href="/lots/{lunch.id}" rel="prev">← Lot précédent : Déjeuner</a>' in page
+    assert 'rel="next"' not in page
