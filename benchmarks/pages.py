@@ -20,9 +20,10 @@ class Page:
 
 def main_pages() -> list[Page]:
     """The pages of the dataset in the database: event list, the dashboard of an event with a lot
-    to staff and that lot's page (its actors, suggestions and lines), the directory with filters, the actor portal, the client's quotes, the quotes list;
-    the treasurer's invoices (all, and filtered on a state computed from payments and credit
-    notes) and payouts; the coordination, treasury and administration dashboards."""
+    to staff and that lot's page (its actors, suggestions and lines), the directory with filters,
+    the actor portal, the client's quotes, the quotes list; the treasurer's invoices (all, and
+    filtered on a state computed from payments and credit notes) and payouts; the coordination,
+    treasury and administration dashboards."""
     from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Lot, LotStatus
 
     covered = (

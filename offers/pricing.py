@@ -516,11 +516,11 @@ def event_totals(
     exactly what issuing a quote now would compute (``priced``: :func:`lines_pricing`'s, when
     already computed)."""
     context = context or PricingContext()
-    nets: list[Priced] = []
-    lot_nets: dict[int, Decimal] = {lot.id: ZERO for lot in open_lots(event)}
-    for lot, line, net, rate in _event_lines(event, context, priced):
-        nets.append(Priced(net, rate, line.organisation_id))
-        lot_nets[lot.id] += net
+    nets = [
+        Priced(net, rate, line.organisation_id)
+        for _lot, line, net, rate in _event_lines(event, context, priced)
+    ]
+    lot_nets = {lot.id: lot_net(lot) for lot in open_lots(event)}
     lots_net = sum(lot_nets.values(), ZERO)
     fee = fee_line(event, lots_net, context)
     if fee is not None:
