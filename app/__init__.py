@@ -73,6 +73,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.auth import init_login
     from invoicing import models as _invoicing_models  # noqa: F401
     from offers import models as _offers_models  # noqa: F401
+    from offers.services import actor_nets as _actor_nets  # noqa: F401  (keeps actor_event_nets)
 
     init_login(app, login_manager)
 

@@ -58,6 +58,7 @@ IGNORED_TABLES = frozenset(
         "lines",
         "lots",
         "assignments",
+        "actor_event_nets",
         "magic_links",
         "login_link_requests",
         "throttle_counters",

@@ -614,10 +614,12 @@ def seed(
     _insert(Payment, payment_rows, summary)
     _insert(Payout, payout_rows, summary)
     db.session.flush()
-    # Written past the app's services: the work done that the dashboards read is filled here.
-    from offers.services import work
+    # Written past the app's services: the work done that the dashboards read, and the actors' nets
+    # per event that the matching reads, are filled here.
+    from offers.services import actor_nets, work
 
     summary.counts["work_totals"], summary.counts["collaborations"] = work.rebuild()
+    summary.counts["actor_event_nets"] = actor_nets.rebuild()
     if analyze:
         refresh_statistics(db.session.connection())
     summary.seconds = time.perf_counter() - started

@@ -90,12 +90,15 @@ def send_briefings(days):
 @offers_cli.command("rebuild-work")
 def rebuild_work():
     """Recalculer le travail réalisé que lisent les indicateurs (sommes des devis acceptés par acteur
-    et catégorie, premières collaborations) à partir des devis, après une reprise de données écrite
+    et catégorie, premières collaborations) à partir des devis, et les montants par acteur et
+    événement que lisent les suggestions à partir des lignes, après une reprise de données écrite
     directement dans la base."""
-    from offers.services import work
+    from offers.services import actor_nets, work
 
     totals, pairs = work.rebuild()
+    nets = actor_nets.rebuild()
     db.session.commit()
     click.echo(
-        f"{totals} somme(s) par devis, acteur et catégorie ; {pairs} paire(s) d'acteurs ayant déjà travaillé ensemble."
+        f"{totals} somme(s) par devis, acteur et catégorie ; {pairs} paire(s) d'acteurs ayant déjà travaillé ensemble ; "
+        f"{nets} montant(s) par acteur et événement."
     )

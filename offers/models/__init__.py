@@ -22,7 +22,7 @@ from offers.models.quote import (
     quote_status_code,
     quote_status_label,
 )
-from offers.models.work import Collaboration, WorkTotal
+from offers.models.work import ActorEventNet, Collaboration, WorkTotal
 
 __all__ = [
     "ASSIGNMENT_STATES",
@@ -34,6 +34,7 @@ __all__ = [
     "QUOTABLE_EVENT_STATUSES",
     "QUOTE_STATES",
     "UNITS",
+    "ActorEventNet",
     "Assignment",
     "AssignmentRole",
     "AssignmentStatus",

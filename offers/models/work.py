@@ -5,13 +5,15 @@ on the same event with the first such event. Both are derived: rebuilt from the 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Money
+from app.db import Money, UTCDateTime, enum_column
 from app.extensions import db
+from offers.models.event import EventStatus
 
 
 class WorkTotal(db.Model):
@@ -48,3 +50,29 @@ class Collaboration(db.Model):
     event_id: Mapped[int] = mapped_column(
         sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False, index=True
     )
+
+
+class ActorEventNet(db.Model):
+    """Σ of an actor's line nets on one event's open lots (``open_net``), and of those on the
+    open lots the actor accepted (``accepted_net``), with the event's start and status: a few rows
+    per event instead of every line, for what each actor received this year, read by actor and
+    date (offers.services.matching). Kept by offers.services.actor_nets at every flush that writes
+    lines, lots, assignments or an event's start or status."""
+
+    __tablename__ = "actor_event_nets"
+    __table_args__ = (
+        sa.Index("ix_actor_event_nets_organisation_starts_at", "organisation_id", "event_starts_at"),
+    )
+
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    event_starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    event_status: Mapped[EventStatus] = mapped_column(
+        enum_column(EventStatus, "event_status"), nullable=False
+    )
+    open_net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    accepted_net: Mapped[Decimal] = mapped_column(Money(), nullable=False)

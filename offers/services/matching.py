@@ -18,7 +18,8 @@ Rules (issue 4, item 5):
   calendar year (Paris time) that are won, delivered or closed, plus its lines on quoted events
   for lots it accepted; cancelled lots never count. Offers do not read invoicing: payouts are not
   used. Each net is ``app.money.line_net``, summed in SQL by ``app.db.LineNet`` (exact on both
-  databases);
+  databases) per actor and event into ``actor_event_nets``, kept at every flush by
+  ``offers.services.actor_nets``: the year's sum reads a few rows per event, not its lines;
 - order: score descending, then name (case and accents ignored), then id — deterministic.
 
 Two queries whatever the number of lots and actors: the candidates with their overlapping accepted
@@ -38,14 +39,22 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import defer
 
 from app.dates import LOCAL_TZ
-from app.db import LineNet, sum_money, utcnow
+from app.db import sum_money, utcnow
 from app.extensions import db
 from app.formatting import money
 from app.models import Organisation
 from app.models.parties import organisation_categories
 from app.money import ZERO
 from app.settings_store import get_setting
-from offers.models import Assignment, AssignmentStatus, Event, EventStatus, Line, Lot, LotStatus
+from offers.models import (
+    ActorEventNet,
+    Assignment,
+    AssignmentStatus,
+    Event,
+    EventStatus,
+    Lot,
+    LotStatus,
+)
 from offers.services.events import MAX_EVENT_DURATION
 
 #: The setting holding the weights: a JSON object, e.g. ``{"qpv": 3, "least_received": 2, "clash": -4}``.
@@ -219,41 +228,32 @@ def _candidate_rows(lots: list[Lot]):
 
 
 def received_this_year(organisation_ids: Iterable[int], now: datetime | None = None) -> dict[int, Decimal]:
-    """What each organisation received this calendar year (see the module's rules). One query."""
+    """What each organisation received this calendar year (see the module's rules). One query, on
+    the sums kept per actor and event (``offers.services.actor_nets``), not on the lines."""
     ids = sorted(set(organisation_ids))
     if not ids:
         return {}
     start, end = year_bounds(now or utcnow())
 
-    def counted(statuses, *joins):
-        stmt = sa.select(Line.organisation_id, sum_money(LineNet(Line.quantity, Line.unit_price)))
-        stmt = stmt.join(Lot, Lot.id == Line.lot_id).join(Event, Event.id == Lot.event_id)
-        for target, on in joins:
-            stmt = stmt.join(target, on)
-        return stmt.where(
-            Line.organisation_id.in_(ids),
-            Lot.status == LotStatus.OPEN,
-            Event.starts_at >= start,
-            Event.starts_at < end,
-            Event.status.in_(statuses),
-        ).group_by(Line.organisation_id)
-
-    # Two sums in one statement: the lines of won, delivered and closed events; the lines of quoted
-    # events whose lot the line's actor accepted (at most one assignment per lot and organisation,
-    # so no line counts twice). Apart, each walks the year's events, their lots and lines; with the
-    # acceptance outer-joined beside an OR, the databases hashed every accepted assignment and every
-    # lot of every year.
-    accepted = sa.and_(
-        Assignment.lot_id == Line.lot_id,
-        Assignment.organisation_id == Line.organisation_id,
-        Assignment.status == AssignmentStatus.ACCEPTED,
+    # Won, delivered and closed events count every line of the actor on their open lots; quoted
+    # events only those on the open lots it accepted.
+    net = sa.case(
+        (ActorEventNet.event_status.in_(RECEIVED_STATUSES), ActorEventNet.open_net),
+        else_=ActorEventNet.accepted_net,
     )
     rows = db.session.execute(
-        sa.union_all(counted(RECEIVED_STATUSES), counted(QUOTED_STATUSES, (Assignment, accepted)))
+        sa.select(ActorEventNet.organisation_id, sum_money(net))
+        .where(
+            ActorEventNet.organisation_id.in_(ids),
+            ActorEventNet.event_starts_at >= start,
+            ActorEventNet.event_starts_at < end,
+            ActorEventNet.event_status.in_(RECEIVED_STATUSES + QUOTED_STATUSES),
+        )
+        .group_by(ActorEventNet.organisation_id)
     ).all()
     totals = dict.fromkeys(ids, ZERO)
-    for organisation_id, net in rows:
-        totals[organisation_id] += net
+    for organisation_id, amount in rows:
+        totals[organisation_id] += amount
     return totals
 
 
