@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from weakref import WeakKeyDictionary
 
 from flask_babel import lazy_gettext as _l
@@ -103,26 +104,44 @@ STATUS_STYLES = {
 }
 
 
-#: The labels in each catalogue's words, filled as they are asked: a page printing a status per row
-#: translates it once, not once per row through Flask-Babel's lookups.
-_WORDS: WeakKeyDictionary = WeakKeyDictionary()
+class Words(Mapping):
+    """A mapping of lazy strings (``lazy_gettext``) read in the current catalogue's words, each
+    translated once per catalogue as it is asked: a page printing a state per row goes through
+    Flask-Babel's lookups once per word, not once per row. Same keys, same words as the mapping."""
+
+    def __init__(self, lazy: Mapping) -> None:
+        self._lazy = lazy
+        #: Per catalogue (the current locale's), the words already asked.
+        self._words: WeakKeyDictionary = WeakKeyDictionary()
+
+    def __getitem__(self, key) -> str:
+        text = self._lazy[key]
+        catalogue = current_translations()
+        words = self._words.get(catalogue)
+        if words is None:
+            words = self._words.setdefault(catalogue, {})
+        try:
+            return words[key]
+        except KeyError:
+            # The lazy string looks the same catalogue up (the current locale's): same words.
+            words[key] = str(text)
+            return words[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._lazy)
+
+    def __len__(self) -> int:
+        return len(self._lazy)
+
+
+_WORDS = Words(LABELS)
 
 
 def label(code) -> str:
     key = getattr(code, "value", code)
-    text = LABELS.get(key)
-    if text is None:
+    if key not in LABELS:
         return str(key)
-    catalogue = current_translations()
-    words = _WORDS.get(catalogue)
-    if words is None:
-        words = _WORDS.setdefault(catalogue, {})
-    try:
-        return words[key]
-    except KeyError:
-        # The lazy string looks the same catalogue up (the current locale's): same words.
-        words[key] = str(text)
-        return words[key]
+    return _WORDS[key]
 
 
 def status_style(code) -> str:

@@ -19,6 +19,7 @@ from app.audit import register_fields
 from app.auth import actor_required, permission_required
 from app.dates import LOCAL_TZ
 from app.extensions import db
+from app.labels import Words
 from app.models import Client, Organisation
 from app.parsing import bad_filter, page_number
 from app.web import service_call
@@ -66,12 +67,16 @@ register_fields(
 
 PER_PAGE = 25
 
+#: The states' and payment methods' labels as templates read them (translated once per language).
+STATES_WORDS = Words(STATES)
+PAYMENT_METHODS_WORDS = Words(PAYMENT_METHODS)
+
 
 @bp.app_context_processor
 def _labels():
     return {
-        "payment_methods": PAYMENT_METHODS,
-        "invoice_states": STATES,
+        "payment_methods": PAYMENT_METHODS_WORDS,
+        "invoice_states": STATES_WORDS,
         "event_money_link": _event_money_link,
     }
 

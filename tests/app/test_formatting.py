@@ -162,6 +162,28 @@ def test_labels_follow_the_locale_even_when_it_is_forced_within_a_request(app):
     assert english == ["Accepted", "Partner", "hour"]
 
 
+def test_invoice_states_and_payment_methods_follow_the_locale_in_templates(app):
+    from flask import render_template_string
+
+    from invoicing.forms import STATES
+    from invoicing.models import PaymentMethod
+
+    template = "{{ invoice_states['overdue'] }} · {{ payment_methods[method] }} · {{ invoice_states|length }}"
+    with app.test_request_context():
+        with force_locale("fr"):
+            french = render_template_string(template, method=PaymentMethod.TRANSFER)
+            with force_locale("en"):
+                english = render_template_string(template, method=PaymentMethod.TRANSFER)
+            assert render_template_string(template, method=PaymentMethod.TRANSFER) == french
+            # Every state the list filters by, with the words of the lazy strings themselves.
+            words = render_template_string(
+                "{% for key, text in invoice_states.items() %}{{ key }}={{ text }};{% endfor %}"
+            )
+            assert words == "".join(f"{key}={text};" for key, text in STATES.items())
+    assert french == f"En retard · Virement · {len(STATES)}"
+    assert english == f"Overdue · Bank transfer · {len(STATES)}"
+
+
 def test_template_strings_escape_their_variables_in_loops_as_outside(app):
     from flask import render_template_string
 
