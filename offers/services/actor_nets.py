@@ -19,8 +19,11 @@ event or an organisation deleted takes its rows with it (foreign keys). Statemen
 ORM (a bulk load, SQL by hand) call :func:`rebuild` themselves; ``flask offers rebuild-work``
 rebuilds this table with the work done.
 
-On PostgreSQL, two transactions refreshing the same event are serialised by an advisory lock on the
-event (each would otherwise delete the rows it sees and insert the same keys).
+On PostgreSQL, two transactions refreshing the same event are serialised by the event's row, locked
+``FOR NO KEY UPDATE`` before its rows are rewritten (each would otherwise delete the rows it sees
+and insert the same keys): the lock quote issuing already takes (``FOR UPDATE``) makes a refresh
+wait for the issue and the other way round, instead of a separate lock that each could hold while
+waiting for the other's; rows that merely point at the event (``FOR KEY SHARE``) are not held up.
 """
 
 from __future__ import annotations
@@ -35,9 +38,6 @@ from sqlalchemy.orm import Session
 from app.db import LineNet, sum_money
 from app.extensions import db
 from offers.models import ActorEventNet, Assignment, AssignmentStatus, Event, Line, Lot, LotStatus
-
-#: The advisory lock class of an event's refresh on PostgreSQL (the key's second half: the event).
-_LOCK_CLASS = 0x4D41_0002
 
 _COLUMNS = ["organisation_id", "event_id", "event_starts_at", "event_status", "open_net", "accepted_net"]
 
@@ -88,8 +88,10 @@ def refresh(connection: sa.Connection, event_ids: Iterable[int]) -> None:
     if not ids:
         return
     if connection.dialect.name == "postgresql":
-        for event_id in ids:  # in order: two refreshes never wait for each other crosswise
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_CLASS, event_id)))
+        # In id order: two refreshes of the same events never wait for each other crosswise.
+        connection.execute(
+            sa.select(Event.id).where(Event.id.in_(ids)).order_by(Event.id).with_for_update(key_share=True)
+        )
     connection.execute(sa.delete(ActorEventNet).where(ActorEventNet.event_id.in_(ids)))
     connection.execute(sa.insert(ActorEventNet).from_select(_COLUMNS, sums(ids)))
 

@@ -83,6 +83,15 @@ def line_form(client, url: str, organisation, quantity: str, price: str, **extra
     return client.post(url, data=data)
 
 
+def lot_button(client, lot, action: str):
+    """The lot page's « Annuler le lot » or « Rouvrir » button (``annuler``, ``rouvrir``)."""
+    page = client.get(f"/lots/{lot.id}")
+    return client.post(
+        f"/lots/{lot.id}/{action}",
+        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "next": f"/lots/{lot.id}"},
+    )
+
+
 def test_the_forms_keep_the_nets(client, coordinator, quoted):
     event, lunch, napce, romsi = quoted
     response = line_form(client, f"/lots/{lunch.id}/lignes/nouvelle", napce, "3", "33.335")
@@ -106,22 +115,12 @@ def test_the_forms_keep_the_nets(client, coordinator, quoted):
     db.session.expire_all()
     assert stored() == {(romsi.id, event.id): (D("999.98"), D("0.00"))}
 
-    page = client.get(f"/lots/{lunch.id}")
-    response = client.post(
-        f"/lots/{lunch.id}/annuler",
-        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "next": f"/lots/{lunch.id}"},
-    )
-    assert response.status_code == 302
+    assert lot_button(client, lunch, "annuler").status_code == 302
     db.session.expire_all()
     assert db.session.get(Lot, lunch.id).status == LotStatus.CANCELLED
     assert stored() == {}  # a cancelled lot's lines count nowhere
 
-    page = client.get(f"/lots/{lunch.id}")
-    response = client.post(
-        f"/lots/{lunch.id}/rouvrir",
-        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "next": f"/lots/{lunch.id}"},
-    )
-    assert response.status_code == 302
+    assert lot_button(client, lunch, "rouvrir").status_code == 302
     db.session.expire_all()
     assert stored() == {(romsi.id, event.id): (D("999.98"), D("0.00"))}
 
