@@ -15,7 +15,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import app.db
-from app.db import Money
+from app.db import ExactDecimal
 
 
 # revision identifiers, used by Alembic.
@@ -61,8 +61,9 @@ def upgrade():
             ),
             nullable=False,
         ),
-        sa.Column("open_net", Money(), nullable=False),
-        sa.Column("accepted_net", Money(), nullable=False),
+        # Wider than Money(): sums of nets of lines whose quantity and price may fill their columns.
+        sa.Column("open_net", ExactDecimal(38, 2), nullable=False),
+        sa.Column("accepted_net", ExactDecimal(38, 2), nullable=False),
         sa.ForeignKeyConstraint(
             ["event_id"], ["events.id"], name=op.f("fk_actor_event_nets_event_id_events"), ondelete="CASCADE"
         ),

@@ -11,7 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Money, UTCDateTime, enum_column
+from app.db import ExactDecimal, Money, UTCDateTime, enum_column
 from app.extensions import db
 from offers.models.event import EventStatus
 
@@ -74,5 +74,7 @@ class ActorEventNet(db.Model):
     event_status: Mapped[EventStatus] = mapped_column(
         enum_column(EventStatus, "event_status"), nullable=False
     )
-    open_net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
-    accepted_net: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    # Wider than Money(): a sum of nets of lines whose quantity and price may each fill their own
+    # columns (the line service caps a net at 100 M€, but the columns hold more).
+    open_net: Mapped[Decimal] = mapped_column(ExactDecimal(38, 2), nullable=False)
+    accepted_net: Mapped[Decimal] = mapped_column(ExactDecimal(38, 2), nullable=False)

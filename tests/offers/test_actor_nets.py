@@ -151,6 +151,21 @@ def test_the_command_rebuilds_the_nets(runner, quoted):
     assert stored() == kept
 
 
+def test_a_line_filling_its_columns_is_kept_exactly_on_postgresql(app, quoted):
+    """The columns hold more than the line service accepts (a net of 100 M€ at most): a line written
+    past it with the largest quantity and price still saves, and PostgreSQL keeps its net exactly.
+    (SQLite's scaled integers stop at about 9 × 10¹³ €, as for every amount stored there.)"""
+    from app.money import line_net
+
+    event, lunch, napce, _romsi = quoted
+    quantity, price = D("99999999999.999"), D("999999999999.99")
+    line = add_line(lunch, napce, str(quantity), str(price))
+    assert line.id is not None
+    assert kept_rows() == computed_rows()
+    if db.session.get_bind().dialect.name == "postgresql":
+        assert stored() == {(napce.id, event.id): (line_net(quantity, price),) * 2}
+
+
 # --- any sequence of changes ------------------------------------------------------------------------
 
 STEP = st.tuples(
