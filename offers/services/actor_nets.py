@@ -105,13 +105,7 @@ def rebuild() -> int:
 
 def _values(obj, attribute: str) -> set:
     """The attribute's value now and before the flush (both, when it changed)."""
-    state = sa.inspect(obj)
-    history = state.attrs[attribute].history
-    values = set(history.deleted) | set(history.unchanged) | set(history.added)
-    current = state.dict.get(attribute)
-    if current is not None:
-        values.add(current)
-    return values
+    return {value for value in sa.inspect(obj).attrs[attribute].history.sum() if value is not None}
 
 
 def _changed(obj, attributes: tuple[str, ...]) -> bool:
