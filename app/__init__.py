@@ -47,6 +47,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_logging(app)  # before any other hook: the request id is set first
 
     db.init_app(app)
+    from app.db import end_request_transaction
+
+    # Before Flask-SQLAlchemy's own teardown (which rolls back): a transaction that wrote nothing ends
+    # with COMMIT, which keeps psycopg's prepared statements (app.db).
+    app.teardown_request(end_request_transaction)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies < 0:
         raise RuntimeError("TRUSTED_PROXIES must be a count of proxies (0 or more).")

@@ -21,12 +21,12 @@ view, although the data changes far less often than it is looked at. So:
 
 Writes are seen at the lowest level (every statement the engines send), so that no service, bulk
 statement or raw SQL can change the data without the stamp: :func:`changes_figures` reads the
-statement's first word and its target table. A statement it cannot read counts as a change.
+statement's first word and its target table (:func:`app.db.written_tables`). A statement it cannot
+read counts as a change.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 import sqlite3
 import threading
@@ -40,6 +40,7 @@ from flask import current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app.db import written_tables
 from app.extensions import db
 from app.i18n import current_language
 from app.models.stamps import DataStamp
@@ -72,27 +73,6 @@ IGNORED_TABLES = frozenset(
 MAX_ENTRIES = 64
 MAX_AGE = 300.0
 
-#: First words of statements that change nothing.
-_READS = frozenset(
-    {
-        "SELECT",
-        "PRAGMA",
-        "BEGIN",
-        "SAVEPOINT",
-        "RELEASE",
-        "ROLLBACK",
-        "COMMIT",
-        "SHOW",
-        "SET",
-        "EXPLAIN",
-        "VALUES",
-    }
-)
-_TARGET = re.compile(
-    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)"
-    r"\s+(?:ONLY\s+)?\"?([A-Za-z_]\w*)\"?",
-    re.IGNORECASE,
-)
 #: Key of the flag in a connection's ``info``: its transaction changed what the figures read.
 _CHANGED = "figures_changed"
 
@@ -100,17 +80,7 @@ _CHANGED = "figures_changed"
 def changes_figures(statement: str) -> bool:
     """Whether ``statement`` may change what the figures read: a write to a table not in
     :data:`IGNORED_TABLES`, or a statement that is not plainly a read (DDL, anything unknown)."""
-    text = statement.lstrip(" \t\r\n(")
-    words = text[:16].split(None, 1)
-    word = words[0].upper() if words else ""
-    if word in _READS:
-        return False
-    if word == "WITH":  # a read, unless the CTE ends in (or holds) a write
-        return any(target.lower() not in IGNORED_TABLES for target in _TARGET.findall(text))
-    if word in ("INSERT", "UPDATE", "DELETE", "REPLACE", "TRUNCATE"):
-        match = _TARGET.match(text)
-        return match is None or match.group(1).lower() not in IGNORED_TABLES
-    return True
+    return any(table not in IGNORED_TABLES for table in written_tables(statement))
 
 
 @event.listens_for(Engine, "before_cursor_execute")
