@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -624,13 +625,17 @@ def duplicate_event(
 # --- the dashboard -------------------------------------------------------------------------------
 
 
-def dashboard_query(event_id: int) -> sa.Select:
-    """The event with its lots, their actors and lines, in a fixed number of queries. The actors'
-    logos stay in the database (joined to every actor and line row, none is shown here)."""
+# The dashboard's and the lot page's statements are built once, with the id as a bound parameter:
+# SQLAlchemy then reuses each one's cache key instead of walking a new statement and its loader
+# options on every view (about 0.2 ms per statement).
+
+
+@cache
+def _dashboard_statement() -> sa.Select:
     lots = selectinload(Event.lots)
     return (
         sa.select(Event)
-        .where(Event.id == event_id)
+        .where(Event.id == sa.bindparam("event_id"))
         .options(
             lots.selectinload(Lot.assignments).joinedload(Assignment.organisation).defer(Organisation.logo),
             lots.selectinload(Lot.lines).joinedload(Line.organisation).defer(Organisation.logo),
@@ -638,12 +643,18 @@ def dashboard_query(event_id: int) -> sa.Select:
     )
 
 
-def lot_page_query(lot_id: int) -> sa.Select:
-    """One lot with its event and client, its actors and its lines, in a fixed number of queries:
-    the lot's page loads nothing of the event's other lots."""
+def dashboard_event(event_id: int) -> Event | None:
+    """The event with its lots, their actors and lines, in a fixed number of queries (``None``
+    when there is no such event). The actors' logos stay in the database (joined to every actor
+    and line row, none is shown here)."""
+    return db.session.execute(_dashboard_statement(), {"event_id": event_id}).scalars().first()
+
+
+@cache
+def _lot_page_statement() -> sa.Select:
     return (
         sa.select(Lot)
-        .where(Lot.id == lot_id)
+        .where(Lot.id == sa.bindparam("lot_id"))
         .options(
             joinedload(Lot.event).joinedload(Event.client),
             joinedload(Lot.category),
@@ -651,6 +662,12 @@ def lot_page_query(lot_id: int) -> sa.Select:
             selectinload(Lot.lines).joinedload(Line.organisation).defer(Organisation.logo),
         )
     )
+
+
+def lot_page_lot(lot_id: int) -> Lot | None:
+    """One lot with its event and client, its actors and its lines, in a fixed number of queries
+    (``None`` when there is no such lot): the lot's page loads nothing of the event's other lots."""
+    return db.session.execute(_lot_page_statement(), {"lot_id": lot_id}).scalars().first()
 
 
 @dataclass(frozen=True)
@@ -785,13 +802,23 @@ def event_checklist(event: Event, now: datetime) -> list[Check]:
 HISTORY_ON_DASHBOARD = 20
 
 
-def history_query(event: Event):
-    """The event's audit entries, newest first."""
+def _history_select(event_id) -> sa.Select:
     return (
         sa.select(AuditEntry)
-        .where(AuditEntry.event_id == event.id)
+        .where(AuditEntry.event_id == event_id)
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     )
+
+
+def history_query(event: Event):
+    """The event's audit entries, newest first."""
+    return _history_select(event.id)
+
+
+@cache
+def _latest_history_statement(limit: int) -> sa.Select:
+    """The dashboard's history statement, built once per limit (see :func:`_dashboard_statement`)."""
+    return _history_select(sa.bindparam("event_id")).limit(limit + 1)
 
 
 def event_history(event: Event, limit: int = HISTORY_ON_DASHBOARD) -> list[AuditEntry]:
@@ -799,7 +826,7 @@ def event_history(event: Event, limit: int = HISTORY_ON_DASHBOARD) -> list[Audit
 
     One more than ``limit`` is read, so the page knows whether to link to the whole history:
     ``len(result) > limit`` means there is more."""
-    return list(db.session.scalars(history_query(event).limit(limit + 1)).unique())
+    return list(db.session.scalars(_latest_history_statement(limit), {"event_id": event.id}).unique())
 
 
 # --- the list's figures --------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from offers.services.events import (
     WIDEN_EVENT,
     change_status,
     create_event,
-    dashboard_query,
+    dashboard_event,
     duplicate_event,
     event_checklist,
     event_history,
@@ -118,9 +118,16 @@ def event_list():
 # --- the dashboard -------------------------------------------------------------------------------
 
 
+def _dashboard_event_or_404(event_id: int) -> Event:
+    event = dashboard_event(event_id)
+    if event is None:
+        abort(404)
+    return event
+
+
 def render_detail(event_id: int, status: int = 200, error: str | None = None):
     """The event page; also re-rendered with ``error`` when a button's action was refused."""
-    event = db.first_or_404(dashboard_query(event_id))
+    event = _dashboard_event_or_404(event_id)
     if not can_view_event(current_user, event):
         abort(403)
     now = utcnow()
@@ -252,7 +259,7 @@ def event_status(event_id: int):
 @bp.route("/evenements/<int:event_id>/dupliquer", methods=["GET", "POST"])
 @coordination_required
 def event_duplicate(event_id: int):
-    source = db.first_or_404(dashboard_query(event_id))
+    source = _dashboard_event_or_404(event_id)
     if not can_edit_event(current_user, source):
         abort(403)
     clients = all_clients()
@@ -287,7 +294,7 @@ def event_duplicate(event_id: int):
             )
             return redirect(url_for("offers.event_detail", event_id=event.id))
         error, status = outcome.error, outcome.status
-        source = db.first_or_404(dashboard_query(event_id))
+        source = _dashboard_event_or_404(event_id)
     else:
         status = 400
     return render_template(

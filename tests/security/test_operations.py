@@ -157,6 +157,48 @@ def test_the_preloaded_app_is_frozen_out_of_the_collector_before_each_fork(gunic
         gc.unfreeze()
 
 
+def test_workers_collect_garbage_between_requests_not_during_them(gunicorn_conf):
+    """A worker's young-generation threshold is raised above what a page allocates; after each
+    response the worker collects the young generations, and every generation every
+    ``GC_FULL_EVERY`` requests."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    def cycle():
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        return a
+
+    saved = gc.get_threshold()
+    was_enabled = gc.isenabled()
+    gc.disable()  # only the hooks collect here
+    try:
+        gunicorn_conf["post_worker_init"](SimpleNamespace())
+        assert gc.get_threshold()[0] == gunicorn_conf["GC_YOUNG_THRESHOLD"] >= 10 * 700
+        assert gc.get_threshold()[1:] == saved[1:]
+
+        young = weakref.ref(cycle())  # garbage made by a request
+        assert young() is not None
+        gunicorn_conf["post_request"](SimpleNamespace(nr=1), None, {}, None)
+        assert young() is None
+
+        kept = cycle()
+        old = weakref.ref(kept)
+        gc.collect()  # it survived a full collection: it is in the oldest generation now
+        del kept
+        gunicorn_conf["post_request"](SimpleNamespace(nr=2), None, {}, None)
+        assert old() is not None  # the young generations only
+        gunicorn_conf["post_request"](SimpleNamespace(nr=gunicorn_conf["GC_FULL_EVERY"]), None, {}, None)
+        assert old() is None
+    finally:
+        gc.set_threshold(*saved)
+        if was_enabled:
+            gc.enable()
+
+
 def _server(**settings):
     values = {"threads": 1, "worker_class_str": "sync", **settings}
     return SimpleNamespace(cfg=SimpleNamespace(**values), log=SimpleNamespace(info=lambda *a: None))
