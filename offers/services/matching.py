@@ -33,10 +33,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import load_only
 
 from app.dates import LOCAL_TZ
 from app.db import sum_money, utcnow
@@ -173,12 +174,24 @@ def year_bounds(now: datetime) -> tuple[datetime, datetime]:
 # --- queries -------------------------------------------------------------------------------------
 
 
-def _candidate_rows(lots: list[Lot]):
-    """Active organisations serving the lots' categories, each with its accepted lots overlapping
-    the lots' overall time span (outer join: ``None`` columns when it has none). One query."""
-    category_ids = {lot.category_id for lot in lots}
-    windows = [lot_window(lot) for lot in lots]
-    span_start, span_end = min(w[0] for w in windows), max(w[1] for w in windows)
+#: The organisation's columns the suggestions read (the ranking: name and QPV; the lot's page and
+#: the matching page: name, QPV, commune, legal form). Any other column read from a suggested
+#: organisation raises instead of loading it row by row: add it here.
+SUGGESTED_COLUMNS = (
+    Organisation.id,
+    Organisation.name,
+    Organisation.active,
+    Organisation.qpv,
+    Organisation.qpv_name,
+    Organisation.commune,
+    Organisation.legal_form,
+)
+
+
+@cache
+def _candidates_statement() -> sa.Select:
+    """:func:`_candidate_rows`'s statement, built once with its bounds as bound parameters (its
+    cache key is then kept on it instead of being walked again on every lot page)."""
     # One nested join, outer-joined to each organisation: its accepted assignments whose open lot,
     # in a mobilising event, overlaps the span (no IN list over every open lot of the database).
     # A lot's times lie within its event's, and an event lasts at most MAX_EVENT_DURATION (both
@@ -187,12 +200,13 @@ def _candidate_rows(lots: list[Lot]):
     # database walk the events around the span (index on their start) instead of every lot of every
     # year.
     # The tables appear nowhere else in the statement: no aliases (each alias copies every column
-    # of its table, on each call).
+    # of its table).
     accepted, clash_lot, clash_event = Assignment, Lot, Event
     clash = sa.join(accepted, clash_lot, clash_lot.id == accepted.lot_id).join(
         clash_event, clash_event.id == clash_lot.event_id
     )
-    stmt = (
+    span_start, span_end = sa.bindparam("span_start"), sa.bindparam("span_end")
+    return (
         sa.select(
             Organisation,
             organisation_categories.c.category_id,
@@ -216,15 +230,54 @@ def _candidate_rows(lots: list[Lot]):
                 sa.func.coalesce(clash_lot.starts_at, clash_event.starts_at) <= span_end,
                 sa.func.coalesce(clash_lot.ends_at, clash_event.ends_at) >= span_start,
                 clash_event.starts_at <= span_end,
-                clash_event.starts_at >= span_start - MAX_EVENT_DURATION,
+                clash_event.starts_at >= sa.bindparam("earliest_event_start"),
                 clash_event.ends_at >= span_start,
             ),
         )
-        .where(Organisation.active.is_(True), organisation_categories.c.category_id.in_(category_ids))
-        .options(defer(Organisation.logo))
+        .where(
+            Organisation.active.is_(True),
+            organisation_categories.c.category_id.in_(sa.bindparam("category_ids", expanding=True)),
+        )
+        .options(load_only(*SUGGESTED_COLUMNS, raiseload=True))
         .order_by(Organisation.id, clash_lot.id)
     )
-    return db.session.execute(stmt).all()
+
+
+def _candidate_rows(lots: list[Lot]):
+    """Active organisations serving the lots' categories, each with its accepted lots overlapping
+    the lots' overall time span (outer join: ``None`` columns when it has none). One query."""
+    windows = [lot_window(lot) for lot in lots]
+    span_start, span_end = min(w[0] for w in windows), max(w[1] for w in windows)
+    return db.session.execute(
+        _candidates_statement(),
+        {
+            "category_ids": sorted({lot.category_id for lot in lots}),
+            "span_start": span_start,
+            "span_end": span_end,
+            "earliest_event_start": span_start - MAX_EVENT_DURATION,
+        },
+    ).all()
+
+
+@cache
+def _received_statement() -> sa.Select:
+    """:func:`received_this_year`'s statement, built once (see :func:`_candidates_statement`)."""
+    # Won, delivered and closed events count every line of the actor on their open lots; quoted
+    # events only those on the open lots it accepted.
+    net = sa.case(
+        (ActorEventNet.event_status.in_(RECEIVED_STATUSES), ActorEventNet.open_net),
+        else_=ActorEventNet.accepted_net,
+    )
+    return (
+        sa.select(ActorEventNet.organisation_id, sum_money(net))
+        .where(
+            ActorEventNet.organisation_id.in_(sa.bindparam("organisation_ids", expanding=True)),
+            ActorEventNet.event_starts_at >= sa.bindparam("start"),
+            ActorEventNet.event_starts_at < sa.bindparam("end"),
+            ActorEventNet.event_status.in_(RECEIVED_STATUSES + QUOTED_STATUSES),
+        )
+        .group_by(ActorEventNet.organisation_id)
+    )
 
 
 def received_this_year(organisation_ids: Iterable[int], now: datetime | None = None) -> dict[int, Decimal]:
@@ -234,22 +287,8 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
     if not ids:
         return {}
     start, end = year_bounds(now or utcnow())
-
-    # Won, delivered and closed events count every line of the actor on their open lots; quoted
-    # events only those on the open lots it accepted.
-    net = sa.case(
-        (ActorEventNet.event_status.in_(RECEIVED_STATUSES), ActorEventNet.open_net),
-        else_=ActorEventNet.accepted_net,
-    )
     rows = db.session.execute(
-        sa.select(ActorEventNet.organisation_id, sum_money(net))
-        .where(
-            ActorEventNet.organisation_id.in_(ids),
-            ActorEventNet.event_starts_at >= start,
-            ActorEventNet.event_starts_at < end,
-            ActorEventNet.event_status.in_(RECEIVED_STATUSES + QUOTED_STATUSES),
-        )
-        .group_by(ActorEventNet.organisation_id)
+        _received_statement(), {"organisation_ids": ids, "start": start, "end": end}
     ).all()
     totals = dict.fromkeys(ids, ZERO)
     for organisation_id, amount in rows:

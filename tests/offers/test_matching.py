@@ -587,3 +587,21 @@ def test_only_coordination_puts_actors_on_a_lot(client, auth, make_user, table, 
     )
     assert response.status_code in (400, 403)  # CSRF is checked after the role: never 302
     assert lot_actors(table.lunch) == before
+
+
+@pytest.mark.parametrize("path", ["/lots/{id}/suggestions", "/lots/{id}"])
+def test_suggested_organisations_are_read_from_their_own_columns(client, auth, make_user, live, path):
+    """The suggestions load a few columns of each organisation (``SUGGESTED_COLUMNS``); reading
+    another one raises. Rendered with nothing already in the session, as in a real request, both
+    pages that show suggestions read only those."""
+    lunch, orgs = live
+    email = make_user("coordinator").email
+    db.session.commit()
+    lot_id, napce_id = lunch.id, orgs["napce"].id
+    auth.login(email)
+    db.session.expunge_all()
+    response = client.get(path.format(id=lot_id))
+    assert response.status_code == 200
+    page = text(response)
+    assert "Napce" in page
+    assert f'name="organisation_id" value="{napce_id}"' in page
