@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from app.audit import N_, as_rate, record
 from app.db import LineNet, sum_money
 from app.extensions import db
 from app.formatting import rate as format_rate
+from app.i18n import gettext as _
 from app.labels import label
 from app.models import CoordinatorIdentity, Organisation, VatRegime
 from app.money import ZERO, Totals, compute_totals, line_net, merge_totals, round_money

@@ -13,7 +13,6 @@ from decimal import Decimal
 from functools import cache
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.audit import N_, record
@@ -22,6 +21,7 @@ from app.db import sum_money
 from app.directory.validation import FieldError, check_cpv_codes
 from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
+from app.i18n import gettext as _
 from app.labels import label
 from app.models import AuditEntry, Client, Organisation
 from offers.models import (

@@ -232,3 +232,29 @@ def test_any_day_reads_as_flask_babel_writes_it_in_each_language(app, day, langu
                 date_long(day)  # both languages' texts are kept
         with force_locale(language):
             assert date_long(day) == format_date(day, pattern)
+
+
+@pytest.mark.parametrize(
+    ("string", "variables"),
+    [
+        ("Total HT", {}),
+        ("Aucune ligne chiffrée.", {}),
+        ("%(n)s participants", {"n": 12}),
+        ("Ce texte n'est dans aucun catalogue", {}),
+        ("Ce texte non plus : %(x)s", {"x": "<b>"}),
+    ],
+)
+def test_python_gettext_says_what_flask_babel_says(app, string, variables):
+    """``app.i18n.gettext`` (for Python code translating many strings per page) gives Flask-Babel's
+    words in each language, switched inside one request as for an e-mail in another language."""
+    import flask_babel
+
+    from app.i18n import current_language, gettext
+
+    with app.test_request_context():
+        for language in ("fr", "en", "fr"):
+            with force_locale(language):
+                assert gettext(string, **variables) == flask_babel.gettext(string, **variables)
+                assert current_language() == language
+    with app.app_context():  # outside a request
+        assert gettext(string, **variables) == flask_babel.gettext(string, **variables)
