@@ -315,7 +315,12 @@ def end_request_transaction(exc: BaseException | None = None) -> None:
         return
     if session.connection().info.get(_WROTE):
         return
-    session.commit()
+    # The session is closed right after: expiring every object it loaded would be work for nothing.
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 #: HTTP methods whose requests may write: on SQLite their transactions take the write lock up front.
