@@ -717,11 +717,18 @@ class LotPlace:
     next: tuple[int, str] | None
 
 
+@cache
+def _lot_place_statement() -> sa.Select:
+    return (
+        sa.select(Lot.id, Lot.title)
+        .where(Lot.event_id == sa.bindparam("event_id"))
+        .order_by(Lot.position, Lot.id)
+    )
+
+
 def lot_place(lot: Lot) -> LotPlace:
     """The lot's place among its event's lots (one query)."""
-    rows = db.session.execute(
-        sa.select(Lot.id, Lot.title).where(Lot.event_id == lot.event_id).order_by(Lot.position, Lot.id)
-    ).all()
+    rows = db.session.execute(_lot_place_statement(), {"event_id": lot.event_id}).all()
     ids = [row.id for row in rows]
     index = ids.index(lot.id)
     previous = tuple(rows[index - 1]) if index > 0 else None

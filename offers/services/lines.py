@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import force_locale
@@ -96,9 +97,15 @@ class LineFields:
 
 def lines_locked(event: Event) -> bool:
     """True once a quote of the event was sent (or accepted): its lines no longer change."""
-    return bool(
-        db.session.scalar(
-            sa.select(sa.exists().where(Quote.event_id == event.id, Quote.status.in_(LOCKING_QUOTE_STATUSES)))
+    return bool(db.session.scalar(_locked_statement(), {"event_id": event.id}))
+
+
+@cache
+def _locked_statement() -> sa.Select:
+    """:func:`lines_locked`'s statement, built once (the event's pages ask on each view)."""
+    return sa.select(
+        sa.exists().where(
+            Quote.event_id == sa.bindparam("event_id"), Quote.status.in_(LOCKING_QUOTE_STATUSES)
         )
     )
 
