@@ -28,6 +28,7 @@ import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import force_locale
@@ -375,6 +376,13 @@ def exactly_in_state(wanted: str, today: date):
     return condition, credited
 
 
+@cache
+def _exactly_in_state_bound(wanted: str):
+    """:func:`exactly_in_state` with the day as the bound parameter ``today``, built once per state
+    (building the condition and its subqueries was a tenth of the filtered list's time)."""
+    return exactly_in_state(wanted, sa.bindparam("today", type_=sa.Date()))
+
+
 def state_page(
     query, wanted: str, today: date, page: int, per_page: int
 ) -> tuple[int, list[tuple[int, Figures]]]:
@@ -384,7 +392,8 @@ def state_page(
     if wanted not in EXACT_IN_SQL:
         found = in_state(query, wanted, today)
         return len(found), found[(page - 1) * per_page : page * per_page]
-    condition, credited = exactly_in_state(wanted, today)
+    condition, credited = _exactly_in_state_bound(wanted)
+    on_today = {"today": today}
     selected = query.outerjoin(credited, credited.c.invoice_id == Invoice.id).where(condition)
     paged = selected.with_only_columns(*STATE_COLUMNS).limit(per_page).offset((page - 1) * per_page)
     counted = None
@@ -392,14 +401,16 @@ def state_page(
         # The total comes with the page's rows: PostgreSQL evaluates the filter (every issued
         # document against its payments and credit notes) once instead of twice (2.5 → 1.3 ms at
         # scale 1). SQLite builds the whole window first and takes longer than two statements.
-        documents = db.session.execute(paged.add_columns(sa.func.count().over().label("in_state"))).all()
+        counting = paged.add_columns(sa.func.count().over().label("in_state"))
+        documents = db.session.execute(counting, on_today).all()
         if documents or page == 1:
             counted = documents[0].in_state if documents else 0
     else:
-        documents = db.session.execute(paged).all()
+        documents = db.session.execute(paged, on_today).all()
     total = counted
     if total is None:
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(selected.order_by(None).subquery()))
+        count = sa.select(sa.func.count()).select_from(selected.order_by(None).subquery())
+        total = db.session.scalar(count, on_today)
     numbers = settled_figures(documents)
     return total, [(row.id, numbers[row.id]) for row in documents]
 
