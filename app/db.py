@@ -280,14 +280,21 @@ def written_tables(statement: str) -> tuple[str, ...]:
     return (ANY_TABLE,)
 
 
-#: Key of the flag in a connection's ``info``: its transaction sent a statement that may write.
-_WROTE = "transaction_wrote"
+#: Key, in a connection's ``info``, of the tables its transaction may have written so far.
+_WRITTEN = "transaction_written_tables"
 
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _note_write(conn, cursor, statement, parameters, context, executemany):
-    if not conn.info.get(_WROTE) and written_tables(statement):
-        conn.info[_WROTE] = True
+    tables = written_tables(statement)
+    if tables:
+        conn.info.setdefault(_WRITTEN, set()).update(tables)
+
+
+def transaction_written_tables(connection) -> set[str]:
+    """The tables the connection's current transaction may have written (:func:`written_tables` of
+    every statement it sent; :data:`ANY_TABLE` among them for one that could not be read so)."""
+    return connection.info.get(_WRITTEN) or set()
 
 
 def end_request_transaction(exc: BaseException | None = None) -> None:
@@ -313,7 +320,7 @@ def end_request_transaction(exc: BaseException | None = None) -> None:
         return
     if session.new or session.dirty or session.deleted:
         return
-    if session.connection().info.get(_WROTE):
+    if transaction_written_tables(session.connection()):
         return
     # The session is closed right after: expiring every object it loaded would be work for nothing.
     expire, session.expire_on_commit = session.expire_on_commit, False
@@ -404,7 +411,7 @@ def _on_begin(conn):
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
         conn.info["sqlite_write_lock"] = writes
-    conn.info[_WROTE] = False  # after the BEGIN: what the transaction itself sends
+    conn.info[_WRITTEN] = set()  # after the BEGIN: what the transaction itself sends
 
 
 def may_write(connection) -> bool:

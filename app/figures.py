@@ -20,9 +20,11 @@ view, although the data changes far less often than it is looked at. So:
   hand). ``MAILLAGE_FIGURES_CACHE=false`` turns the cache off (figures computed on every view).
 
 Writes are seen at the lowest level (every statement the engines send), so that no service, bulk
-statement or raw SQL can change the data without the stamp: :func:`changes_figures` reads the
-statement's first word and its target table (:func:`app.db.written_tables`). A statement it cannot
-read counts as a change.
+statement or raw SQL can change the data without the stamp: ``app.db`` notes the tables each
+statement of a transaction may write, read from its first word and its target
+(:func:`app.db.written_tables`, the same reading that decides how a request's transaction ends),
+and :func:`changes_figures` says whether any is one the figures read. A statement it cannot read
+counts as a change.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from flask import current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app.db import written_tables
+from app.db import transaction_written_tables, written_tables
 from app.extensions import db
 from app.i18n import current_language
 from app.models.stamps import DataStamp
@@ -73,30 +75,21 @@ IGNORED_TABLES = frozenset(
 MAX_ENTRIES = 64
 MAX_AGE = 300.0
 
-#: Key of the flag in a connection's ``info``: its transaction changed what the figures read.
-_CHANGED = "figures_changed"
+
+def _changes_figures(tables) -> bool:
+    return any(table not in IGNORED_TABLES for table in tables)
 
 
 def changes_figures(statement: str) -> bool:
     """Whether ``statement`` may change what the figures read: a write to a table not in
     :data:`IGNORED_TABLES`, or a statement that is not plainly a read (DDL, anything unknown)."""
-    return any(table not in IGNORED_TABLES for table in written_tables(statement))
+    return _changes_figures(written_tables(statement))
 
 
-@event.listens_for(Engine, "before_cursor_execute")
-def _note_change(conn, cursor, statement, parameters, context, executemany):
-    if not conn.info.get(_CHANGED) and changes_figures(statement):
-        conn.info[_CHANGED] = True
-
-
-@event.listens_for(Engine, "begin")
-def _start(conn):
-    conn.info.pop(_CHANGED, None)
-
-
-@event.listens_for(Engine, "rollback")
-def _forget(conn):
-    conn.info.pop(_CHANGED, None)
+def _transaction_changes_figures(connection) -> bool:
+    """Whether the connection's transaction wrote what the figures read (``app.db`` notes the
+    tables each statement may write)."""
+    return _changes_figures(transaction_written_tables(connection))
 
 
 @event.listens_for(Engine, "commit")
@@ -104,7 +97,7 @@ def _stamp(conn):
     """Just before ``COMMIT``: a new token when the transaction changed the figures' data. Sent on
     the DBAPI connection itself (no event, no statement cache) and harmless where the table does not
     exist yet (migrations before it)."""
-    if not conn.info.pop(_CHANGED, False):
+    if not _transaction_changes_figures(conn):
         return
     token = secrets.token_hex(16)
     dbapi = conn.connection.dbapi_connection
@@ -158,7 +151,7 @@ def cached(name: str, compute: Callable[..., T], *args) -> T:
     today's date). The result is shared between requests: read it, never change it."""
     if not current_app.config.get("FIGURES_CACHE", True):
         return compute(*args)
-    if db.session.connection().info.get(_CHANGED):
+    if _transaction_changes_figures(db.session.connection()):
         return compute(*args)
     if "figures_token" not in g:  # once per request: a dashboard asks for several results
         g.figures_token = current_stamp()

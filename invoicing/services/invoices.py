@@ -396,7 +396,7 @@ def state_page(
     on_today = {"today": today}
     selected = query.outerjoin(credited, credited.c.invoice_id == Invoice.id).where(condition)
     paged = selected.with_only_columns(*STATE_COLUMNS).limit(per_page).offset((page - 1) * per_page)
-    counted = None
+    total = None
     if db.session.get_bind().dialect.name == "postgresql":
         # The total comes with the page's rows: PostgreSQL evaluates the filter (every issued
         # document against its payments and credit notes) once instead of twice (2.5 → 1.3 ms at
@@ -404,11 +404,10 @@ def state_page(
         counting = paged.add_columns(sa.func.count().over().label("in_state"))
         documents = db.session.execute(counting, on_today).all()
         if documents or page == 1:
-            counted = documents[0].in_state if documents else 0
+            total = documents[0].in_state if documents else 0
     else:
         documents = db.session.execute(paged, on_today).all()
-    total = counted
-    if total is None:
+    if total is None:  # SQLite, or a page past the last one (no row to carry the count)
         count = sa.select(sa.func.count()).select_from(selected.order_by(None).subquery())
         total = db.session.scalar(count, on_today)
     numbers = settled_figures(documents)
