@@ -6,7 +6,9 @@
   ÷ openpyxl write-only writing the same cells, time and peak memory; skipped with the reason when
   the workbook does not exist;
 - ``page_p95_ratio``: the worst main page's p95 ÷ the p95 of a route that touches no database, all
-  served by gunicorn with interleaved requests, on SQLite (and PostgreSQL when ``DATABASE_URL``
+  served by gunicorn with interleaved requests, once every worker has served every page
+  ``WARM_VIEWS`` times (PostgreSQL's planning of a connection's first runs of a statement is
+  over: the warm-up's own figure is printed apart), on SQLite (and PostgreSQL when ``DATABASE_URL``
   points there: the bench then uses two databases of its own beside it, ``<name>_bench_1`` and
   ``<name>_bench_01``, which it empties);
 - ``growth_ratio``: the worst page's median at scale 1 ÷ at scale 0.1 (both datasets served at once,
@@ -301,12 +303,23 @@ def session_for(base: str, email: str):
     return session
 
 
+#: A worker serves a page this many times before the page is timed on it. On PostgreSQL a statement
+#: reaches its steady cost on a connection at its 12th run: psycopg prepares it at the 6th, then the
+#: server plans it for each of the next 5 runs before it settles on a generic plan (measured: the
+#: event page is ~15 % slower over a fresh worker's first 11 views, then steady). A worker lives
+#: ``max_requests`` (2,000) requests; the bench times its steady state, and prints the warm-up apart.
+WARM_VIEWS = 12
+#: Warm-up rounds at most (the two workers share requests as the kernel hands them out).
+WARM_ROUNDS_MAX = 150
+
+
 def serve_and_time(urls: dict[str, str], pages_by_scale: dict, rounds: int) -> dict:
     """Both datasets served at once; each round requests, in turn, the bare route and every page on
-    both datasets. Returns per page and scale the timings, and the bare route's."""
+    both datasets, in a shuffled order. Warm-up rounds come first, until every worker that answered
+    has served every page (and the bare route) :data:`WARM_VIEWS` times, or :data:`WARM_ROUNDS_MAX`
+    rounds; then ``rounds`` timed rounds. Returns per page and scale the timings, the bare route's,
+    and the warm-up's (its rounds and, per page, its views' timings)."""
     import random
-
-    import requests
 
     from benchmarks.pages import logins
 
@@ -321,40 +334,78 @@ def serve_and_time(urls: dict[str, str], pages_by_scale: dict, rounds: int) -> d
             for who, email in emails.items()
         }
         timings: dict[tuple[str, str], list[float]] = {}
+        warming: dict[tuple[str, str], list[float]] = {}
         bare: list[float] = []
         errors: list[str] = []
         names = [page.name for page in pages_by_scale["1"]]
+        jobs = [("bare", "1")] + [(name, label) for name in names for label in servers]
+        served: dict[tuple[str, str, str], int] = {}  # (worker, page, scale) -> views
         rng = random.Random(7)  # noqa: S311 - the order of requests, not a secret
-        for round_number in range(rounds + 2):
-            jobs = [("bare", "1", None)] + [(name, label, None) for name in names for label in servers]
+
+        def warm() -> bool:
+            workers = {(worker, label) for worker, _name, label in served}
+            return all(
+                served.get((worker, name, label), 0) >= WARM_VIEWS
+                for worker, label in workers
+                for name, job_label in jobs
+                if job_label == label
+            )
+
+        warm_rounds = 0
+        while warm_rounds < WARM_ROUNDS_MAX and not (warm_rounds and warm()):
+            warm_rounds += 1
             rng.shuffle(jobs)
-            for name, label, _ in jobs:
-                server = servers[label]
+            for name, label in jobs:
+                elapsed, response = _get(servers, sessions, pages_by_scale, name, label, errors)
+                if response is not None:
+                    worker = f"{label}:{response.headers.get('X-Bench-Worker', '?')}"
+                    served[(worker, name, label)] = served.get((worker, name, label), 0) + 1
+                    warming.setdefault((name, label), []).append(elapsed)
+        for _ in range(rounds):
+            rng.shuffle(jobs)
+            for name, label in jobs:
+                elapsed, response = _get(servers, sessions, pages_by_scale, name, label, errors)
+                if response is None:
+                    continue
                 if name == "bare":
-                    session, path = sessions[(label, "coordinator")], "/bench/nu"
+                    bare.append(elapsed)
                 else:
-                    page = next(p for p in pages_by_scale[label] if p.name == name)
-                    session, path = sessions[(label, page.who)], page.url
-                start = time.perf_counter()
-                try:
-                    response = session.get(server.base + path)
-                except requests.ConnectionError as exc:
-                    # A worker that died (gunicorn restarts it): counted, reported, not timed.
-                    errors.append(f"{label} {path}: {exc}")
-                    continue
-                elapsed = time.perf_counter() - start
-                if response.status_code != 200:
-                    errors.append(f"{label} {path}: HTTP {response.status_code}")
-                    continue
-                if round_number >= 2:  # two warm-up rounds
-                    if name == "bare":
-                        bare.append(elapsed)
-                    else:
-                        timings.setdefault((name, label), []).append(elapsed)
-        return {"pages": timings, "bare": bare, "errors": errors}
+                    timings.setdefault((name, label), []).append(elapsed)
+        return {
+            "pages": timings,
+            "bare": bare,
+            "errors": errors,
+            "warm_rounds": warm_rounds,
+            "warming": warming,
+        }
     finally:
         for server in servers.values():
             server.stop()
+
+
+def _get(servers, sessions, pages_by_scale, name, label, errors):
+    """One timed GET of a page (or of the bare route) on the dataset ``label``: ``(seconds,
+    response)``, or ``(None, None)`` for an error (recorded in ``errors``, not timed)."""
+    import requests
+
+    server = servers[label]
+    if name == "bare":
+        session, path = sessions[(label, "coordinator")], "/bench/nu"
+    else:
+        page = next(p for p in pages_by_scale[label] if p.name == name)
+        session, path = sessions[(label, page.who)], page.url
+    start = time.perf_counter()
+    try:
+        response = session.get(server.base + path)
+    except requests.ConnectionError as exc:
+        # A worker that died (gunicorn restarts it): counted, reported, not timed.
+        errors.append(f"{label} {path}: {exc}")
+        return None, None
+    elapsed = time.perf_counter() - start
+    if response.status_code != 200:
+        errors.append(f"{label} {path}: HTTP {response.status_code}")
+        return None, None
+    return elapsed, response
 
 
 def measure_backend(backend: str, urls: dict[str, str], rounds: int) -> dict:
@@ -397,6 +448,12 @@ def measure_backend(backend: str, urls: dict[str, str], rounds: int) -> dict:
         "queries_constant": all(p["queries"] == p["queries_scale_0_1"] for p in pages.values()),
         "figures_cold": cold,
         "errors": served["errors"],
+        "warm_rounds": served["warm_rounds"],
+        "warming_p95_ratio": {
+            name: round(p95(served["warming"][(name, "1")]) / bare_p95, 2)
+            for name in counts["1"]
+            if served["warming"].get((name, "1"))
+        },
     }
 
 
@@ -733,6 +790,13 @@ def main() -> int:
                     f"(×{page['growth']:.2f})  requêtes SQL {page['queries']} / {page['queries_scale_0_1']}"
                 )
             say(f"queries_per_page constant ({backend}) : {'oui' if figures['queries_constant'] else 'NON'}")
+            warming = figures["warming_p95_ratio"]
+            if warming:
+                slowest = max(warming, key=warming.get)
+                say(
+                    f"  {backend:<10} préchauffage : {figures['warm_rounds']} tours non chronométrés (chaque worker sert "
+                    f"chaque page {WARM_VIEWS} fois) ; pendant ce temps, pire p95 ÷ nue {warming[slowest]:.2f} ({slowest})"
+                )
             for name, page in figures["figures_cold"].items():
                 say(
                     f"  {backend:<10} {name:<16} chiffres recalculés (première vue après une écriture, en processus) : "
