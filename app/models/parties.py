@@ -100,7 +100,8 @@ class Organisation(PartyFields, db.Model):
     #: The actor consented to appear on the public directory (/annuaire).
     public_listing: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
-    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
+    #: Up to 1 MiB: read only where it is shown or printed (deferred), never with the row.
+    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True, deferred=True)
     logo_mime: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
@@ -158,7 +159,8 @@ class CoordinatorIdentity(PartyFields, db.Model):
     share_capital: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     #: RCS / RM registration, where applicable.
     registration: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
-    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
+    #: Up to 1 MiB: read only where it is shown or printed (deferred), never with the row.
+    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True, deferred=True)
     logo_mime: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     #: Free text printed at the foot of quotes and invoices.
     legal_mentions: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
