@@ -19,7 +19,6 @@ from app.models import Client
 from app.parsing import bad_filter, page_number
 from app.web import service_call
 from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
-from offers.forms.lots import LotActionForm, LotMoveForm
 from offers.models import Event, EventStatus, Quote
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import (
@@ -150,9 +149,6 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
             moves=event.allowed_moves if can_edit else [],
             can_edit=can_edit,
             frozen=event.is_frozen,
-            status_form=StatusForm(),
-            move_form=LotMoveForm(),
-            action_form=LotActionForm(),
             error=error,
             now=now,
         ),
