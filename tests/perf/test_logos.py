@@ -61,4 +61,3 @@ def test_the_quote_still_prints_the_coordinators_logo(app):
     loaded = db.session.get(CoordinatorIdentity, 1)
     assert "logo" not in loaded.__dict__  # not read with the row…
     assert logo_data_uri(loaded).startswith("data:image/png;base64,iVBORw0KGgo")  # …but when printed
-
