@@ -36,6 +36,7 @@ from offers.models import (
     Line,
     Lot,
     LotStatus,
+    Quote,
 )
 from offers.permissions import can_edit_event
 from offers.pricing import lot_net_sql, rederive_rates
@@ -664,19 +665,34 @@ def _attach(lots: list[Lot], assignments: sa.Select, lines: sa.Select, params: d
 def _dashboard_statements() -> tuple[sa.Select, sa.Select, sa.Select, sa.Select]:
     event_id = sa.bindparam("event_id")
     return (
-        sa.select(Event).where(Event.id == event_id),
+        # The quote versions come with the event (a handful of rows), without their snapshots.
+        sa.select(Event)
+        .where(Event.id == event_id)
+        .options(joinedload(Event.quotes).load_only(*QUOTE_VERSION_COLUMNS)),
         sa.select(Lot).where(Lot.event_id == event_id).order_by(Lot.position, Lot.id),
         *_actors_and_lines(lambda lot_id: lot_id.in_(sa.select(Lot.id).where(Lot.event_id == event_id))),
     )
 
 
+#: What the event page shows of each quote version (never the snapshot, a whole offer's JSON).
+QUOTE_VERSION_COLUMNS = (
+    Quote.id,
+    Quote.event_id,
+    Quote.number,
+    Quote.version,
+    Quote.status,
+    Quote.issue_date,
+    Quote.valid_until,
+    Quote.total_gross,
+)
+
+
 def dashboard_event(event_id: int) -> Event | None:
-    """The event with its lots, their actors and lines, in four queries (``None`` when there is no
-    such event). The actors' logos stay in the database (joined to every actor and line row, none
-    is shown here)."""
+    """The event with its client and quote versions, its lots, their actors and lines, in four
+    queries (``None`` when there is no such event)."""
     events, lots, assignments, lines = _dashboard_statements()
     params = {"event_id": event_id}
-    event = db.session.execute(events, params).scalars().first()
+    event = db.session.execute(events, params).scalars().unique().one_or_none()
     if event is None:
         return None
     loaded = list(db.session.execute(lots, params).scalars())

@@ -215,6 +215,36 @@ def test_a_new_version_supersedes_and_shows_the_differences(client, coordinator,
     assert "prix unitaire HT : 14,50 € → 15,00 €" in page.replace("\u202f", " ").replace("\xa0", " ")
 
 
+def test_the_event_page_lists_the_versions_without_reading_their_snapshots(client, coordinator, ready):
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.engine import Engine
+
+    event, lots, _orgs = ready
+    issue(client, event)
+    line = db.session.scalar(sa.select(Line).where(Line.lot_id == lots[0].id).order_by(Line.position))
+    line.unit_price = D("15.00")
+    db.session.flush()
+    issue(client, event)
+    first, second = db.session.scalars(
+        sa.select(Quote).where(Quote.event_id == event.id).order_by(Quote.version)
+    )
+    columns: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        columns.extend(column[0] for column in cursor.description or ())
+
+    db.session.expunge_all()
+    sa_event.listen(Engine, "after_cursor_execute", listener)
+    try:
+        page = text(client.get(f"/evenements/{event.id}"))
+    finally:
+        sa_event.remove(Engine, "after_cursor_execute", listener)
+    versions = re.findall(r'href="/devis/(\d+)">([^<]+)</a>', page)
+    assert versions == [(str(second.id), f"{second.number} v2"), (str(first.id), f"{first.number} v1")]
+    assert "Émettre une nouvelle version" in page  # the latest version was not accepted
+    assert "snapshot" not in columns and "pdf" not in columns
+
+
 def test_numbers_follow_each_other_without_gaps(
     client, coordinator, ready, make_event, make_client, make_category, make_organisation
 ):
