@@ -35,7 +35,7 @@ LOGO_TYPES = ("image/png", "image/jpeg", "image/webp", "image/svg+xml")
 
 def require_coordinator_identity() -> CoordinatorIdentity:
     """The coordinator's identity (settings), or :class:`DomainError` when it is not set up yet."""
-    identity = db.session.get(CoordinatorIdentity, 1)
+    identity = db.session.get(CoordinatorIdentity, CoordinatorIdentity.ONLY_ROW)
     if identity is None:
         raise DomainError(_("L'identité de la coordination n'est pas renseignée (paramètres)."))
     return identity

@@ -89,7 +89,25 @@ class Seller:
 
 def coordinator_identity() -> CoordinatorIdentity | None:
     """The coordinator's own identity (settings), or ``None`` before it is set up."""
-    return db.session.get(CoordinatorIdentity, 1)
+    return db.session.get(CoordinatorIdentity, CoordinatorIdentity.ONLY_ROW)
+
+
+def with_coordinator_identity(statement: sa.Select) -> sa.Select:
+    """``statement`` with the coordinator's identity as one more entity of each row (outer-joined:
+    ``None`` before it is set up). A page whose prices need the identity reads it with its own
+    first row instead of in a query of its own: :func:`coordinator_identity` then finds it in the
+    session (on PostgreSQL a query is a round trip, about 0.3 ms of a page)."""
+    return statement.add_columns(CoordinatorIdentity).outerjoin(
+        CoordinatorIdentity, CoordinatorIdentity.id == CoordinatorIdentity.ONLY_ROW
+    )
+
+
+def keeping_identity(row):
+    """The first entity of a row read with :func:`with_coordinator_identity`. The identity, its last
+    one, is kept for the session's life: a session holds its objects by weak reference only, and
+    one nobody refers to would be dropped at once and read again."""
+    db.session.info["maillage_coordinator_identity"] = row[-1]
+    return row[0]
 
 
 def _identity(identity):

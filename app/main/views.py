@@ -85,5 +85,5 @@ def user_password_reset(user_id: int):
 @bp.route("/admin/parametres")
 @admin_required
 def settings():
-    identity = db.session.get(CoordinatorIdentity, 1)
+    identity = db.session.get(CoordinatorIdentity, CoordinatorIdentity.ONLY_ROW)
     return render_template("app/settings.html", identity=identity, title=_("Paramètres"))

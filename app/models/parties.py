@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -153,8 +154,10 @@ class CoordinatorIdentity(PartyFields, db.Model):
 
     __tablename__ = "coordinator_identity"
     __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+    #: The id of the table's one row.
+    ONLY_ROW: ClassVar[int] = 1
 
-    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    id: Mapped[int] = mapped_column(primary_key=True, default=ONLY_ROW)
     #: Share capital, for companies (a mandatory mention on their invoices).
     share_capital: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     #: RCS / RM registration, where applicable.

@@ -90,7 +90,7 @@ def check_prefix(prefix: str | None, organisation: Organisation) -> str:
             ),
             "prefix",
         )
-    identity = db.session.get(CoordinatorIdentity, 1)
+    identity = db.session.get(CoordinatorIdentity, CoordinatorIdentity.ONLY_ROW)
     if identity is not None and prefix in {
         identity.invoice_prefix,
         identity.credit_note_prefix,

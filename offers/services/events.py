@@ -39,7 +39,7 @@ from offers.models import (
     Quote,
 )
 from offers.permissions import can_edit_event
-from offers.pricing import lot_net_sql, rederive_rates
+from offers.pricing import keeping_identity, lot_net_sql, rederive_rates, with_coordinator_identity
 from offers.services import work
 
 #: Bounds that catch typing mistakes (an event of three years, 2 000 000 guests…).
@@ -665,8 +665,9 @@ def _attach(lots: list[Lot], assignments: sa.Select, lines: sa.Select, params: d
 def _dashboard_statements() -> tuple[sa.Select, sa.Select, sa.Select, sa.Select]:
     event_id = sa.bindparam("event_id")
     return (
-        # The quote versions come with the event (a handful of rows), without their snapshots.
-        sa.select(Event)
+        # The quote versions come with the event (a handful of rows), without their snapshots, and
+        # the coordinator's identity that the prices need.
+        with_coordinator_identity(sa.select(Event))
         .where(Event.id == event_id)
         .options(joinedload(Event.quotes).load_only(*QUOTE_VERSION_COLUMNS)),
         sa.select(Lot).where(Lot.event_id == event_id).order_by(Lot.position, Lot.id),
@@ -688,13 +689,14 @@ QUOTE_VERSION_COLUMNS = (
 
 
 def dashboard_event(event_id: int) -> Event | None:
-    """The event with its client and quote versions, its lots, their actors and lines, in four
-    queries (``None`` when there is no such event)."""
+    """The event with its client and quote versions (and the coordinator's identity), its lots,
+    their actors and lines, in four queries (``None`` when there is no such event)."""
     events, lots, assignments, lines = _dashboard_statements()
     params = {"event_id": event_id}
-    event = db.session.execute(events, params).scalars().unique().one_or_none()
-    if event is None:
+    row = db.session.execute(events, params).unique().one_or_none()
+    if row is None:
         return None
+    event = keeping_identity(row)
     loaded = list(db.session.execute(lots, params).scalars())
     set_committed_value(event, "lots", loaded)
     _attach(loaded, assignments, lines, params)
@@ -705,19 +707,23 @@ def dashboard_event(event_id: int) -> Event | None:
 def _lot_page_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
     lot_id = sa.bindparam("lot_id")
     return (
-        sa.select(Lot).where(Lot.id == lot_id).options(joinedload(Lot.event).joinedload(Event.client)),
+        with_coordinator_identity(sa.select(Lot))
+        .where(Lot.id == lot_id)
+        .options(joinedload(Lot.event).joinedload(Event.client)),
         *_actors_and_lines(lambda column: column == lot_id),
     )
 
 
 def lot_page_lot(lot_id: int) -> Lot | None:
-    """One lot with its event and client, its category, its actors and its lines, in three queries
-    (``None`` when there is no such lot): the lot's page loads nothing of the event's other lots."""
+    """One lot with its event and client, its category (and the coordinator's identity), its actors
+    and its lines, in three queries (``None`` when there is no such lot): the lot's page loads
+    nothing of the event's other lots."""
     lots, assignments, lines = _lot_page_statements()
     params = {"lot_id": lot_id}
-    lot = db.session.execute(lots, params).scalars().first()
-    if lot is None:
+    row = db.session.execute(lots, params).first()
+    if row is None:
         return None
+    lot = keeping_identity(row)
     _attach([lot], assignments, lines, params)
     return lot
 

@@ -814,6 +814,30 @@ def test_the_statement_counter_counts(app):
     assert len([s for s in statements if s.startswith("SELECT")]) == 2
 
 
+def test_the_event_and_lot_pages_read_the_coordinators_identity_with_their_first_row(
+    client, coordinator, make_event, make_category, make_organisation, make_client
+):
+    from app.models import CoordinatorIdentity
+    from tests.offers.quote_fixtures import IDENTITY
+
+    db.session.add(CoordinatorIdentity(**IDENTITY))
+    event = staffed_event(make_event, make_category, make_organisation, make_client(), 2)
+    db.session.commit()
+    lot_id = event.lots[0].id
+    for url in (f"/evenements/{event.id}", f"/lots/{lot_id}"):
+        client.get(url)
+        db.session.expunge_all()
+        with count_statements() as statements:
+            page = client.get(url)
+        assert page.status_code == 200
+        own = [s for s in statements if re.search(r"^SELECT\b.*\bFROM coordinator_identity\b", s, re.S)]
+        assert own == [], url
+    # the prices did use it: the fee is sold by the coordinator, named on the event page
+    assert "Frais de coordination (Les Ecossolies)" in html.unescape(
+        client.get(f"/evenements/{event.id}").get_data(as_text=True)
+    )
+
+
 def test_event_page_and_list_keep_a_constant_query_count(
     client, coordinator, make_event, make_category, make_organisation, make_client
 ):
