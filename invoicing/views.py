@@ -129,14 +129,7 @@ def invoice_list():
         # States are derived (payments, credit notes, due date): computed on the documents that
         # may be in the state, then filtered.
         page_number = _page()
-        total, found = service.state_page(query, wanted, today, page_number, PER_PAGE)
-        loaded = {
-            i.id: i
-            for i in db.session.scalars(
-                sa.select(Invoice).where(Invoice.id.in_([i for i, _f in found])).options(*shown)
-            )
-        }
-        rows = [(loaded[i], f) for i, f in found]
+        total, rows = service.state_page(query, wanted, today, page_number, PER_PAGE, shown)
         pages = max(1, -(-total // PER_PAGE))
     else:
         page = db.paginate(query.options(*shown), page=_page(), per_page=PER_PAGE, error_out=False)

@@ -128,10 +128,10 @@ def test_the_pages_of_a_state_are_its_documents_in_order(odd_documents, wanted):
     while True:
         total, found = service.state_page(listed(), wanted, TODAY, page, per_page)
         assert total == len(expected)
-        assert all(f == figures[i] for i, f in found)
+        assert all(f == figures[i.id] for i, f in found)
         if not found:
             break
-        seen += [i for i, _f in found]
+        seen += [i.id for i, _f in found]
         page += 1
     assert seen == expected
     assert page == -(-len(expected) // per_page) + 1
