@@ -181,50 +181,59 @@ def asks_the_client(invoice: Invoice) -> bool:
 
 def figures_of(invoices) -> dict[int, Figures]:
     """Gross, deposits deducted, credited and paid amounts of each invoice, by id — one query
-    whatever the number of invoices (lists and money pages ask for many at once): each invoice's
-    issued credit notes and payments summed by subqueries on its id."""
+    whatever the number of invoices (lists and money pages ask for many at once): the issued credit
+    notes of these invoices summed per invoice, then their payments, in one ``UNION ALL``."""
     invoices = list(invoices)
     ids = [invoice.id for invoice in invoices]
     if not ids:
         return {}
-    credited_net, credited_gross, paid = _sums_by_invoice()
-    # ``sum`` keeps the column's type, so the amounts come back as Decimal euros on SQLite (stored in
-    # cents) and PostgreSQL alike.
-    sums = {
-        row.id: row
-        for row in db.session.execute(
-            sa.select(Invoice.id, credited_net, credited_gross, paid).where(Invoice.id.in_(ids))
-        )
-    }
+    credited: dict[int, tuple[Decimal, Decimal]] = {}
+    paid: dict[int, Decimal] = {}
+    # ``sum`` keeps the column's type (the union takes the first select's), so the amounts come back
+    # as Decimal euros on SQLite (stored in cents) and PostgreSQL alike.
+    for row in db.session.execute(_sums_by_invoice(), {"ids": ids}):
+        if row.kind == "credit":
+            credited[row.invoice_id] = (row.net, row.gross)
+        else:
+            paid[row.invoice_id] = row.net
     result = {}
     for invoice in invoices:
-        row = sums.get(invoice.id)
+        credited_net, credited_gross = credited.get(invoice.id, (ZERO, ZERO))
         result[invoice.id] = Figures(
             gross=invoice.total_gross,
             prepaid=invoice.prepaid,
-            credited_net=row.credited_net if row is not None and row.credited_net is not None else ZERO,
-            credited_gross=row.credited_gross if row is not None and row.credited_gross is not None else ZERO,
-            paid=row.paid if row is not None and row.paid is not None else ZERO,
+            credited_net=credited_net,
+            credited_gross=credited_gross,
+            paid=paid.get(invoice.id, ZERO),
         )
     return result
 
 
 @cache
 def _sums_by_invoice():
-    """The correlated sums of :func:`figures_of` (built once): an invoice's issued credit notes'
-    net and gross, and its payments."""
-    credit = _credit_alias("credit_of")
-    of_invoice = sa.and_(credit.credit_of_id == Invoice.id, credit.status == InvoiceStatus.ISSUED)
-    return (
-        sa.select(sa.func.sum(credit.total_net)).where(of_invoice).scalar_subquery().label("credited_net"),
-        sa.select(sa.func.sum(credit.total_gross))
-        .where(of_invoice)
-        .scalar_subquery()
-        .label("credited_gross"),
-        sa.select(sa.func.sum(Payment.amount))
-        .where(Payment.invoice_id == Invoice.id)
-        .scalar_subquery()
-        .label("paid"),
+    """The statement of :func:`figures_of` (built once, the ids a bound list ``ids``): rows of
+    ``(kind, invoice_id, net, gross)``, ``credit`` with the issued credit notes' net and gross
+    summed per credited invoice, ``paid`` with the payments summed per invoice in ``net``. Each
+    part reads its table by the index on the invoice's id (as correlated subqueries, SQLite's
+    planner scanned every invoice for the credit notes)."""
+    ids = sa.bindparam("ids", expanding=True)
+    return sa.union_all(
+        sa.select(
+            sa.literal("credit").label("kind"),
+            Invoice.credit_of_id.label("invoice_id"),
+            sa.func.sum(Invoice.total_net).label("net"),
+            sa.func.sum(Invoice.total_gross).label("gross"),
+        )
+        .where(Invoice.credit_of_id.in_(ids), Invoice.status == InvoiceStatus.ISSUED)
+        .group_by(Invoice.credit_of_id),
+        sa.select(
+            sa.literal("paid").label("kind"),
+            Payment.invoice_id,
+            sa.func.sum(Payment.amount),
+            sa.null(),
+        )
+        .where(Payment.invoice_id.in_(ids))
+        .group_by(Payment.invoice_id),
     )
 
 

@@ -185,3 +185,36 @@ def test_the_invoices_list_reads_a_page_from_its_index(app, client, auth, make_u
         plan = " ".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
     assert "ix_invoices_list" in plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan
+
+
+def test_an_invoices_credit_notes_and_payments_are_read_through_their_indexes(app):
+    """On a dataset's planner statistics (most invoices credit no other), the sums of the lists'
+    figures read the credit notes and payments of the page's invoices by their indexes: as
+    correlated subqueries, SQLite scanned every invoice for each one."""
+    from benchmarks.dataset import seed
+    from invoicing.models import Invoice
+    from invoicing.services.invoices import figures_of
+
+    seed(0.01, seed_value=1)  # runs ANALYZE
+    invoices = list(db.session.scalars(sa.select(Invoice).order_by(Invoice.id).limit(25)))
+    with app.app_context():
+        engine = db.engine
+    seen: list = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        figures_of(invoices)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    [(statement, parameters)] = seen
+    connection = db.session.connection()
+    if app.config["TEST_BACKEND"] == "sqlite":
+        plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+        assert not [step for step in plan if step.startswith("SCAN")], plan
+    else:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = [row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)]
+        assert not [step for step in plan if "Seq Scan" in step], plan
