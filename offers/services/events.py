@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cache
 
 import sqlalchemy as sa
-from sqlalchemy.orm import defaultload, joinedload
+from sqlalchemy.orm import defaultload, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import N_, record
@@ -24,7 +24,7 @@ from app.errors import DomainError, Forbidden, InvalidValue
 from app.extensions import db
 from app.i18n import gettext as _
 from app.labels import label
-from app.models import AuditEntry, Client, Organisation
+from app.models import AuditEntry, Client, Organisation, User
 from offers.models import (
     EVENT_STATES,
     Assignment,
@@ -868,10 +868,17 @@ HISTORY_ON_DASHBOARD = 20
 
 
 def _history_select(event_id) -> sa.Select:
+    """The event's audit entries, newest first, each with its author's name (the history shows
+    nothing else of the author: not the organisation or client that a user's row brings)."""
     return (
         sa.select(AuditEntry)
         .where(AuditEntry.event_id == event_id)
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .options(
+            joinedload(AuditEntry.user)
+            .load_only(User.id, User.name)
+            .options(lazyload(User.organisation), lazyload(User.client))
+        )
     )
 
 
