@@ -9,7 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, defer, mapped_column, relationship
 
 from app.db import Money, Rate, UTCDateTime, enum_column, utcnow
 from app.errors import DomainError
@@ -255,11 +255,17 @@ class Event(db.Model):
 
     @property
     def current_quote(self):
-        """The latest version of the event's quote, or ``None`` (one query)."""
+        """The latest version of the event's quote, or ``None`` (one query; its snapshot, a whole
+        offer's JSON, is read only if asked for: the event page asks this of a quoted event for its
+        status alone)."""
         from offers.models.quote import Quote
 
         return db.session.scalar(
-            sa.select(Quote).where(Quote.event_id == self.id).order_by(Quote.version.desc()).limit(1)
+            sa.select(Quote)
+            .where(Quote.event_id == self.id)
+            .order_by(Quote.version.desc())
+            .limit(1)
+            .options(defer(Quote.snapshot))
         )
 
     @property

@@ -245,6 +245,30 @@ def test_the_event_page_lists_the_versions_without_reading_their_snapshots(clien
     assert "snapshot" not in columns and "pdf" not in columns
 
 
+def test_a_quoted_events_page_reads_no_snapshot_for_its_moves(client, coordinator, ready):
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.engine import Engine
+
+    event, _lots, _orgs = ready
+    issue(client, event)
+    event.status = EventStatus.QUOTED  # its moves now ask whether the latest version was accepted
+    db.session.commit()
+    event_id = event.id
+    columns: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        columns.extend(column[0] for column in cursor.description or ())
+
+    db.session.expunge_all()
+    sa_event.listen(Engine, "after_cursor_execute", listener)
+    try:
+        page = text(client.get(f"/evenements/{event_id}"))
+    finally:
+        sa_event.remove(Engine, "after_cursor_execute", listener)
+    assert 'data-target="lost"' in page and 'data-target="won"' not in page  # not accepted: not won
+    assert "snapshot" not in columns
+
+
 def test_numbers_follow_each_other_without_gaps(
     client, coordinator, ready, make_event, make_client, make_category, make_organisation
 ):
