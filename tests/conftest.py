@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -138,6 +139,22 @@ def csrf_token(html: str) -> str:
     )
     assert match, "no CSRF token in page"
     return match.group(1)
+
+
+@contextmanager
+def results_read():
+    """Each statement the engines run inside the block, with the names of the columns it brought
+    back: ``[(statement, [column, ...]), ...]``."""
+    read: list[tuple[str, list[str]]] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        read.append((statement, [column[0] for column in cursor.description or ()]))
+
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", listener)
+    try:
+        yield read
+    finally:
+        sa.event.remove(sa.engine.Engine, "after_cursor_execute", listener)
 
 
 def hidden_value(html: str, name: str) -> str:

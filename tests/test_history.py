@@ -207,8 +207,7 @@ def test_a_short_history_has_no_link(client, auth, make_event, make_user):
 
 
 def test_each_entry_names_its_author_and_reads_nothing_else_of_them(client, auth, make_event, make_user):
-    from sqlalchemy import event as sa_event
-    from sqlalchemy.engine import Engine
+    from tests.conftest import results_read
 
     event = make_event()
     author = make_user("actor", name="Camille Méli-Mélo")
@@ -217,18 +216,9 @@ def test_each_entry_names_its_author_and_reads_nothing_else_of_them(client, auth
     db.session.commit()
     event_id = event.id
     auth.login(make_user("coordinator").email)
-    read: list[list[str]] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        if "FROM audit_entries" in statement:
-            read.append([column[0] for column in cursor.description or ()])
-
     db.session.expunge_all()
-    sa_event.listen(Engine, "after_cursor_execute", listener)
-    try:
+    with results_read() as read:
         latest = history_of(client.get(f"/evenements/{event_id}"))
-    finally:
-        sa_event.remove(Engine, "after_cursor_execute", listener)
     assert "Camille Méli-Mélo" in latest and "Système" in latest
-    [columns] = read
+    [columns] = [names for statement, names in read if "FROM audit_entries" in statement]
     assert "siret" not in columns and "email" not in columns  # not the author's organisation nor login

@@ -224,6 +224,19 @@ class QuoteLine(db.Model):
     quote = relationship("Quote", back_populates="lines")
 
 
+#: What a list or the event page prints of a quote version (never the snapshot JSON nor the PDF).
+LISTED_COLUMNS = (
+    Quote.id,
+    Quote.event_id,
+    Quote.number,
+    Quote.version,
+    Quote.status,
+    Quote.issue_date,
+    Quote.valid_until,
+    Quote.total_gross,
+)
+
+
 def list_options():
     """Loader options for lists of quotes, whose statement joins ``Quote.event``: only the columns
     a list prints are loaded (never the snapshot JSON nor the PDF), the frozen client name is read
@@ -234,15 +247,7 @@ def list_options():
     from offers.models.event import Event
 
     return (
-        load_only(
-            Quote.event_id,
-            Quote.number,
-            Quote.version,
-            Quote.status,
-            Quote.issue_date,
-            Quote.valid_until,
-            Quote.total_gross,
-        ),
+        load_only(*LISTED_COLUMNS),
         with_expression(Quote.frozen_client_name, Quote.snapshot[("client", "name")].as_string()),
         contains_eager(Quote.event).load_only(Event.title).options(lazyload(Event.client)),
     )

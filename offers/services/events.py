@@ -36,8 +36,8 @@ from offers.models import (
     Line,
     Lot,
     LotStatus,
-    Quote,
 )
+from offers.models.quote import LISTED_COLUMNS
 from offers.permissions import can_edit_event
 from offers.pricing import keeping_identity, lot_net_sql, rederive_rates, with_coordinator_identity
 from offers.services import work
@@ -669,23 +669,10 @@ def _dashboard_statements() -> tuple[sa.Select, sa.Select, sa.Select, sa.Select]
         # the coordinator's identity that the prices need.
         with_coordinator_identity(sa.select(Event))
         .where(Event.id == event_id)
-        .options(joinedload(Event.quotes).load_only(*QUOTE_VERSION_COLUMNS)),
+        .options(joinedload(Event.quotes).load_only(*LISTED_COLUMNS)),
         sa.select(Lot).where(Lot.event_id == event_id).order_by(Lot.position, Lot.id),
         *_actors_and_lines(lambda lot_id: lot_id.in_(sa.select(Lot.id).where(Lot.event_id == event_id))),
     )
-
-
-#: What the event page shows of each quote version (never the snapshot, a whole offer's JSON).
-QUOTE_VERSION_COLUMNS = (
-    Quote.id,
-    Quote.event_id,
-    Quote.number,
-    Quote.version,
-    Quote.status,
-    Quote.issue_date,
-    Quote.valid_until,
-    Quote.total_gross,
-)
 
 
 def dashboard_event(event_id: int) -> Event | None:

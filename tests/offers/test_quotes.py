@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import OutboxMessage
 from offers.models import Event, EventStatus, Line, Quote, QuoteLine, QuoteStatus
 from offers.services import quotes as service
-from tests.conftest import csrf_token, hidden_value
+from tests.conftest import csrf_token, hidden_value, results_read
 from tests.offers.quote_fixtures import build_ready_event
 
 
@@ -216,9 +216,6 @@ def test_a_new_version_supersedes_and_shows_the_differences(client, coordinator,
 
 
 def test_the_event_page_lists_the_versions_without_reading_their_snapshots(client, coordinator, ready):
-    from sqlalchemy import event as sa_event
-    from sqlalchemy.engine import Engine
-
     event, lots, _orgs = ready
     issue(client, event)
     line = db.session.scalar(sa.select(Line).where(Line.lot_id == lots[0].id).order_by(Line.position))
@@ -228,17 +225,10 @@ def test_the_event_page_lists_the_versions_without_reading_their_snapshots(clien
     first, second = db.session.scalars(
         sa.select(Quote).where(Quote.event_id == event.id).order_by(Quote.version)
     )
-    columns: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        columns.extend(column[0] for column in cursor.description or ())
-
     db.session.expunge_all()
-    sa_event.listen(Engine, "after_cursor_execute", listener)
-    try:
+    with results_read() as read:
         page = text(client.get(f"/evenements/{event.id}"))
-    finally:
-        sa_event.remove(Engine, "after_cursor_execute", listener)
+    columns = [column for _statement, names in read for column in names]
     versions = re.findall(r'href="/devis/(\d+)">([^<]+)</a>', page)
     assert versions == [(str(second.id), f"{second.number} v2"), (str(first.id), f"{first.number} v1")]
     assert "Émettre une nouvelle version" in page  # the latest version was not accepted
@@ -246,25 +236,15 @@ def test_the_event_page_lists_the_versions_without_reading_their_snapshots(clien
 
 
 def test_a_quoted_events_page_reads_no_snapshot_for_its_moves(client, coordinator, ready):
-    from sqlalchemy import event as sa_event
-    from sqlalchemy.engine import Engine
-
     event, _lots, _orgs = ready
     issue(client, event)
     event.status = EventStatus.QUOTED  # its moves now ask whether the latest version was accepted
     db.session.commit()
     event_id = event.id
-    columns: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        columns.extend(column[0] for column in cursor.description or ())
-
     db.session.expunge_all()
-    sa_event.listen(Engine, "after_cursor_execute", listener)
-    try:
+    with results_read() as read:
         page = text(client.get(f"/evenements/{event_id}"))
-    finally:
-        sa_event.remove(Engine, "after_cursor_execute", listener)
+    columns = [column for _statement, names in read for column in names]
     assert 'data-target="lost"' in page and 'data-target="won"' not in page  # not accepted: not won
     assert "snapshot" not in columns
 

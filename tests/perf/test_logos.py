@@ -5,35 +5,24 @@ and line, and look up the coordinator's identity for the prices."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Engine
 
 from app.extensions import db
 from app.models import CoordinatorIdentity, Organisation
 from app.snapshots import logo_data_uri
 from benchmarks.dataset import PASSWORD, seed
 from benchmarks.pages import logins, main_pages
-from tests.conftest import AuthActions
+from tests.conftest import AuthActions, results_read
 
 LOGO = b"\x89PNG\r\n\x1a\n" + bytes(300_000)
 
 
 def logos_read(client, url: str) -> list[str]:
     """The statements of a GET of ``url`` that brought back a column named ``logo``."""
-    statements: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        if any(column[0] == "logo" for column in cursor.description or ()):
-            statements.append(statement)
-
     db.session.expunge_all()
-    sa_event.listen(Engine, "after_cursor_execute", listener)
-    try:
+    with results_read() as read:
         response = client.get(url)
-    finally:
-        sa_event.remove(Engine, "after_cursor_execute", listener)
     assert response.status_code == 200, url
-    return statements
+    return [statement for statement, columns in read if "logo" in columns]
 
 
 def test_no_main_page_reads_a_logo(app):
