@@ -8,10 +8,12 @@ or outside a request, so the words are exactly Flask-Babel's."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask.globals import _cv_app
 from flask_babel import get_locale, get_translations
 from jinja2 import pass_eval_context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 #: Where the catalogue of the request's locale is kept, on Flask-Babel's own context object.
 _KEPT = "maillage_translations"
@@ -56,15 +58,28 @@ def gettext(string: str, **variables) -> str:
     return text % variables if variables else text
 
 
+#: Values written as they are into a translation: their text never holds a character to escape, and
+#: ``%d`` or ``%.2f`` need the number itself.
+_NUMBERS = (int, float, Decimal)
+
+
 def _fill(eval_ctx, text: str, variables: dict) -> str:
     """As Jinja's newstyle gettext: the translation is always a format string (``%%`` reads ``%``
-    with or without variables), and the variables are escaped into it when autoescaping."""
-    if eval_ctx.autoescape:
-        # The catalogue's own text is trusted markup, as in Jinja; the variables are escaped by %.
-        text = Markup(text)  # noqa: S704
+    with or without variables), and the variables are escaped into it when autoescaping.
+
+    The catalogue's own text is trusted markup, as in Jinja. Autoescaped, the result is exactly
+    ``Markup(text) % variables``, without markupsafe's two wrapper objects per value: each value is
+    escaped once (numbers kept as numbers), then formatted in. A lot card's four titled buttons
+    spent a tenth of the event page's rendering in those wrappers."""
     if not variables and "%" not in text:
-        return text  # what ``%`` would give, without its work: most strings have no placeholder
-    return text % variables
+        # What ``%`` would give, without its work: most strings have no placeholder.
+        return Markup(text) if eval_ctx.autoescape else text  # noqa: S704
+    if not eval_ctx.autoescape:
+        return text % variables
+    escaped = {
+        name: value if isinstance(value, _NUMBERS) else escape(value) for name, value in variables.items()
+    }
+    return Markup(text % escaped)  # noqa: S704
 
 
 def _gettext(eval_ctx, string: str, **variables) -> str:

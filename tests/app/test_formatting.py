@@ -10,6 +10,7 @@ from babel.numbers import format_currency
 from flask_babel import force_locale
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markupsafe import Markup
 
 from app.formatting import date_long, datetime_short, money, phone_links
 
@@ -196,6 +197,40 @@ def test_template_strings_escape_their_variables_in_loops_as_outside(app):
         html = render_template_string(template, name="<b>Traiteur</b>")
     escaped = "Acteurs du lot « &lt;b&gt;Traiteur&lt;/b&gt; »"
     assert html == f"{escaped}|{escaped}|1 jour"
+
+
+_VALUES = st.one_of(
+    st.text(alphabet=st.sampled_from("ab <>&\"'%«»é")),
+    st.integers(-(10**9), 10**9),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.text(alphabet=st.sampled_from("ab<i>&")).map(Markup),
+    st.booleans(),
+)
+
+
+@given(
+    variables=st.dictionaries(st.sampled_from(["t", "lot", "num"]), _VALUES, max_size=3),
+    before=st.sampled_from(["", "Monter le lot « ", "100 %% ", "<b>"]),
+    autoescape=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_template_strings_fill_their_variables_as_markupsafe_does(variables, before, autoescape):
+    """The templates' ``_()`` escapes each value once itself: the text is exactly markupsafe's
+    ``Markup(text) % variables`` (or plain ``%`` without autoescaping), for text, numbers (``%d``
+    too) and markup."""
+    from types import SimpleNamespace
+
+    from app.i18n import _fill
+
+    eval_ctx = SimpleNamespace(autoescape=autoescape)
+    text = before + "".join(
+        f"%({name})d" if isinstance(value, int) and not isinstance(value, bool) else f"%({name})s"
+        for name, value in variables.items()
+    )
+    expected = (Markup(text) if autoescape else text) % variables if variables or "%" in text else text  # noqa: S704
+    filled = _fill(eval_ctx, text, variables)
+    assert filled == expected
+    assert isinstance(filled, Markup) is autoescape
 
 
 @pytest.mark.parametrize("value", ["0", "0.055", "0.2", "0.1", "1", "0.08505", "-0.021"])

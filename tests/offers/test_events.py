@@ -838,6 +838,32 @@ def test_the_event_and_lot_pages_read_the_coordinators_identity_with_their_first
     )
 
 
+def test_the_lines_sellers_come_with_the_actors_and_a_former_actor_costs_one_query(
+    client, coordinator, make_event, make_category, make_organisation, make_client
+):
+    """The lines' statement joins no organisation: each line's seller is the actor read with the
+    lot's actors; a seller no longer on any lot (its assignment removed) is read in one more query,
+    and priced and named as any other."""
+    buyer = make_client()
+    staffed = staffed_event(make_event, make_category, make_organisation, buyer, 2)
+    former_event = staffed_event(make_event, make_category, make_organisation, buyer, 2)
+    former = make_organisation(name="Ancienne Coop")
+    add_line(former_event.lots[1], former, "3", "100.00")
+    db.session.commit()
+    ids = staffed.id, former_event.id
+
+    usual = measure(client, f"/evenements/{ids[0]}")
+    db.session.expunge_all()
+    with count_statements() as statements:
+        page = client.get(f"/evenements/{ids[1]}")
+    assert page.status_code == 200
+    assert len(statements) == usual + 1
+    lines = [s for s in statements if re.search(r"^SELECT\b.*\bFROM lines\b", s, re.S)]
+    assert len(lines) == 1 and "organisations" not in lines[0]
+    breakdown = plain(re.search(r"<table[^>]*actors-breakdown.*?</table>", text(page), re.S).group(0))
+    assert "Ancienne Coop 300,00" in breakdown
+
+
 def test_event_page_and_list_keep_a_constant_query_count(
     client, coordinator, make_event, make_category, make_organisation, make_client
 ):
