@@ -69,8 +69,8 @@ def _fill(eval_ctx, text: str, variables: dict) -> str:
 
     The catalogue's own text is trusted markup, as in Jinja. Autoescaped, the result is exactly
     ``Markup(text) % variables``, without markupsafe's two wrapper objects per value: each value is
-    escaped once (numbers kept as numbers), then formatted in. A lot card's four titled buttons
-    spent a tenth of the event page's rendering in those wrappers."""
+    escaped once (numbers kept as numbers), then formatted in (measured: 3 % of the event page's
+    rendering, whose lot cards each have four titled buttons)."""
     if not variables and "%" not in text:
         # What ``%`` would give, without its work: most strings have no placeholder.
         return Markup(text) if eval_ctx.autoescape else text  # noqa: S704
