@@ -19,6 +19,7 @@ from app.audit import register_fields
 from app.auth import actor_required, permission_required
 from app.dates import LOCAL_TZ
 from app.extensions import db
+from app.figures import cached
 from app.labels import Words
 from app.models import Client, Organisation
 from app.parsing import bad_filter, page_number
@@ -413,17 +414,24 @@ def payment_list():
 # --- payouts -------------------------------------------------------------------------------------
 
 
+def _payout_counts() -> dict:
+    """How many payouts each status has (every payout ever made)."""
+    return dict(db.session.execute(sa.select(Payout.status, sa.func.count()).group_by(Payout.status)).all())
+
+
 class _PayoutPages(Pagination):
     """The payouts list a page at a time: due payouts first (newest first), then the paid ones,
     latest paid first. Each status is read in the order of the index ix_payouts_list, from its
     page's offset (one statement for the page, one counting per status) — a single ORDER BY over
-    both would sort every payout ever made for each page."""
+    both would sort every payout ever made for each page.
+
+    The counts per status are kept until the data changes (``app.figures``), as the dashboards'
+    figures: they cover every payout ever made (11,000 at the bench's scale 1, 1.9 ms to count on
+    PostgreSQL on each view), and change only when a payout does, which renews the data stamp."""
 
     def _counts(self) -> dict:
         if "counts" not in self._query_args:
-            self._query_args["counts"] = dict(
-                db.session.execute(sa.select(Payout.status, sa.func.count()).group_by(Payout.status)).all()
-            )
+            self._query_args["counts"] = cached("payout_counts", _payout_counts)
         return self._query_args["counts"]
 
     def _query_items(self) -> list:

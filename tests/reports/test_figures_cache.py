@@ -268,3 +268,50 @@ def test_the_cache_can_be_turned_off(committed_app):
     _page, first = _view(app, coordinator, "/indicateurs/coordination")
     _page, second = _view(app, coordinator, "/indicateurs/coordination")
     assert second == first
+
+
+def test_the_payouts_lists_counts_are_kept_until_a_payout_changes(committed_app):
+    """The payouts list counts every payout ever made per status (for its pages): counted on the
+    first view, then kept until a payout changes (here: one marked paid through the web)."""
+    from benchmarks.dataset import PASSWORD
+    from benchmarks.pages import logins
+    from invoicing.models import Payout, PayoutStatus
+
+    app = committed_app
+    url = "/reversements"
+    treasurer = app.test_client()
+    AuthActions(treasurer).login(logins()["treasurer"], PASSWORD)
+
+    def counting(statements) -> list[str]:
+        return [
+            s for s in statements if re.search(r"count\(\*\).*FROM payouts GROUP BY payouts\.status", s, re.S)
+        ]
+
+    with count_statements() as statements:
+        response = treasurer.get(url)
+    first, token = _page(response), csrf_token(response.get_data(as_text=True))
+    assert len(counting(statements)) == 1
+    with count_statements() as statements:
+        again = _page(treasurer.get(url))
+    assert again == first
+    assert counting(statements) == []
+
+    with app.app_context():
+        due = db.session.scalars(sa.select(Payout.id).where(Payout.status == PayoutStatus.DUE)).all()
+        db.session.remove()
+    assert len(due) >= 2
+    response = treasurer.post(
+        f"/reversements/{due[0]}/payer",
+        data={"paid_on": _today().isoformat(), "reference": "VIR figures", "csrf_token": token},
+    )
+    assert response.status_code == 302
+    with count_statements() as statements:
+        after = _page(treasurer.get(url))
+    assert len(counting(statements)) == 1
+    assert after != first
+    # Every page as computed without the cache: one payout fewer due, one more paid, at each offset.
+    pages = max(int(n) for n in re.findall(r"reversements\?page=(\d+)", after))
+    assert pages >= 2
+    for number in range(1, pages + 1):
+        kept = _page(treasurer.get(f"{url}?page={number}"))
+        assert kept == _uncached(app, treasurer, f"{url}?page={number}"), number
