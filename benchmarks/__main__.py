@@ -186,13 +186,21 @@ def query_counts(url: str) -> dict[str, int]:
 
 
 #: The pages whose figures are kept until the data changes (app.figures): served from what the
-#: first view computed, as long as nothing is written. ``figures_cold`` times them computed anew.
-CACHED_PAGES = ("coordination_dashboard", "treasury_dashboard", "admin_dashboard")
+#: first view computed, as long as nothing is written (the dashboards; the payouts list's counts
+#: per status; which invoices are in a state, per filter and page). ``figures_cold`` times them
+#: computed anew.
+CACHED_PAGES = (
+    "coordination_dashboard",
+    "treasury_dashboard",
+    "admin_dashboard",
+    "payouts",
+    "overdue_invoices",
+)
 
 
 def figures_cold(urls: dict[str, str], rounds: int) -> dict:
-    """The dashboards with their figures computed on each view (the first view after a change of
-    the data), in process, at both scales: median time and statements."""
+    """The :data:`CACHED_PAGES` with their figures computed on each view (the first view after a
+    change of the data), in process, at both scales: median time and statements."""
     from app.extensions import db
     from benchmarks.pages import logins, main_pages
 

@@ -118,19 +118,26 @@ def invoice_list():
         defer(Invoice.vat_groups),
         defer(Invoice.references),
     )
-    if filters.date_from.data and not filters.date_from.errors:
-        query = query.where(Invoice.issue_date >= filters.date_from.data)
-    if filters.date_to.data and not filters.date_to.errors:
-        query = query.where(Invoice.issue_date <= filters.date_to.data)
-    if filters.client.data and not filters.client.errors:
-        query = query.where(Invoice.client_id == int(filters.client.data))
+    # What the list is filtered on, and nothing else, names the query (``keep_as`` below).
+    named = (
+        filters.date_from.data if not filters.date_from.errors else None,
+        filters.date_to.data if not filters.date_to.errors else None,
+        int(filters.client.data) if filters.client.data and not filters.client.errors else None,
+    )
+    date_from, date_to, client_id = named
+    if date_from:
+        query = query.where(Invoice.issue_date >= date_from)
+    if date_to:
+        query = query.where(Invoice.issue_date <= date_to)
+    if client_id:
+        query = query.where(Invoice.client_id == client_id)
     wanted = filters.state.data if not filters.state.errors else ""
     today = datetime.now(LOCAL_TZ).date()
     if wanted:
         # States are derived (payments, credit notes, due date): computed on the documents that
         # may be in the state, then filtered.
         page_number = _page()
-        total, rows = service.state_page(query, wanted, today, page_number, PER_PAGE, shown)
+        total, rows = service.state_page(query, wanted, today, page_number, PER_PAGE, shown, keep_as=named)
         pages = max(1, -(-total // PER_PAGE))
     else:
         page = db.paginate(query.options(*shown), page=_page(), per_page=PER_PAGE, error_out=False)

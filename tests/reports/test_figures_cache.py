@@ -315,3 +315,65 @@ def test_the_payouts_lists_counts_are_kept_until_a_payout_changes(committed_app)
     for number in range(1, pages + 1):
         kept = _page(treasurer.get(f"{url}?page={number}"))
         assert kept == _uncached(app, treasurer, f"{url}?page={number}"), number
+
+
+def test_the_invoices_filtered_on_a_state_are_kept_by_id_until_the_data_changes(committed_app):
+    """A list filtered on a state: which documents are on the page, and how many, are kept per
+    filter until the data changes; each view reads its page's documents and figures anew. Every
+    state and filter gives the page the app renders without the cache, and a payment on an overdue
+    invoice takes it out of the overdue list on the next view."""
+    from app.models import Client
+    from benchmarks.dataset import PASSWORD
+    from benchmarks.pages import logins
+    from invoicing.forms import STATES
+
+    app = committed_app
+    treasurer = app.test_client()
+    AuthActions(treasurer).login(logins()["treasurer"], PASSWORD)
+
+    def selecting(statements) -> list[str]:  # the statement that finds the documents, in the list's order
+        return [
+            s
+            for s in statements
+            if re.search(r"\bFROM invoices\b.*ORDER BY invoices\.issue_date DESC", s, re.S)
+        ]
+
+    with app.app_context():
+        clients = db.session.scalars(sa.select(Client.id).order_by(Client.id)).all()
+        db.session.remove()
+    urls = [f"/factures?state={state}" for state in STATES]
+    urls += [f"/factures?state=overdue&client={clients[0]}", f"/factures?state=paid&client={clients[1]}"]
+    urls += ["/factures?state=paid&page=2", "/factures?state=overdue&date_from=2001-01-01"]
+    for url in urls:
+        first, _count = _view(app, treasurer, url)
+        with count_statements() as statements:
+            again = _page(treasurer.get(url))
+        assert again == first == _uncached(app, treasurer, url), url
+        assert selecting(statements) == [], url
+    assert _page(treasurer.get(urls[-4])) != _page(
+        treasurer.get(f"/factures?state=overdue&client={clients[1]}")
+    )
+
+    url = "/factures?state=overdue"
+    before = _page(treasurer.get(url))
+    first_row = re.search(r'id="facture-(\d+)"><td><a [^>]*>([^<]+)</a>', before)
+    assert first_row is not None, before[:2000]
+    late_id, number = int(first_row.group(1)), first_row.group(2)
+    page = treasurer.get(f"/factures/{late_id}").get_data(as_text=True)
+    response = treasurer.post(
+        f"/factures/{late_id}/paiements",
+        data={
+            "csrf_token": csrf_token(page),
+            "received_on": _today().isoformat(),
+            "amount": "1,00",
+            "method": "transfer",
+            "reference": "retard",
+        },
+    )
+    assert response.status_code == 302
+    assert "Paiement enregistré" in treasurer.get(response.location).get_data(as_text=True)
+    with count_statements() as statements:
+        after = _page(treasurer.get(url))
+    assert len(selecting(statements)) == 1
+    assert f">{number}<" not in after
+    assert after == _uncached(app, treasurer, url)
