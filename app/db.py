@@ -439,6 +439,19 @@ def refresh_statistics(connection) -> None:
         connection.exec_driver_sql("PRAGMA optimize")
 
 
+def settle_after_bulk_load(engine) -> None:
+    """After a bulk load has been committed, on PostgreSQL: ``VACUUM (ANALYZE)``, what autovacuum
+    would do by itself within minutes of so many inserts (the visibility map set, which lets counts
+    and lists read an index alone; hint bits written; statistics). Done at once, the data is in the
+    state a database that has lived with it is in, and autovacuum has nothing left to do in the
+    minutes after. Nothing on SQLite (its statistics come with the load: :func:`refresh_statistics`).
+    ``VACUUM`` refuses a transaction: it runs on a connection of its own, in autocommit."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE)")
+
+
 class LineNet(sa.sql.functions.FunctionElement):
     """SQL for ``app.money.line_net(quantity, unit_price)``: round(quantity × unit price, 2),
     half away from zero, exact on both databases (typed as money, so it reads back as a Decimal).

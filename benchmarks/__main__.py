@@ -122,6 +122,7 @@ def prepare(url: str, scale: float) -> str:
     """Migrate ``url`` and load the dataset at ``scale``; returns the summary line."""
     from flask_migrate import upgrade
 
+    from app.db import settle_after_bulk_load
     from app.extensions import db
     from benchmarks.dataset import seed
 
@@ -130,6 +131,7 @@ def prepare(url: str, scale: float) -> str:
         upgrade()
         summary = seed(scale)
         db.session.commit()
+        settle_after_bulk_load(db.engine)
         db.engine.dispose()
     return summary.line()
 

@@ -18,10 +18,12 @@ bench_cli = AppGroup("bench", help="Jeu de données et mesures de performance.")
 )
 @click.option("--seed", "seed_value", type=int, default=13, show_default=True, help="Graine du générateur.")
 def seed_command(scale: float, seed_value: int) -> None:
-    """Ajoute le jeu de données de mesure (en masse, puis ANALYZE)."""
+    """Ajoute le jeu de données de mesure (en masse, puis ANALYZE ; VACUUM ANALYZE sur PostgreSQL)."""
+    from app.db import settle_after_bulk_load
     from app.extensions import db
     from benchmarks.dataset import seed
 
     summary = seed(scale, seed_value=seed_value)
     db.session.commit()
+    settle_after_bulk_load(db.engine)
     click.echo(f"Jeu de données (échelle {scale}) : {summary.line()}")

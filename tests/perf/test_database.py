@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from tests.conftest import make_app
+from tests.offers.test_events import count_statements
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +219,27 @@ def test_an_invoices_credit_notes_and_payments_are_read_through_their_indexes(ap
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = [row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)]
         assert not [step for step in plan if "Seq Scan" in step], plan
+
+
+def test_after_a_bulk_load_postgresql_is_vacuumed_as_autovacuum_would(app):
+    """``settle_after_bulk_load`` (the bench's datasets, ``flask bench seed``): on PostgreSQL a
+    ``VACUUM (ANALYZE)`` on a connection of its own (VACUUM refuses a transaction), which marks the
+    tables' pages all-visible; nothing on SQLite."""
+    from app.db import settle_after_bulk_load
+
+    if app.config["TEST_BACKEND"] != "postgresql":
+        with count_statements() as statements:
+            settle_after_bulk_load(db.engine)
+        assert statements == []
+        return
+
+    def vacuums() -> int:
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return connection.exec_driver_sql(
+                "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'lines'"
+            ).scalar()
+
+    before = vacuums()
+    settle_after_bulk_load(db.engine)
+    assert vacuums() == before + 1
