@@ -439,17 +439,26 @@ def refresh_statistics(connection) -> None:
         connection.exec_driver_sql("PRAGMA optimize")
 
 
-def settle_after_bulk_load(engine) -> None:
-    """After a bulk load has been committed, on PostgreSQL: ``VACUUM (ANALYZE)``, what autovacuum
-    would do by itself within minutes of so many inserts (the visibility map set, which lets counts
-    and lists read an index alone; hint bits written; statistics). Done at once, the data is in the
-    state a database that has lived with it is in, and autovacuum has nothing left to do in the
-    minutes after. Nothing on SQLite (its statistics come with the load: :func:`refresh_statistics`).
-    ``VACUUM`` refuses a transaction: it runs on a connection of its own, in autocommit."""
+def settle_after_bulk_load(engine, tables) -> None:
+    """After a bulk load into ``tables`` has been committed, on PostgreSQL: ``VACUUM (ANALYZE)`` of
+    those tables, what autovacuum would do by itself within minutes of so many inserts (the
+    visibility map set, which lets counts and lists read an index alone; hint bits written;
+    statistics). Done at once, the data is in the state a database that has lived with it is in,
+    and autovacuum has nothing left to do in the minutes after. Nothing on SQLite (its statistics
+    come with the load: :func:`refresh_statistics`).
+
+    ``VACUUM`` refuses a transaction: it runs on a connection of its own, in autocommit, and skips
+    a table another transaction holds a conflicting lock on (``SKIP_LOCKED``) rather than wait for
+    it: the tests load inside a transaction that may have changed a table's definition, and would
+    wait for themselves."""
     if engine.dialect.name != "postgresql":
         return
+    preparer = engine.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(table) for table in sorted(tables))
+    if not names:
+        return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM (ANALYZE)")
+        connection.exec_driver_sql(f"VACUUM (ANALYZE, SKIP_LOCKED) {names}")
 
 
 class LineNet(sa.sql.functions.FunctionElement):

@@ -131,7 +131,7 @@ def prepare(url: str, scale: float) -> str:
         upgrade()
         summary = seed(scale)
         db.session.commit()
-        settle_after_bulk_load(db.engine)
+        settle_after_bulk_load(db.engine, summary.counts)
         db.engine.dispose()
     return summary.line()
 

@@ -25,5 +25,5 @@ def seed_command(scale: float, seed_value: int) -> None:
 
     summary = seed(scale, seed_value=seed_value)
     db.session.commit()
-    settle_after_bulk_load(db.engine)
+    settle_after_bulk_load(db.engine, summary.counts)
     click.echo(f"Jeu de données (échelle {scale}) : {summary.line()}")
