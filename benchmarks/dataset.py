@@ -474,6 +474,7 @@ def seed(
                 "total_net": totals.net,
                 "total_vat": totals.vat,
                 "total_gross": totals.gross,
+                "frozen_client_name": client["name"],
                 "snapshot": {
                     "client": {k: client[k] for k in ("name", "siret", "address", "postal_code", "commune")},
                     "event": {"id": event_id, "title": f"#{event_id}"},

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Money, Quantity, Rate, UTCDateTime, enum_column, utcnow
 from app.extensions import db
@@ -122,9 +122,9 @@ class Quote(db.Model):
     #: instead of issuing another one (double click, two tabs, a retried request).
     issue_token: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, unique=True)
 
-    #: The client's name frozen in the snapshot, read in SQL by lists (``list_options``) so that
-    #: they never load the snapshot itself; ``None`` when not asked for.
-    frozen_client_name: Mapped[str | None] = query_expression()
+    #: The client's name as frozen in the snapshot, written with it at issue in a column of its own:
+    #: lists read it without the snapshot (whose JSON they parsed for it, 1.4 ms a page of 25).
+    frozen_client_name: Mapped[str | None] = mapped_column("client_name", sa.String(200), nullable=True)
 
     event = relationship("Event")
     lines = relationship("QuoteLine", back_populates="quote", order_by="QuoteLine.position", cascade="all")
@@ -239,15 +239,14 @@ LISTED_COLUMNS = (
 
 def list_options():
     """Loader options for lists of quotes, whose statement joins ``Quote.event``: only the columns
-    a list prints are loaded (never the snapshot JSON nor the PDF), the frozen client name is read
-    from the snapshot in SQL, and each quote's event comes from the join with its title alone (its
-    client is not joined)."""
-    from sqlalchemy.orm import contains_eager, lazyload, load_only, with_expression
+    a list prints are loaded (never the snapshot JSON nor the PDF), the frozen client name among
+    them, and each quote's event comes from the join with its title alone (its client is not
+    joined)."""
+    from sqlalchemy.orm import contains_eager, lazyload, load_only
 
     from offers.models.event import Event
 
     return (
-        load_only(*LISTED_COLUMNS),
-        with_expression(Quote.frozen_client_name, Quote.snapshot[("client", "name")].as_string()),
+        load_only(*LISTED_COLUMNS, Quote.frozen_client_name),
         contains_eager(Quote.event).load_only(Event.title).options(lazyload(Event.client)),
     )

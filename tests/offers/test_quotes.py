@@ -235,6 +235,30 @@ def test_the_event_page_lists_the_versions_without_reading_their_snapshots(clien
     assert "snapshot" not in columns and "pdf" not in columns
 
 
+def test_the_quotes_list_prints_the_client_name_frozen_at_issue_without_the_snapshot(
+    client, coordinator, ready
+):
+    """The list prints the client's name as the version froze it (renamed since: the old name),
+    from a column written with the snapshot at issue: the list reads no snapshot."""
+    event, _lots, _orgs = ready
+    issue(client, event)
+    quote = latest(event)
+    frozen, number = quote.snapshot["client"]["name"], quote.number
+    assert quote.frozen_client_name == frozen
+    event.client.name = "Nom changé depuis"
+    db.session.commit()
+    db.session.expunge_all()
+    with results_read() as read:
+        page = text(client.get("/devis"))
+    row = re.search(rf"<tr><td><a [^>]*>{re.escape(number)} v1</a>.*?</tr>", page, re.S)
+    assert row is not None and f"<td>{frozen}</td>" in row.group(0)
+    assert "Nom changé depuis" not in row.group(0)  # (the client filter's choices say it)
+    # The rows come from a statement that reads the name's column, not the snapshot's JSON.
+    listings = [statement for statement, names in read if "client_name" in names]
+    assert listings and not [statement for statement in listings if "snapshot" in statement]
+    assert "snapshot" not in [column for _statement, names in read for column in names]
+
+
 def test_a_quoted_events_page_reads_no_snapshot_for_its_moves(client, coordinator, ready):
     event, _lots, _orgs = ready
     issue(client, event)

@@ -247,6 +247,7 @@ def issue_quote(
         number, version = next_number("coordinator", identity.quote_prefix, today.year), 1
 
     lots = pricing.open_lots(event)
+    snapshot = _snapshot(event, identity, lots, context)
     quote = Quote(
         event_id=event.id,
         number=number,
@@ -254,7 +255,8 @@ def issue_quote(
         status=QuoteStatus.DRAFT,
         issue_date=today,
         valid_until=today + timedelta(days=validity_days),
-        snapshot=_snapshot(event, identity, lots, context),
+        snapshot=snapshot,
+        frozen_client_name=snapshot["client"]["name"],
         show_actor_cards=show_actor_cards,
         show_breakdown=show_breakdown,
         total_net=ZERO,
