@@ -428,24 +428,24 @@ def state_page(
     total, ids = cached("invoices.state_page", compute, keep_as, wanted, today, page, per_page)
     if computed:
         return total, computed[0]
-    documents = {
+    documents = _by_id(ids, options)
+    numbers = settled_figures([documents[i] for i in ids if i in documents])
+    return total, [(documents[i], numbers[i]) for i in ids if i in documents]
+
+
+def _by_id(ids, options) -> dict[int, Invoice]:
+    """The documents ``ids``, loaded with the loader ``options``, by id."""
+    return {
         invoice.id: invoice
         for invoice in db.session.scalars(sa.select(Invoice).where(Invoice.id.in_(ids)).options(*options))
     }
-    numbers = settled_figures([documents[i] for i in ids if i in documents])
-    return total, [(documents[i], numbers[i]) for i in ids if i in documents]
 
 
 def _state_page(query, wanted: str, today: date, page: int, per_page: int, options):
     if wanted not in EXACT_IN_SQL:
         found = in_state(query, wanted, today)
         on_page = found[(page - 1) * per_page : page * per_page]
-        loaded = {
-            invoice.id: invoice
-            for invoice in db.session.scalars(
-                sa.select(Invoice).where(Invoice.id.in_([i for i, _f in on_page])).options(*options)
-            )
-        }
+        loaded = _by_id([i for i, _f in on_page], options)
         return len(found), [(loaded[i], f) for i, f in on_page]
     condition, credited = _exactly_in_state_bound(wanted)
     on_today = {"today": today}

@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cache
 
 import sqlalchemy as sa
-from sqlalchemy.orm import defaultload, defer, joinedload, lazyload
+from sqlalchemy.orm import defaultload, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import N_, record
@@ -668,7 +668,7 @@ def _attach(lots: list[Lot], assignments: sa.Select, lines: sa.Select, params: d
         organisations.update(
             (organisation.id, organisation)
             for organisation in db.session.scalars(
-                sa.select(Organisation).where(Organisation.id.in_(missing)).options(defer(Organisation.logo))
+                sa.select(Organisation).where(Organisation.id.in_(missing))
             )
         )
     for line in read_lines:

@@ -170,6 +170,23 @@ def _commit(app, statement: str) -> None:
         db.session.remove()
 
 
+def _pay_one_euro(treasurer, invoice_id: int, reference: str) -> None:
+    """Record a payment of 1 € on the invoice through the web, as the treasurer does."""
+    page = treasurer.get(f"/factures/{invoice_id}").get_data(as_text=True)
+    response = treasurer.post(
+        f"/factures/{invoice_id}/paiements",
+        data={
+            "csrf_token": csrf_token(page),
+            "received_on": _today().isoformat(),
+            "amount": "1,00",
+            "method": "transfer",
+            "reference": reference,
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert "Paiement enregistré" in treasurer.get(response.location).get_data(as_text=True)
+
+
 def test_figures_are_computed_once_per_change_of_the_data(committed_app):
     from benchmarks.dataset import PASSWORD
     from benchmarks.pages import logins
@@ -200,19 +217,7 @@ def test_figures_are_computed_once_per_change_of_the_data(committed_app):
         )
         db.session.remove()
     assert invoice_id is not None
-    page = treasurer.get(f"/factures/{invoice_id}").get_data(as_text=True)
-    response = treasurer.post(
-        f"/factures/{invoice_id}/paiements",
-        data={
-            "csrf_token": csrf_token(page),
-            "received_on": _today().isoformat(),
-            "amount": "1,00",
-            "method": "transfer",
-            "reference": "figures",
-        },
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    assert "Paiement enregistré" in treasurer.get(response.location).get_data(as_text=True)
+    _pay_one_euro(treasurer, invoice_id, "figures")
     after, count = _view(app, treasurer, url)
     assert count == cold
     assert after != first
@@ -359,19 +364,7 @@ def test_the_invoices_filtered_on_a_state_are_kept_by_id_until_the_data_changes(
     first_row = re.search(r'id="facture-(\d+)"><td><a [^>]*>([^<]+)</a>', before)
     assert first_row is not None, before[:2000]
     late_id, number = int(first_row.group(1)), first_row.group(2)
-    page = treasurer.get(f"/factures/{late_id}").get_data(as_text=True)
-    response = treasurer.post(
-        f"/factures/{late_id}/paiements",
-        data={
-            "csrf_token": csrf_token(page),
-            "received_on": _today().isoformat(),
-            "amount": "1,00",
-            "method": "transfer",
-            "reference": "retard",
-        },
-    )
-    assert response.status_code == 302
-    assert "Paiement enregistré" in treasurer.get(response.location).get_data(as_text=True)
+    _pay_one_euro(treasurer, late_id, "retard")
     with count_statements() as statements:
         after = _page(treasurer.get(url))
     assert len(selecting(statements)) == 1
