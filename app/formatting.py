@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import (
     format_currency,
     format_decimal,
@@ -175,15 +176,37 @@ def _date_long(day: date, language: str) -> str:
 
 
 def datetime_short(value) -> str:
+    """A moment with its time, in Paris wall time (``15 avr. 2011 08:00``, ``1er janv. 2027 00:30``)."""
     if value is None:
         return ""
+    if isinstance(value, datetime) and value.tzinfo:
+        return _moment(value, _DATETIME, _locale())
     return format_datetime(value, _pattern(_DATETIME_PATTERNS, _local(value).day))
 
 
 def time_short(value) -> str:
+    """A moment's time in Paris wall time (``08:00``)."""
     if value is None:
         return ""
+    if isinstance(value, datetime) and value.tzinfo:
+        return _moment(value, _TIME, _locale())
     return format_datetime(value, "HH:mm")
+
+
+_DATETIME, _TIME = "datetime", "time"
+
+
+@lru_cache(maxsize=4096)
+def _moment(moment: datetime, kind: str, language: str) -> str:
+    """An aware moment as Flask-Babel's ``format_datetime`` writes it in Paris wall time, formatted
+    once (as :func:`_date_long`): a page prints its event's and lots' few moments on every view, and
+    Babel's formatting was a few percent of an event page. Equal instants are one key (an aware
+    datetime hashes as its UTC instant), and the text depends on nothing else."""
+    from app.dates import LOCAL_TZ
+
+    local = moment.astimezone(LOCAL_TZ)
+    pattern = _pattern(_DATETIME_PATTERNS, local.day, language) if kind == _DATETIME else "HH:mm"
+    return babel_format_datetime(local, pattern, tzinfo=LOCAL_TZ, locale=_babel_locale(language))
 
 
 def date_span(starts, ends) -> str:

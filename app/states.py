@@ -93,8 +93,16 @@ class StateMachine:
         return self.refusal_for(obj, self.coerce(target)) is None
 
     def moves(self, obj) -> list:
-        """The statuses ``obj`` may move to now, guards included, in the enum's order."""
-        return [state for state in self.states if self.refusal_for(obj, state) is None]
+        """The statuses ``obj`` may move to now, guards included, in the enum's order: those
+        :meth:`refusal_for` has no refusal for, asked without writing the refusals it would give
+        (each a translated sentence; an event page asks this of every status)."""
+        before = obj.status
+        return [
+            state
+            for state in self.states
+            if self.allows(before, state)
+            and not any(guard.check(obj) for guard in self.guards.get(state, ()))
+        ]
 
     def coerce(self, target):
         try:

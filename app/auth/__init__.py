@@ -7,6 +7,7 @@ from functools import cache
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from app.auth.roles import (
     COORDINATION,
@@ -91,20 +92,36 @@ def init_login(app, login_manager) -> None:
         return user
 
 
+def _user_options() -> tuple:
+    """The user's organisation and client come with the user (joined), their id and name only: no
+    page reads more of them through the logged-in user, and the layout's query of every request
+    then brings 4 of their 44 columns. Any other column is read when first asked (one query)."""
+    from app.models import Client, Organisation
+
+    return (
+        joinedload(User.organisation).load_only(Organisation.id, Organisation.name),
+        joinedload(User.client).load_only(Client.id, Client.name),
+    )
+
+
 @cache
 def _user_with_demo_flag() -> sa.Select:
     """The statement of :func:`_load_user`, built once: SQLAlchemy then reuses its cache key instead
     of walking a new statement on every request (about 0.2 ms of each page)."""
     from app import demo_loaded_column
 
-    return sa.select(User, demo_loaded_column()).where(User.id == sa.bindparam("user_id"))
+    return (
+        sa.select(User, demo_loaded_column())
+        .where(User.id == sa.bindparam("user_id"))
+        .options(*_user_options())
+    )
 
 
 def _load_user(user_id: int) -> User | None:
     """The user by id; when the layout shows the demo banner, the statement also says whether the
     demo is loaded (every page asks: one query fewer)."""
     if not current_app.config.get("DEMO_BANNER"):
-        return db.session.get(User, user_id)
+        return db.session.get(User, user_id, options=_user_options())
     from app import remember_demo_loaded
 
     row = db.session.execute(_user_with_demo_flag(), {"user_id": user_id}).first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from datetime import timedelta
 
 import pytest
@@ -458,3 +459,35 @@ def test_french_by_default_and_english_on_request(client):
     html = client.get("/connexion").get_data(as_text=True)
     assert '<html lang="en">' in html
     assert "Log in" in html
+
+
+@pytest.mark.parametrize(
+    ("role", "page", "kind", "table"),
+    [
+        ("actor", "/portail/lots", "organisation", "organisations"),
+        ("client", "/mes-devis", "client", "clients"),
+    ],
+)
+def test_the_logged_in_users_organisation_or_client_comes_with_its_name_alone(
+    auth, client, make_user, role, page, kind, table
+):
+    """Every request reads the logged-in user with its organisation or client joined: their id and
+    name only (what pages show of them), not their 44 columns; the page still shows the name."""
+    from tests.conftest import results_read
+
+    user = make_user(role)
+    name = getattr(user, kind).name
+    assert auth.login(user.email).status_code == 302
+    db.session.expunge_all()  # the request reads the user from the database, as a new one does
+    with results_read() as read:
+        response = client.get(page)
+    assert response.status_code == 200
+    assert name in text(response)
+    user_reads = [statement for statement, _columns in read if "users.password_hash" in statement]
+    assert len(user_reads) == 1
+    columns = user_reads[0].rsplit("FROM users", 1)[0]
+    joined = set(re.findall(rf"\b{table}_1\.(\w+)", columns))
+    assert joined == {"id", "name"}
+    assert not [statement for statement, _columns in read if f"FROM {table} " in statement], (
+        "the name is read with the user, not afterwards"
+    )

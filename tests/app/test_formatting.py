@@ -293,3 +293,37 @@ def test_python_gettext_says_what_flask_babel_says(app, string, variables):
                 assert current_language() == language
     with app.app_context():  # outside a request
         assert gettext(string, **variables) == flask_babel.gettext(string, **variables)
+
+
+@given(
+    moment=st.datetimes(
+        # Flask-Babel's zone (pytz) knows no summer time past 2037: it would be the one wrong.
+        min_value=datetime(1990, 1, 1),  # noqa: DTZ001 - Hypothesis bounds are naive; zones drawn apart
+        max_value=datetime(2037, 10, 1),  # noqa: DTZ001
+        timezones=st.timezones(),
+    ),
+    language=st.sampled_from(["fr", "en"]),
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_moment_reads_as_flask_babel_writes_it_in_paris_time_in_each_language(app, moment, language):
+    """datetime_short and time_short format each moment once per language: what they keep is
+    Flask-Babel's text (Paris wall time, the first of a month an ordinal in French) for that
+    language, whatever zone the moment was given in, never the other language's."""
+    from flask_babel import format_datetime
+
+    from app.dates import LOCAL_TZ
+    from app.formatting import time_short
+
+    day = moment.astimezone(LOCAL_TZ).day
+    pattern = {"fr": "d MMM y HH:mm", "en": "MMM d, y, HH:mm"}[language]
+    if language == "fr" and day == 1:
+        pattern = "d'er' MMM y HH:mm"
+    with app.test_request_context():
+        for kept in ("fr", "en"):
+            with force_locale(kept):
+                datetime_short(moment)  # both languages' texts are kept
+                time_short(moment)
+        with force_locale(language):
+            assert datetime_short(moment) == format_datetime(moment, pattern)
+            assert datetime_short(moment.astimezone(UTC)) == format_datetime(moment, pattern)
+            assert time_short(moment) == format_datetime(moment, "HH:mm")

@@ -374,6 +374,30 @@ def test_each_table_says_exactly_the_expected_moves(name):
         assert machine.allows(before, after) == (after in EXPECTED[name][before]), (before, after)
 
 
+@pytest.mark.parametrize("name", list(MACHINES))
+def test_the_moves_offered_are_those_without_a_refusal_guards_included(name):
+    """``moves`` (what pages offer) says, for every status and every answer of the guards, exactly
+    the targets ``refusal_for`` (what a move checks) has no refusal for."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from app.states import Guard
+
+    machine: StateMachine = MACHINES[name]
+    targets = list(machine.states)
+    # Guards of the test's own (the machine's read a real object): a target in ``blocked`` is refused.
+    guarded = replace(
+        machine,
+        guards={t: (Guard(lambda obj, t=t: "refusé" if t in obj.blocked else None),) for t in targets},
+    )
+    for blocked in ([], targets[::2], targets):
+        for before in machine.states:
+            obj = SimpleNamespace(status=before, blocked=blocked)
+            expected = [t for t in targets if guarded.refusal_for(obj, t) is None]
+            assert guarded.moves(obj) == expected, (before, blocked)
+    assert any(guarded.moves(SimpleNamespace(status=s, blocked=[])) for s in targets)
+
+
 def _quote(event, status, version=1) -> Quote:
     quote = Quote(
         event_id=event.id,
