@@ -633,14 +633,29 @@ def duplicate_event(
 # nested selectinload() options the same four queries took about 12 % more of the event page's time.
 
 
+#: What the event and lot pages read of an actor's organisation: its name and link, whether it
+#: can be invited (active, email), its QPV mention, and the VAT regime its lines are priced under.
+#: Its 20 other columns (address, bank details, description…) stay in the database; one read later
+#: in the request is loaded then (one query).
+ACTOR_COLUMNS = (
+    Organisation.id,
+    Organisation.name,
+    Organisation.vat_regime,
+    Organisation.active,
+    Organisation.email,
+    Organisation.qpv,
+    Organisation.qpv_name,
+)
+
+
 def _actors_and_lines(of_lots) -> tuple[sa.Select, sa.Select]:
-    """The statements of the actors, with their organisation joined without its logo, and of the
-    lines whose lot id ``of_lots(column)`` keeps, in their relationships' order (ties broken by id).
-    The lines come without their organisation: :func:`_attach` hands each line its seller."""
+    """The statements of the actors, with their organisation joined (:data:`ACTOR_COLUMNS`), and
+    of the lines whose lot id ``of_lots(column)`` keeps, in their relationships' order (ties broken
+    by id). The lines come without their organisation: :func:`_attach` hands each line its seller."""
     return (
         sa.select(Assignment)
         .where(of_lots(Assignment.lot_id))
-        .options(defaultload(Assignment.organisation).defer(Organisation.logo))
+        .options(defaultload(Assignment.organisation).load_only(*ACTOR_COLUMNS))
         .order_by(Assignment.id),
         sa.select(Line)
         .where(of_lots(Line.lot_id))

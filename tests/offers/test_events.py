@@ -864,6 +864,36 @@ def test_the_lines_sellers_come_with_the_actors_and_a_former_actor_costs_one_que
     assert "Ancienne Coop 300,00" in breakdown
 
 
+def test_the_actors_organisations_come_with_what_the_pages_show_and_price_with(
+    client, coordinator, make_event, make_category, make_organisation, make_client
+):
+    """The event and lot pages read of each actor's organisation its columns in
+    ``ACTOR_COLUMNS`` (name, invitation, QPV, VAT regime), not its address or bank details, and
+    read none of it again later in the request."""
+    from offers.services.events import ACTOR_COLUMNS
+    from tests.conftest import results_read
+
+    staffed = staffed_event(make_event, make_category, make_organisation, make_client(), 2)
+    db.session.commit()
+    event_id, lot_id = staffed.id, staffed.lots[0].id
+    names = {a.organisation.name for lot in staffed.lots for a in lot.assignments}
+    for url in (f"/evenements/{event_id}", f"/lots/{lot_id}"):
+        client.get(url)
+        db.session.expunge_all()
+        with results_read() as read:
+            page = client.get(url)
+        assert page.status_code == 200
+        actors = [s for s, _columns in read if re.search(r"^SELECT\b.*\bFROM assignments\b", s, re.S)]
+        assert len(actors) == 1
+        selected = set(re.findall(r"\borganisations_1\.(\w+)", actors[0].split("FROM assignments")[0]))
+        assert selected == {column.key for column in ACTOR_COLUMNS}
+        assert not [
+            s for s, _columns in read if re.search(r"FROM organisations\s+WHERE organisations\.id\b", s)
+        ]
+        shown = text(page)
+        assert any(name in shown for name in names)
+
+
 def test_event_page_and_list_keep_a_constant_query_count(
     client, coordinator, make_event, make_category, make_organisation, make_client
 ):
