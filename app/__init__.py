@@ -82,6 +82,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     init_login(app, login_manager)
 
+    from app.templating import use_template_context
+
+    use_template_context(app)
+
     from app.formatting import register_filters
 
     register_filters(app)
