@@ -70,6 +70,13 @@ class LocalDateTimeField(DateTimeLocalField):
         return ""
 
 
+#: Digits before the decimal point of the largest amount stored (``app.db.Money``, ``(14, 2)``): a
+#: typed value needing more is refused as too large before anything computes with it (an amount of
+#: 10²⁶ € went past Python's decimal precision when a message wrote it). Fields bound lower say so
+#: with their own limits.
+WHOLE_DIGITS = 12
+
+
 class DecimalTextField(StringField):
     """A decimal typed with a comma or a dot (``7,5``, ``1 234,56``), at most ``places`` decimals.
 
@@ -96,6 +103,10 @@ class DecimalTextField(StringField):
         value = parse_plain_decimal(text)  # ASCII digits only: no 1E2, 1_000, ١٢ nor Infinity
         if value.as_tuple().exponent < -self.places:
             raise ValueError(_("Au plus %(n)s décimales.", n=self.places))
+        if value.adjusted() >= WHOLE_DIGITS:
+            raise ValueError(
+                _("Nombre trop grand : au plus %(n)s chiffres avant la virgule.", n=WHOLE_DIGITS)
+            )
         if self.minimum is not None and value < self.minimum:
             raise ValueError(_("La valeur doit être au moins %(min)s.", min=_plain(self.minimum)))
         if self.maximum is not None and value > self.maximum:

@@ -417,3 +417,20 @@ def test_the_money_page_offers_invoicing_only_until_the_quote_is_invoiced(client
     service.issue_credit_note(invoice, treasurer, reason="Annule et remplace")
     db.session.commit()
     assert "Émettre la facture" in client.get(url).get_data(as_text=True)
+
+
+def test_a_credit_note_of_an_absurd_amount_is_refused_with_a_message(client, auth, accepted, treasurer):
+    """Fuzz finding: 10²⁶ € typed as a credit note's amount was a 500 (the refusal's message could
+    not write the amount). Refused by the form, in French, and nothing is issued."""
+    invoice = service.issue_final(accepted, treasurer, today=date(2026, 4, 18))
+    db.session.commit()
+    auth.login(treasurer.email)
+    page = client.get(f"/factures/{invoice.id}").get_data(as_text=True)
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Invoice))
+    response = client.post(
+        f"/factures/{invoice.id}/avoir",
+        data={"amount": "100000000000000000000000000", "reason": "Erreur", "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 400
+    assert "Nombre trop grand : au plus 12 chiffres avant la virgule." in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == before
