@@ -118,11 +118,13 @@ def invoice_list():
         defer(Invoice.vat_groups),
         defer(Invoice.references),
     )
-    # What the list is filtered on, and nothing else, names the query (``keep_as`` below).
+    # What the list is filtered on, and nothing else, names the query (``keep_as`` below). A choice
+    # made of blanks passes the form (WTForms' Optional reads it as empty): it is "all".
+    client = (filters.client.data or "").strip() if not filters.client.errors else ""
     named = (
         filters.date_from.data if not filters.date_from.errors else None,
         filters.date_to.data if not filters.date_to.errors else None,
-        int(filters.client.data) if filters.client.data and not filters.client.errors else None,
+        int(client) if client else None,
     )
     date_from, date_to, client_id = named
     if date_from:
@@ -131,7 +133,7 @@ def invoice_list():
         query = query.where(Invoice.issue_date <= date_to)
     if client_id:
         query = query.where(Invoice.client_id == client_id)
-    wanted = filters.state.data if not filters.state.errors else ""
+    wanted = (filters.state.data or "").strip() if not filters.state.errors else ""
     today = datetime.now(LOCAL_TZ).date()
     if wanted:
         # States are derived (payments, credit notes, due date): computed on the documents that

@@ -350,6 +350,21 @@ def test_the_list_filters_by_derived_state(client, auth, accepted, treasurer):
     assert client.get("/factures?page=99999999999999999999").status_code == 400
 
 
+@pytest.mark.parametrize("query", ["state=%0D", "state=%20%20", "client=%20", "client=%09&state=%0D%0A"])
+def test_a_blank_filter_lists_everything(client, auth, accepted, treasurer, query):
+    """Fuzz finding: a state or client made of blanks passed the form (WTForms' Optional reads it
+    as empty) and was then used as a state (KeyError) or an id (ValueError): a 500. Blank is
+    "all", as the events and quotes lists read it."""
+    service.issue_deposit(accepted, treasurer, percent=D("10"), today=date(2026, 3, 10))
+    service.issue_final(accepted, treasurer, today=date(2026, 3, 12))
+    db.session.commit()
+    auth.login(treasurer.email)
+    response = client.get(f"/factures?{query}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "FAC-2026-0001" in page and "FAC-2026-0002" in page
+
+
 # --- Factur-X ------------------------------------------------------------------------------------
 
 
