@@ -175,6 +175,10 @@ def _date_long(day: date, language: str) -> str:
     return babel_format_date(day, _pattern(_DATE_PATTERNS, day.day, language), locale=_babel_locale(language))
 
 
+#: The two kinds of :func:`_moment`.
+_DATETIME, _TIME = "datetime", "time"
+
+
 def datetime_short(value) -> str:
     """A moment with its time, in Paris wall time (``15 avr. 2011 08:00``, ``1er janv. 2027 00:30``)."""
     if value is None:
@@ -191,9 +195,6 @@ def time_short(value) -> str:
     if isinstance(value, datetime) and value.tzinfo:
         return _moment(value, _TIME, _locale())
     return format_datetime(value, "HH:mm")
-
-
-_DATETIME, _TIME = "datetime", "time"
 
 
 @lru_cache(maxsize=4096)

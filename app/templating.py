@@ -63,13 +63,11 @@ def _pass_arg(obj):
 class TemplateContext(Context):
     def call(__self, __obj, *args, **kwargs):
         pass_arg = _pass_arg(__obj)
-        if pass_arg is None:
-            pass
-        elif pass_arg is _PassArg.eval_context:
+        if pass_arg is _PassArg.eval_context:
             args = (__self.eval_ctx, *args)
         elif pass_arg is _PassArg.environment:
             args = (__self.environment, *args)
-        else:  # the whole context (derived for loops and blocks), or not read here
+        elif pass_arg is not None:  # the whole context (derived for loops and blocks), or not read here
             return Context.call(__self, __obj, *args, **kwargs)
         if kwargs:
             kwargs.pop("_block_vars", None)

@@ -92,10 +92,11 @@ def init_login(app, login_manager) -> None:
         return user
 
 
+@cache
 def _user_options() -> tuple:
     """The user's organisation and client come with the user (joined), their id and name only: no
     page reads more of them through the logged-in user, and the layout's query of every request
-    then brings 4 of their 44 columns. Any other column is read when first asked (one query)."""
+    then brings 4 of their 44 columns. Any other column is read when first asked (one query). Built once, as the statement."""
     from app.models import Client, Organisation
 
     return (

@@ -798,13 +798,20 @@ def staffed_event(make_event, make_category, make_organisation, buyer, lots: int
     return event
 
 
-def measure(client, url: str) -> int:
-    client.get(url)  # warm up (first savepoint, caches)
-    db.session.expunge_all()  # a fresh request loads everything from the database
-    with count_statements() as statements:
+def viewed_afresh(client, url: str, recording):
+    """``(response, recorded)``: ``url`` viewed once to warm up (first savepoint, caches), then
+    again with nothing in the session (a fresh request loads everything from the database), inside
+    ``recording()`` (:func:`count_statements`, ``results_read``); the view must answer 200."""
+    client.get(url)
+    db.session.expunge_all()
+    with recording() as recorded:
         response = client.get(url)
     assert response.status_code == 200
-    return len(statements)
+    return response, recorded
+
+
+def measure(client, url: str) -> int:
+    return len(viewed_afresh(client, url, count_statements)[1])
 
 
 def test_the_statement_counter_counts(app):
@@ -825,11 +832,7 @@ def test_the_event_and_lot_pages_read_the_coordinators_identity_with_their_first
     db.session.commit()
     lot_id = event.lots[0].id
     for url in (f"/evenements/{event.id}", f"/lots/{lot_id}"):
-        client.get(url)
-        db.session.expunge_all()
-        with count_statements() as statements:
-            page = client.get(url)
-        assert page.status_code == 200
+        _page, statements = viewed_afresh(client, url, count_statements)
         own = [s for s in statements if re.search(r"^SELECT\b.*\bFROM coordinator_identity\b", s, re.S)]
         assert own == [], url
     # the prices did use it: the fee is sold by the coordinator, named on the event page
@@ -878,11 +881,7 @@ def test_the_actors_organisations_come_with_what_the_pages_show_and_price_with(
     event_id, lot_id = staffed.id, staffed.lots[0].id
     names = {a.organisation.name for lot in staffed.lots for a in lot.assignments}
     for url in (f"/evenements/{event_id}", f"/lots/{lot_id}"):
-        client.get(url)
-        db.session.expunge_all()
-        with results_read() as read:
-            page = client.get(url)
-        assert page.status_code == 200
+        page, read = viewed_afresh(client, url, results_read)
         actors = [s for s, _columns in read if re.search(r"^SELECT\b.*\bFROM assignments\b", s, re.S)]
         assert len(actors) == 1
         selected = set(re.findall(r"\borganisations_1\.(\w+)", actors[0].split("FROM assignments")[0]))
