@@ -87,7 +87,7 @@ def test_the_seed_command_loads_the_dataset(app, runner):
 #: data, so nothing is taken from the figures' cache).
 COMMON = {
     "events": 5,
-    "event_dashboard": 6,
+    "event_dashboard": 5,
     "lot_to_staff": 10,
     "directory": 6,
     "quotes": 6,
