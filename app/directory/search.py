@@ -1,7 +1,8 @@
 """The directory list's query: filters, a whitelist of sort keys, pagination.
 
 The page costs the same number of queries whatever the number of cards shown: one count, one page of
-organisations (logos deferred), one ``selectinload`` of their categories, plus the filter choices.
+organisations with the columns the list shows and their categories' ids, plus the filter choices
+(every category among them: each card is handed its own, no query per card nor for their links).
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
-from sqlalchemy.orm import defer, selectinload
+from sqlalchemy.orm import load_only, with_expression
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.directory.validation import qpv_names
 from app.extensions import db
-from app.models import Category, LegalForm, Organisation, VatRegime
+from app.models import Category, LegalForm, Organisation, VatRegime, organisation_categories
 from app.parsing import page_number
 
 PER_PAGE_CHOICES = (25, 50, 100)
@@ -121,10 +123,36 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+#: What the list shows of an organisation (and its card's link): the rest of its row stays in the
+#: database (its description, address, bank details, logo…).
+LISTED_COLUMNS = (
+    Organisation.id,
+    Organisation.name,
+    Organisation.active,
+    Organisation.commune,
+    Organisation.postal_code,
+    Organisation.qpv,
+    Organisation.qpv_name,
+    Organisation.legal_form,
+    Organisation.vat_regime,
+    Organisation.updated_at,
+)
+
+#: An organisation's categories' ids, joined in one text (``"3,7"``) on its row: the list reads
+#: them with its page instead of a statement of their own.
+_CATEGORY_IDS = (
+    sa.select(sa.func.aggregate_strings(sa.cast(organisation_categories.c.category_id, sa.String), ","))
+    .where(organisation_categories.c.organisation_id == Organisation.id)
+    .correlate(Organisation)
+    .scalar_subquery()
+)
+
+
 def directory_select(query: DirectoryQuery) -> sa.Select:
-    """Organisations matching the filters, sorted; categories preloaded, logos left in the database."""
+    """Organisations matching the filters, sorted: the columns the list shows and their categories'
+    ids (:data:`LISTED_COLUMNS`; :func:`hand_categories` turns the ids into categories)."""
     statement = sa.select(Organisation).options(
-        selectinload(Organisation.categories), defer(Organisation.logo)
+        load_only(*LISTED_COLUMNS), with_expression(Organisation.category_ids, _CATEGORY_IDS)
     )
     if query.q:
         pattern = f"%{_escape_like(query.q)}%"
@@ -159,11 +187,26 @@ def directory_select(query: DirectoryQuery) -> sa.Select:
     return statement.order_by(*columns, sa.func.lower(Organisation.name), Organisation.id)
 
 
-def search_directory(query: DirectoryQuery):
-    """One page of the directory (``flask_sqlalchemy.pagination.Pagination``)."""
-    return db.paginate(
+def search_directory(query: DirectoryQuery, categories: list[Category]):
+    """One page of the directory (``flask_sqlalchemy.pagination.Pagination``), each organisation
+    with its categories taken from ``categories`` (every category: :func:`filter_choices` reads
+    them for the form)."""
+    page = db.paginate(
         directory_select(query), page=query.page, per_page=query.per_page, error_out=False, count=True
     )
+    hand_categories(page.items, categories)
+    return page
+
+
+def hand_categories(organisations, categories: list[Category]) -> None:
+    """Set each organisation's categories, as loaded from the database, from the ids its row
+    brought (``category_ids``) and ``categories`` (every category), in the relationship's order."""
+    by_id = {category.id: category for category in categories}
+    for organisation in organisations:
+        ids = organisation.category_ids
+        own = [by_id[int(i)] for i in ids.split(",")] if ids else []
+        own.sort(key=lambda category: (category.position, category.id))
+        set_committed_value(organisation, "categories", own)
 
 
 def filter_choices() -> dict:

@@ -90,12 +90,13 @@ def _saved(organisation: Organisation, message: str) -> None:
 @permission_required(can_view_directory)
 def organisation_list():
     query = DirectoryQuery.from_args(request.args)
-    page = search_directory(query)
+    choices = filter_choices()
+    page = search_directory(query, choices["categories"])
     return render_template(
         "app/directory/organisation_list.html",
         page=page,
         query=query,
-        choices=filter_choices(),
+        choices=choices,
         can_edit=can_edit_directory(current_user),
         territory_warning=territory_warning,
     )

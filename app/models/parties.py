@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from app.db import Rate, UTCDateTime, enum_column, utcnow
 from app.extensions import db
@@ -110,6 +110,9 @@ class Organisation(PartyFields, db.Model):
     version_id: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
 
     categories = relationship("Category", secondary=organisation_categories, order_by="Category.position")
+    #: Its categories' ids as text (``"3,7"``), when a list's query asked for them with its rows
+    #: (``with_expression``, see app.directory.search): ``None`` otherwise.
+    category_ids: Mapped[str | None] = query_expression()
 
     __mapper_args__ = {"version_id_col": version_id}
 

@@ -734,6 +734,36 @@ def test_pagination(client, coordinator, make_card):
     assert len(names_on(client.get("/acteurs"))) == 30  # 50 per page by default
 
 
+def categories_on(response) -> dict[str, list[str]]:
+    """Each row's name and the categories it shows, in their order."""
+    rows = re.findall(r'<tr class="organisation-row">(.*?)</tr>', text(response), re.S)
+    return {
+        re.search(r'<a href="/acteurs/\d+">([^<]+)</a>', row).group(1): re.findall(
+            r'<span class="badge rounded-pill[^"]*">([^<]+)</span>', row
+        )
+        for row in rows
+    }
+
+
+def test_each_row_shows_its_own_categories_in_their_order(client, coordinator, make_card, make_category):
+    """The list reads each organisation's categories with its row (ids) and hands it those of the
+    categories read for the filter: every one of them, an inactive one too, in the categories'
+    order whatever the order they were given in; none for a card without any."""
+    # Made (ids) in the opposite of their order (positions).
+    later, sooner = make_category(name="Accueil", position=20), make_category(name="Bar", position=10)
+    retired = make_category(name="Vestiaire", position=5, active=False)
+    make_card(name="Alpha", categories=[later, sooner])
+    make_card(name="Bêta", categories=[later, retired])
+    make_card(name="Gamma", categories=[])
+    db.session.commit()
+    shown = categories_on(client.get("/acteurs"))
+    assert shown == {"Alpha": ["Bar", "Accueil"], "Bêta": ["Vestiaire", "Accueil"], "Gamma": []}
+    # Filtered on one category, a row still shows all of its own.
+    assert categories_on(client.get(f"/acteurs?category={retired.code}")) == {
+        "Bêta": ["Vestiaire", "Accueil"]
+    }
+
+
 # --- a constant number of queries ----------------------------------------------------------------
 
 

@@ -89,7 +89,7 @@ COMMON = {
     "events": 5,
     "event_dashboard": 5,
     "lot_to_staff": 10,
-    "directory": 6,
+    "directory": 5,
     "quotes": 6,
     "portal": 6,
     "client_quotes": 3,
