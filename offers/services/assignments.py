@@ -146,15 +146,24 @@ def organisations_with_accounts(organisation_ids) -> set[int]:
     return set(db.session.scalars(_with_accounts_statement(), {"organisation_ids": sorted(ids)}))
 
 
+def _is_actor_account():
+    """A user who can answer for its organisation: an active actor."""
+    return sa.and_(User.role == Role.ACTOR, User.active.is_(True))
+
+
+def has_account_sql(organisation_id) -> sa.Exists:
+    """Whether the organisation whose id is ``organisation_id`` (a column) has an active actor user,
+    in SQL: a page may read it with its actors (:func:`organisations_with_accounts`' rule)."""
+    return sa.exists().where(User.organisation_id == organisation_id, _is_actor_account())
+
+
 @cache
 def _with_accounts_statement() -> sa.Select:
-    """:func:`organisations_with_accounts`'s statement, built once (the lot page asks on each view)."""
+    """:func:`organisations_with_accounts`'s statement, built once."""
     return (
         sa.select(User.organisation_id)
         .where(
-            User.organisation_id.in_(sa.bindparam("organisation_ids", expanding=True)),
-            User.role == Role.ACTOR,
-            User.active.is_(True),
+            User.organisation_id.in_(sa.bindparam("organisation_ids", expanding=True)), _is_actor_account()
         )
         .distinct()
     )

@@ -739,12 +739,17 @@ def dashboard_event(event_id: int) -> Event | None:
 
 @cache
 def _lot_page_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
+    from offers.services.assignments import has_account_sql
+    from offers.services.lines import locked_sql
+
     lot_id = sa.bindparam("lot_id")
     return (
-        with_coordinator_identity(sa.select(Lot))
+        # With the lot: whether its event's lines are locked (a quote was sent).
+        with_coordinator_identity(sa.select(Lot, locked_sql(Lot.event_id)))
         .where(Lot.id == lot_id)
         .options(joinedload(Lot.event).joinedload(Event.client)),
-        sa.select(Assignment)
+        # With each actor: whether its organisation has an actor account (to be invited by link).
+        sa.select(Assignment, has_account_sql(Assignment.organisation_id))
         .where(Assignment.lot_id == lot_id)
         .options(_actor_options())
         .order_by(Assignment.id),
@@ -752,7 +757,18 @@ def _lot_page_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
     )
 
 
-def lot_page_lot(lot_id: int) -> Lot | None:
+@dataclass(frozen=True)
+class LotPage:
+    """What the lot's page reads in its three queries: the lot (with its event, client, category,
+    actors and lines), whether the event's lines are locked, and which of its actors' organisations
+    have an actor account."""
+
+    lot: Lot
+    lines_locked: bool
+    with_accounts: frozenset[int]
+
+
+def lot_page_lot(lot_id: int) -> LotPage | None:
     """One lot with its event and client, its category (and the coordinator's identity), its actors
     and its lines, in three queries (``None`` when there is no such lot): the lot's page loads
     nothing of the event's other lots."""
@@ -762,8 +778,10 @@ def lot_page_lot(lot_id: int) -> Lot | None:
     if row is None:
         return None
     lot = keeping_identity(row)
-    _attach([lot], db.session.execute(assignments, params).scalars(), lines, params)
-    return lot
+    actors = db.session.execute(assignments, params).all()
+    _attach([lot], (assignment for assignment, _has in actors), lines, params)
+    with_accounts = frozenset(assignment.organisation_id for assignment, has in actors if has)
+    return LotPage(lot, bool(row[1]), with_accounts)
 
 
 @dataclass(frozen=True)

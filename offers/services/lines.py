@@ -100,14 +100,16 @@ def lines_locked(event: Event) -> bool:
     return bool(db.session.scalar(_locked_statement(), {"event_id": event.id}))
 
 
+def locked_sql(event_id) -> sa.Exists:
+    """:func:`lines_locked` in SQL, for the event whose id is ``event_id`` (a column or a parameter):
+    a page may read it with its rows."""
+    return sa.exists().where(Quote.event_id == event_id, Quote.status.in_(LOCKING_QUOTE_STATUSES))
+
+
 @cache
 def _locked_statement() -> sa.Select:
-    """:func:`lines_locked`'s statement, built once (the event's pages ask on each view)."""
-    return sa.select(
-        sa.exists().where(
-            Quote.event_id == sa.bindparam("event_id"), Quote.status.in_(LOCKING_QUOTE_STATUSES)
-        )
-    )
+    """:func:`lines_locked`'s statement, built once."""
+    return sa.select(locked_sql(sa.bindparam("event_id")))
 
 
 def locked_event_ids(event_ids) -> set[int]:

@@ -91,6 +91,12 @@ def has_actor_account(lot: Lot, organisation_id: int) -> bool:
     return organisation_id in cache[lot.id]
 
 
+def remember_accounts(lot: Lot, organisation_ids) -> None:
+    """What :func:`has_actor_account` answers for ``lot``'s actors in this request, read by the
+    caller with the actors (``offers.services.assignments.has_account_sql``)."""
+    _cache()["accounts"][lot.id] = set(organisation_ids)
+
+
 @bp.app_template_global("lot_needs_someone")
 def lot_needs_someone(lot: Lot) -> bool:
     return needs_someone(lot)

@@ -58,6 +58,12 @@ def lines_locked_for(event) -> bool:
     return cache[event.id]
 
 
+def remember_lines_locked(event, locked: bool) -> None:
+    """What :func:`lines_locked_for` answers for ``event`` in this request, read by the caller with
+    its own rows (``offers.services.lines.locked_sql``)."""
+    _request_cache()["locked"][event.id] = locked
+
+
 # --- loading and form building -------------------------------------------------------------------
 
 

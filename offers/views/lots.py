@@ -74,12 +74,18 @@ def lot_details(lot: Lot) -> list[str]:
 
 def render_lot(lot_id: int, status: int = 200, error: str | None = None):
     """The lot's page; also re-rendered with ``error`` when a button's action was refused."""
-    lot = lot_page_lot(lot_id)
-    if lot is None:
+    read = lot_page_lot(lot_id)
+    if read is None:
         abort(404)
-    event = lot.event
+    lot, event = read.lot, read.lot.event
     if not can_view_event(current_user, event):
         abort(403)
+    from offers.views.assignments import remember_accounts  # both import this module
+    from offers.views.lines import remember_lines_locked
+
+    # What the lot's statements read besides the lot: the partials ask them, and need no query.
+    remember_lines_locked(event, read.lines_locked)
+    remember_accounts(lot, read.with_accounts)
     return (
         render_template(
             "offers/lot_detail.html",

@@ -3,6 +3,7 @@ suggestions and its lines are worked on; every action on a lot comes back to tha
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -142,3 +143,28 @@ def test_the_lot_page_leads_to_the_lots_before_and_after_it(client, coordinator,
     assert "Lot 2 sur 2 · Accueil" in plain(page)
     assert f'<a href="/lots/{lunch.id}" rel="prev">← Lot précédent : Déjeuner</a>' in page
     assert 'rel="next"' not in page
+
+
+def test_the_invite_button_says_whether_the_actor_has_an_account(client, coordinator, staffed, make_user):
+    """The lot's page reads with its actors whether each one's organisation has an active actor
+    account (no query of its own): with one, « Inviter »; without (none, or only an inactive or a
+    coordinator's), the account is created with the invitation."""
+    from app.models import User
+
+    _event, lunch, _desk, proposed = staffed
+    crew = proposed.organisation
+    invite = f"Inviter « {crew.name} »"
+    create = f"Créer son compte ({crew.email}) et inviter « {crew.name} »"
+
+    def buttons() -> tuple[bool, bool]:
+        db.session.expire_all()  # a fresh request reads everything again
+        page = html.unescape(text(client.get(f"/lots/{lunch.id}")))  # the buttons' names
+        return f'aria-label="{invite}"' in page, f'aria-label="{create}"' in page
+
+    assert buttons() == (False, True)
+    retired = make_user("actor", organisation=crew, active=False)
+    db.session.commit()
+    assert buttons() == (False, True)
+    db.session.get(User, retired.id).active = True
+    db.session.commit()
+    assert buttons() == (True, False)
