@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
@@ -68,19 +70,7 @@ def quote_list():
         stmt = stmt.where(Quote.issue_date <= form.end.data)
     page = db.paginate(stmt, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     today = utcnow().date()
-    sent_count, outstanding = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Quote.total_gross), 0)).where(
-            Quote.status == QuoteStatus.SENT
-        )
-    ).one()
-    expiring = db.session.scalars(
-        sa.select(Quote)
-        .join(Quote.event)
-        .where(Quote.status == QuoteStatus.SENT, Quote.valid_until <= today + timedelta(days=7))
-        .options(*list_options())
-        .order_by(Quote.valid_until)
-        .limit(EXPIRING_SHOWN)
-    ).all()
+    sent_count, outstanding, expiring = waiting_quotes(today)
     return render_template(
         "offers/quote_list.html",
         form=form,
@@ -90,6 +80,34 @@ def quote_list():
         expiring=expiring,
         today=today,
         args={k: v for k, v in request.args.items() if k != "page" and v},
+    )
+
+
+def waiting_quotes(today) -> tuple[int, Decimal, list[Quote]]:
+    """The quotes sent and waiting for an answer: how many, their total including VAT, and those
+    whose validity ends within 7 days (or has ended), soonest first, at most :data:`EXPIRING_SHOWN`.
+
+    One statement: the waiting quotes soonest first, the first :data:`EXPIRING_SHOWN` of them each
+    with the count and the total of them all (window functions, summed before the limit); the ones
+    ending within 7 days are among those first ones, being the soonest."""
+    rows = db.session.execute(_waiting_statement()).all()
+    if not rows:
+        return 0, Decimal("0"), []
+    soon = today + timedelta(days=7)
+    expiring = [quote for quote, _count, _total in rows if quote.valid_until <= soon]
+    _quote, count, total = rows[0]
+    return count, total, expiring
+
+
+@cache
+def _waiting_statement() -> sa.Select:
+    return (
+        sa.select(Quote, sa.func.count().over(), sa.func.sum(Quote.total_gross).over())
+        .join(Quote.event)
+        .where(Quote.status == QuoteStatus.SENT)
+        .options(*list_options())
+        .order_by(Quote.valid_until, Quote.id)
+        .limit(EXPIRING_SHOWN)
     )
 
 

@@ -590,3 +590,61 @@ def test_the_client_never_sees_a_version_that_was_not_sent(client, auth, coordin
     assert client.get(f"/mes-devis/{unsent.id}").status_code == 403
     assert client.get(f"/mes-devis/{unsent.id}/pdf").status_code == 403
     assert client.get(f"/mes-devis/{sent.id}/pdf").data == sent.pdf
+
+
+def waiting_box(client) -> tuple[str, list[str]]:
+    """The quotes list's two boxes: « n · total TTC » waiting for an answer, and the numbers of
+    those ending within 7 days, in their order."""
+    page = text(client.get("/devis"))
+    kpi = re.search(r'En attente de réponse</div><div class="kpi">([^<]*)</div>', page).group(1)
+    box = page.split("Expirent dans les 7 jours", 1)[1].split("</div></div>", 1)[0]
+    return " ".join(kpi.split()), re.findall(r">(DEV-[\d-]+) v1</a>", box)
+
+
+def test_the_waiting_quotes_box_counts_every_sent_quote_and_lists_the_soonest_to_end(
+    client, coordinator, make_event
+):
+    """Counted and added up: every sent quote (not a draft, an accepted, a declined or an expired
+    one). Listed: the sent ones ending within 7 days or already ended, soonest first, ten at most —
+    twelve end within the week here, and one later sent quote is counted but not listed."""
+    from offers.views.quotes import EXPIRING_SHOWN
+
+    assert waiting_box(client) == ("0 · 0,00 € TTC", [])
+    today = utcnow().date()
+    made = iter(range(1, 100))
+
+    def quote(status: QuoteStatus, days: int, gross: str) -> str:
+        n = next(made)
+        number = f"DEV-2026-{n:04d}"
+        db.session.add(
+            Quote(
+                event_id=make_event().id,
+                number=number,
+                version=1,
+                status=status,
+                issue_date=today - timedelta(days=20),
+                valid_until=today + timedelta(days=days),
+                total_net=D(gross),
+                total_vat=D("0"),
+                total_gross=D(gross),
+            )
+        )
+        return number
+
+    # Sent: ending in 3 days, ended yesterday, ending in 8 and in 30 days; and not sent.
+    first = [quote(QuoteStatus.SENT, 3, "100.10"), quote(QuoteStatus.SENT, -1, "100.10")]
+    later = [quote(QuoteStatus.SENT, 8, "0.05"), quote(QuoteStatus.SENT, 30, "1000.00")]
+    for status in (QuoteStatus.DRAFT, QuoteStatus.ACCEPTED, QuoteStatus.DECLINED, QuoteStatus.EXPIRED):
+        quote(status, 1, "5000.00")
+    db.session.commit()
+    assert waiting_box(client) == ("4 · 1 200,25 € TTC", [first[1], first[0]])
+    # Ten more ending within the week (in 7, 6 … −2 days): the ten soonest of the twelve.
+    more = {days: quote(QuoteStatus.SENT, days, "100.10") for days in range(7, -3, -1)}
+    db.session.commit()
+    kpi, listed = waiting_box(client)
+    assert kpi == "14 · 2 201,25 € TTC"  # 12 × 100,10 + 0,05 + 1 000,00
+    # Soonest first; on the same day, the one made first.
+    within = [(3, first[0]), (-1, first[1])] + [(days, number) for days, number in more.items()]
+    soonest = [number for _days, number in sorted(within, key=lambda pair: (pair[0], pair[1]))]
+    assert listed == soonest[:EXPIRING_SHOWN] and len(soonest) == 12 and EXPIRING_SHOWN == 10
+    assert not set(later) & set(listed)

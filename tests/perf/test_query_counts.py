@@ -90,7 +90,7 @@ COMMON = {
     "event_dashboard": 5,
     "lot_to_staff": 8,
     "directory": 5,
-    "quotes": 6,
+    "quotes": 5,
     "portal": 6,
     "client_quotes": 3,
     "invoices": 5,
