@@ -648,3 +648,30 @@ def test_the_answered_lots_are_paginated_newest_event_first(client, auth, site, 
     assert links == ["1", "2"]
     beyond = plain(text(client.get("/portail/lots?page=3")))
     assert "Déjeuner des participants" not in beyond and "Lots acceptés 20" in beyond
+
+
+def test_the_list_says_which_events_quote_was_sent_for_invitations_and_accepted_lots(
+    client, auth, site, make_event, make_category
+):
+    """The portal's rows say, event by event, whether the quote was sent (read with the rows): an
+    invitation can no longer be answered, an accepted lot's lines are frozen; another event's rows
+    are not."""
+    other = make_event(title="Forum des associations", status=EventStatus.CONSULTING)
+    add_assignment(add_lot(other, make_category(), "Buvette"), site.cook, AssignmentStatus.ACCEPTED)
+    db.session.commit()
+    auth.login(site.cook_user.email)
+    too_late = "Le devis a déjà été envoyé : il n'est plus possible de répondre."
+    frozen = "Devis envoyé au client : vos lignes sont figées."
+
+    def seen() -> tuple[bool, bool]:
+        db.session.expire_all()
+        page = text(client.get("/portail/lots"))
+        return too_late in page, frozen in page
+
+    assert seen() == (False, False)
+    add_sent_quote(site.event, QuoteStatus.SENT).number = "DEV-2026-0002"  # the invitation's event
+    db.session.commit()
+    assert seen() == (True, False)
+    add_sent_quote(other, QuoteStatus.ACCEPTED)  # the accepted lot's event
+    db.session.commit()
+    assert seen() == (True, True)
