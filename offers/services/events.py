@@ -768,10 +768,10 @@ class LotPage:
     with_accounts: frozenset[int]
 
 
-def lot_page_lot(lot_id: int) -> LotPage | None:
-    """One lot with its event and client, its category (and the coordinator's identity), its actors
-    and its lines, in three queries (``None`` when there is no such lot): the lot's page loads
-    nothing of the event's other lots."""
+def read_lot_page(lot_id: int) -> LotPage | None:
+    """The lot's page (:class:`LotPage`): one lot with its event and client, its category (and the
+    coordinator's identity), its actors and its lines, in three queries (``None`` when there is no
+    such lot): the lot's page loads nothing of the event's other lots."""
     lots, assignments, lines = _lot_page_statements()
     params = {"lot_id": lot_id}
     row = db.session.execute(lots, params).first()

@@ -19,7 +19,7 @@ from offers.forms.lots import LotActionForm, LotForm, LotMoveForm
 from offers.models import Event, Lot
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import lines_pricing, lot_net
-from offers.services.events import lot_page_lot, lot_place
+from offers.services.events import lot_place, read_lot_page
 from offers.services.lots import cancel_lot, create_lot, move_lot, reopen_lot, update_lot
 from offers.views import bp, pricing_context
 from offers.views.events import conflict_context, render_detail
@@ -74,7 +74,7 @@ def lot_details(lot: Lot) -> list[str]:
 
 def render_lot(lot_id: int, status: int = 200, error: str | None = None):
     """The lot's page; also re-rendered with ``error`` when a button's action was refused."""
-    read = lot_page_lot(lot_id)
+    read = read_lot_page(lot_id)
     if read is None:
         abort(404)
     lot, event = read.lot, read.lot.event
