@@ -47,7 +47,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_logging(app)  # before any other hook: the request id is set first
 
     db.init_app(app)
-    from app.db import end_request_transaction
+    from app.db import end_request_transaction, literal_page_bounds
+
+    with app.app_context():
+        for engine in db.engines.values():
+            literal_page_bounds(engine)  # PostgreSQL: list pages' statements planned once (app.db)
 
     # Before Flask-SQLAlchemy's own teardown (which rolls back): a transaction that wrote nothing ends
     # with COMMIT, which keeps psycopg's prepared statements (app.db).

@@ -248,3 +248,45 @@ def test_after_a_bulk_load_postgresql_is_vacuumed_as_autovacuum_would(app):
     settle_after_bulk_load(db.engine, ["lines", "lots", "payouts"])
     after = {table: vacuums(table) for table in ("lines", "lots", "payouts")}
     assert after == {"lines": before["lines"] + 1, "lots": before["lots"] + 1, "payouts": before["payouts"]}
+
+
+def test_a_list_pages_limit_and_offset_are_written_in_its_statement_on_postgresql(
+    app, client, auth, make_user
+):
+    """On PostgreSQL a page's ``LIMIT`` and ``OFFSET`` are numbers in the statement's text, not
+    parameters: the statement prepared by psycopg then keeps one plan instead of being planned again
+    at every view (app.db.literal_page_bounds). SQLite still binds them."""
+    from offers.models import Event
+
+    auth.login(make_user("coordinator").email)
+    with app.app_context():
+        engine = db.engine
+    seen: list = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT events.id") and "LIMIT" in statement:
+            seen.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/evenements?page=3").status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    [statement] = seen
+    if app.config["TEST_BACKEND"] == "sqlite":
+        assert statement.endswith("LIMIT ? OFFSET ?")
+        return
+    assert statement.endswith("LIMIT 20 OFFSET 40")
+
+    # What it is for: psycopg prepares the statement at its sixth run, and PostgreSQL keeps the
+    # generic plan of a statement without parameters (as parameters, it planned each run anew).
+    page = sa.select(Event.id).order_by(Event.starts_at.desc(), Event.id.desc()).limit(20).offset(40)
+    for _ in range(8):
+        db.session.execute(page).all()
+    plans = db.session.execute(
+        sa.text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE 'SELECT events.id%' AND statement LIKE '%LIMIT%'"
+        )
+    ).all()
+    assert [(generic > 0, custom) for generic, custom in plans] == [(True, 0)]
