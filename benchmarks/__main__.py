@@ -23,9 +23,12 @@
   ``BENCH_ISSUE_WORKERS`` sets gunicorn's workers for it (default 2, as the page measures).
 
 ``BENCH_SCALE`` (default 1) shrinks everything for a quick run; ``BENCH_ROUNDS`` sets the timed
-requests per page and dataset (default 100: the p95 of 40 requests is their third slowest, which
-one pause of a shared machine moved by a fifth from run to run; of 100, the sixth). The machines
-are noisy: ratios measured in the same run compare, absolute times do not.
+requests per page and dataset (default 200: the p95 of 40 requests is their third slowest, which
+one pause of a shared machine moved by a fifth from run to run; of 100, the sixth, and the same code
+still gave the worst page 4.8 to 5.5 times the bare route from one run to the next; of 200, the
+eleventh). The bare route is requested :data:`BARE_PER_ROUND` times in each round: the floor
+every page is divided by is read from more requests than any page's. The machines are noisy:
+ratios measured in the same run compare, absolute times do not.
 """
 
 from __future__ import annotations
@@ -271,6 +274,11 @@ class Server:
                 "300",
                 "--log-level",
                 "warning",
+                # No worker replaced mid-run (gunicorn.conf.py replaces one every ~2,000 requests):
+                # a page run counts from every worker's warm-up; a new worker's first views are
+                # the warm-up's figure, printed apart.
+                "--max-requests",
+                "0",
                 "benchmarks.wsgi:app",
             ],
             cwd=ROOT,
@@ -320,16 +328,20 @@ def session_for(base: str, email: str):
 #: event page is ~15 % slower over a fresh worker's first 11 views, then steady). A worker lives
 #: ``max_requests`` (2,000) requests; the bench times its steady state, and prints the warm-up apart.
 WARM_VIEWS = 12
+#: The bare route's requests in each round (a page has one per dataset): its p95, which every
+#: page's is divided by, is then read from 4 times more requests than a page's instead of as few.
+BARE_PER_ROUND = 4
 #: Warm-up rounds at most (the two workers share requests as the kernel hands them out).
 WARM_ROUNDS_MAX = 150
 
 
 def serve_and_time(urls: dict[str, str], pages_by_scale: dict, rounds: int) -> dict:
-    """Both datasets served at once; each round requests, in turn, the bare route and every page on
-    both datasets, in a shuffled order. Warm-up rounds come first, until every worker that answered
-    has served every page (and the bare route) :data:`WARM_VIEWS` times, or :data:`WARM_ROUNDS_MAX`
-    rounds; then ``rounds`` timed rounds. Returns per page and scale the timings, the bare route's,
-    and the warm-up's (its rounds and, per page, its views' timings)."""
+    """Both datasets served at once; each round requests, in turn, the bare route
+    (:data:`BARE_PER_ROUND` times) and every page on both datasets, in a shuffled order. Warm-up
+    rounds come first, until every worker that answered has served every page (and the bare route)
+    :data:`WARM_VIEWS` times, or :data:`WARM_ROUNDS_MAX` rounds; then ``rounds`` timed rounds.
+    Returns per page and scale the timings, the bare route's, and the warm-up's (its rounds and,
+    per page, its views' timings)."""
     import random
 
     from benchmarks.pages import logins
@@ -349,7 +361,7 @@ def serve_and_time(urls: dict[str, str], pages_by_scale: dict, rounds: int) -> d
         bare: list[float] = []
         errors: list[str] = []
         names = [page.name for page in pages_by_scale["1"]]
-        jobs = [("bare", "1")] + [(name, label) for name in names for label in servers]
+        jobs = [("bare", "1")] * BARE_PER_ROUND + [(name, label) for name in names for label in servers]
         served: dict[tuple[str, str, str], int] = {}  # (worker, page, scale) -> views
         rng = random.Random(7)  # noqa: S311 - the order of requests, not a secret
 
@@ -752,7 +764,7 @@ def xlsx_ratio(url: str) -> dict:
 def main() -> int:
     started = time.perf_counter()
     scale = float(os.environ.get("BENCH_SCALE", "1"))
-    rounds = int(os.environ.get("BENCH_ROUNDS", "100"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "200"))
     results: dict = {"scale": scale, "rounds": rounds, "targets": TARGETS}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
