@@ -25,12 +25,12 @@ def own_app(tmp_path_factory):
         db.engine.dispose()
 
 
-def _begins(app, do) -> list[str]:
-    statements = []
+def _sent(app, do) -> list[tuple[str, object]]:
+    """The statements (with their parameters) the app's engine sends while ``do()`` runs."""
+    sent = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("BEGIN"):
-            statements.append(statement)
+        sent.append((statement, parameters))
 
     with app.app_context():
         engine = db.engine
@@ -39,7 +39,11 @@ def _begins(app, do) -> list[str]:
         do()
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
-    return statements
+    return sent
+
+
+def _begins(app, do) -> list[str]:
+    return [statement for statement, _parameters in _sent(app, do) if statement.startswith("BEGIN")]
 
 
 def test_a_get_reads_without_the_write_lock_and_a_post_takes_it(own_app):
@@ -161,20 +165,14 @@ def test_the_invoices_list_reads_a_page_from_its_index(app, client, auth, make_u
     ``ix_invoices_list`` instead of sorting every invoice: on SQLite the planner picks it; on
     PostgreSQL, told to avoid scans and sorts, it can serve the query from it."""
     auth.login(make_user("treasurer").email)
-    with app.app_context():
-        engine = db.engine
-    seen: list = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().startswith("SELECT invoices.id") and "LIMIT" in statement:
-            seen.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        assert client.get("/factures").status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    [(statement, parameters)] = seen
+    responses = []
+    sent = _sent(app, lambda: responses.append(client.get("/factures")))
+    assert [response.status_code for response in responses] == [200]
+    [(statement, parameters)] = [
+        (statement, parameters)
+        for statement, parameters in sent
+        if statement.lstrip().startswith("SELECT invoices.id") and "LIMIT" in statement
+    ]
     connection = db.session.connection()
     if app.config["TEST_BACKEND"] == "sqlite":
         plan = " ".join(
@@ -198,19 +196,7 @@ def test_an_invoices_credit_notes_and_payments_are_read_through_their_indexes(ap
 
     seed(0.01, seed_value=1)  # runs ANALYZE
     invoices = list(db.session.scalars(sa.select(Invoice).order_by(Invoice.id).limit(25)))
-    with app.app_context():
-        engine = db.engine
-    seen: list = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        figures_of(invoices)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    [(statement, parameters)] = seen
+    [(statement, parameters)] = _sent(app, lambda: figures_of(invoices))
     connection = db.session.connection()
     if app.config["TEST_BACKEND"] == "sqlite":
         plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
@@ -259,20 +245,14 @@ def test_a_list_pages_limit_and_offset_are_written_in_its_statement_on_postgresq
     from offers.models import Event
 
     auth.login(make_user("coordinator").email)
-    with app.app_context():
-        engine = db.engine
-    seen: list = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().startswith("SELECT events.id") and "LIMIT" in statement:
-            seen.append(" ".join(statement.split()))
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        assert client.get("/evenements?page=3").status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    [statement] = seen
+    responses = []
+    sent = _sent(app, lambda: responses.append(client.get("/evenements?page=3")))
+    assert [response.status_code for response in responses] == [200]
+    [statement] = [
+        " ".join(statement.split())
+        for statement, _parameters in sent
+        if statement.lstrip().startswith("SELECT events.id") and "LIMIT" in statement
+    ]
     if app.config["TEST_BACKEND"] == "sqlite":
         assert statement.endswith("LIMIT ? OFFSET ?")
         return
