@@ -325,8 +325,9 @@ def session_for(base: str, email: str):
 #: A worker serves a page this many times before the page is timed on it. On PostgreSQL a statement
 #: reaches its steady cost on a connection at its 12th run: psycopg prepares it at the 6th, then the
 #: server plans it for each of the next 5 runs before it settles on a generic plan (measured: the
-#: event page is ~15 % slower over a fresh worker's first 11 views, then steady). A worker lives
-#: ``max_requests`` (2,000) requests; the bench times its steady state, and prints the warm-up apart.
+#: event page is ~15 % slower over a fresh worker's first 11 views, then steady). In production a
+#: worker lives ``max_requests`` (2,000) requests; the bench's workers are not replaced (see
+#: :class:`Server`): it times their steady state, and prints the warm-up apart.
 WARM_VIEWS = 12
 #: The bare route's requests in each round (a page has one per dataset): its p95, which every
 #: page's is divided by, is then read from 4 times more requests than a page's instead of as few.
