@@ -410,6 +410,12 @@ class InviteAll:
         return [i.created_user for i in self.invited if i.created_user is not None]
 
 
+def invitable(lots) -> list[Assignment]:
+    """The proposed actors of the open lots among ``lots`` (an event's, in its order): whom the
+    event page's "invite all" button invites (:func:`invite_all`), and how many it says."""
+    return [a for lot in lots if lot.status == LotStatus.OPEN for a in lot.assignments if a.can_be_invited]
+
+
 def invite_all(assignments, user, *, create_accounts: bool = False, now: datetime | None = None) -> InviteAll:
     """Invite every *proposed* assignment of ``assignments`` (a lot's, an event's). An organisation
     without an actor account gets one for its card's e-mail when ``create_accounts`` is set (as

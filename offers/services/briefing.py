@@ -213,6 +213,20 @@ def _sent_organisations(event_id: int, reason: BriefingReason) -> set[int]:
     )
 
 
+def briefed_organisations(event: Event) -> list[Organisation]:
+    """The organisations with a briefing sheet for ``event``: those that accepted a lot not
+    cancelled, by name (case ignored), read from the event's lots and actors as loaded (the event
+    page's links to the sheets; sending asks the database the same, :func:`_organisations`)."""
+    briefed = {
+        a.organisation_id: a.organisation
+        for lot in event.lots
+        if lot.status != LotStatus.CANCELLED
+        for a in lot.assignments
+        if a.status == AssignmentStatus.ACCEPTED
+    }
+    return sorted(briefed.values(), key=lambda organisation: organisation.name.lower())
+
+
 def _organisations(event: Event) -> list[Organisation]:
     return list(
         db.session.scalars(

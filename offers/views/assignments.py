@@ -31,12 +31,13 @@ from offers.forms.assignments import (
     AssignmentAddForm,
     MatchingWeightsForm,
 )
-from offers.models import Assignment, AssignmentStatus, Event, Lot, LotStatus
+from offers.models import Assignment, AssignmentStatus, Event, Lot
 from offers.permissions import can_edit_event, can_tune_matching, can_view_event
 from offers.services.assignments import (
     CLOSED_EVENT_STATUSES,
     NoActorAccount,
     add_assignments,
+    invitable,
     invite,
     invite_all,
     organisations_with_accounts,
@@ -384,9 +385,10 @@ def event_invite_all(event_id: int):
     if not can_edit_event(current_user, event):
         abort(403)
     form = _action_form()
-    assignments = [a for lot in event.lots if lot.status == LotStatus.OPEN for a in lot.assignments]
     with service_call() as outcome:
-        result = invite_all(assignments, current_user, create_accounts=bool(form.create_account.data))
+        result = invite_all(
+            invitable(event.lots), current_user, create_accounts=bool(form.create_account.data)
+        )
     if not outcome.ok:
         return render_detail(event.id, outcome.status, outcome.error)
     _flash_invite_all(result)

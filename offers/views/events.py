@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -16,6 +17,7 @@ from app.extensions import db
 from app.labels import label
 from app.locking import check_version
 from app.models import Client
+from app.pagination import PagedStatements, paged, statement_page
 from app.parsing import bad_filter, page_number
 from app.web import service_call
 from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
@@ -28,6 +30,8 @@ from offers.pricing import (
     lines_pricing,
     rate_issues,
 )
+from offers.services.assignments import invitable
+from offers.services.briefing import briefed_organisations
 from offers.services.events import (
     HISTORY_ON_DASHBOARD,
     WIDEN_EVENT,
@@ -72,6 +76,22 @@ def event_quotes(event: Event) -> list[Quote]:
 # --- list ----------------------------------------------------------------------------------------
 
 
+@cache
+def _event_list_statements(filters: frozenset[str]) -> PagedStatements:
+    """The list's statements for the filters given (``status``, ``client_id``, ``since``: ends on or
+    after, ``until``: starts before), newest event first, built once for each combination."""
+    query = sa.select(Event).order_by(Event.starts_at.desc(), Event.id.desc())
+    if "status" in filters:
+        query = query.where(Event.status == sa.bindparam("status"))
+    if "client_id" in filters:
+        query = query.where(Event.client_id == sa.bindparam("client_id"))
+    if "since" in filters:
+        query = query.where(Event.ends_at >= sa.bindparam("since"))
+    if "until" in filters:
+        query = query.where(Event.starts_at < sa.bindparam("until"))
+    return paged(query)
+
+
 @bp.route("/evenements")
 @staff_required
 def event_list():
@@ -79,18 +99,18 @@ def event_list():
     filters = EventFilterForm(formdata=request.args, clients=clients)
     if not filters.validate():
         bad_filter()
-    query = sa.select(Event).order_by(Event.starts_at.desc(), Event.id.desc())
+    params = {}
     if (filters.status.data or "").strip():
-        query = query.where(Event.status == EventStatus(filters.status.data))
+        params["status"] = EventStatus(filters.status.data)
     if (filters.client.data or "").strip():
-        query = query.where(Event.client_id == int(filters.client.data))
+        params["client_id"] = int(filters.client.data)
     if filters.date_from.data and not filters.date_from.errors:
-        start = datetime.combine(filters.date_from.data, time.min, LOCAL_TZ)
-        query = query.where(Event.ends_at >= start)
+        params["since"] = datetime.combine(filters.date_from.data, time.min, LOCAL_TZ)
     if filters.date_to.data and not filters.date_to.errors:
-        end = datetime.combine(filters.date_to.data + timedelta(days=1), time.min, LOCAL_TZ)
-        query = query.where(Event.starts_at < end)
-    page = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False, count=True)
+        params["until"] = datetime.combine(filters.date_to.data + timedelta(days=1), time.min, LOCAL_TZ)
+    page = statement_page(
+        _event_list_statements(frozenset(params)), params, page_number(request.args), PER_PAGE
+    )
     # Counted and added up in SQL: lots, assignments and lines are never loaded here.
     figures = list_figures(event.id for event in page.items)
     rows = [
@@ -147,6 +167,8 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
             history_limit=HISTORY_ON_DASHBOARD,
             quotes=event_quotes(event),
             moves=event.allowed_moves if can_edit else [],
+            to_invite=invitable(event.lots) if can_edit and not event.is_frozen else [],
+            briefed=briefed_organisations(event),
             can_edit=can_edit,
             frozen=event.is_frozen,
             error=error,

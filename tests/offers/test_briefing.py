@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -290,3 +291,39 @@ def test_the_window_is_a_setting(runner, world, app):
     finally:
         app.config["BRIEFING_DAYS_BEFORE"] = 7
     assert result.output.strip() == "4 feuille(s) de route envoyée(s)."
+
+
+def test_the_event_page_links_each_accepted_actors_sheet_once_by_name(
+    client, auth, make_event, make_category, make_organisation, make_user
+):
+    """One link per organisation that accepted a lot not cancelled, however many lots it accepted,
+    in the order of their names ignoring case; none for an actor only invited, nor for one that
+    accepted a cancelled lot only."""
+    from offers.models import Lot, LotStatus
+
+    event = make_event()
+    lots = [
+        Lot(event_id=event.id, category=make_category(), title=t, position=i) for i, t in enumerate("ABC")
+    ]
+    lots[2].status = LotStatus.CANCELLED
+    db.session.add_all(lots)
+    db.session.flush()
+    names = ("zèbre", "Bazar", "atelier", "Invité", "Annulé")
+    orgs = {name: make_organisation(name=name) for name in names}
+    picks = [
+        (lots[0], "zèbre", AssignmentStatus.ACCEPTED),
+        (lots[1], "zèbre", AssignmentStatus.ACCEPTED),
+        (lots[1], "Bazar", AssignmentStatus.ACCEPTED),
+        (lots[0], "atelier", AssignmentStatus.ACCEPTED),
+        (lots[0], "Invité", AssignmentStatus.INVITED),
+        (lots[2], "Annulé", AssignmentStatus.ACCEPTED),
+    ]
+    db.session.add_all(
+        Assignment(lot_id=lot.id, organisation_id=orgs[name].id, role=AssignmentRole.PARTNER, status=status)
+        for lot, name, status in picks
+    )
+    db.session.flush()
+    auth.login(make_user("coordinator").email)
+    page = client.get(f"/evenements/{event.id}").get_data(as_text=True)
+    linked = re.findall(rf'href="/evenements/{event.id}/feuilles-de-route/(\d+)"', page)
+    assert linked == [str(orgs[name].id) for name in ("atelier", "Bazar", "zèbre")]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import OutboxMessage, Role, User
-from offers.models import Assignment, AssignmentRole, AssignmentStatus, Lot
+from offers.models import Assignment, AssignmentRole, AssignmentStatus, Lot, LotStatus
 from tests.conftest import csrf_token
 
 
@@ -109,3 +109,25 @@ def test_each_lot_invites_its_proposed_actors_and_creates_their_accounts(client,
         AssignmentStatus.INVITED
     ] * 2
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.role == Role.ACTOR)) == 3
+
+
+def test_the_event_page_counts_only_the_open_lots_proposed_actors(client, coordinator, proposed):
+    """A cancelled lot's proposed actor and an actor already invited are not among those the button
+    invites, nor in its count."""
+    event, lots, assignments = proposed
+    cancelled = Lot(event_id=event.id, category=lots[0].category, title="Navette", position=2)
+    cancelled.status = LotStatus.CANCELLED
+    db.session.add(cancelled)
+    db.session.flush()
+    db.session.add(
+        Assignment(
+            lot_id=cancelled.id, organisation_id=assignments[4].organisation_id, role=AssignmentRole.PARTNER
+        )
+    )
+    assignments[0].status = AssignmentStatus.INVITED
+    db.session.flush()
+    page = text(client.get(f"/evenements/{event.id}"))
+    assert "Inviter les 4 acteurs proposés" in page
+    client.post(f"/evenements/{event.id}/inviter-tous", data={"csrf_token": csrf_token(page)})
+    navette = db.session.scalars(sa.select(Assignment.status).where(Assignment.lot_id == cancelled.id)).all()
+    assert navette == [AssignmentStatus.PROPOSED]
