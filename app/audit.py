@@ -22,10 +22,10 @@ from decimal import Decimal
 from flask import g, has_request_context
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import AuditEntry
 
 # --- messages --------------------------------------------------------------------------------------

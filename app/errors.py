@@ -6,13 +6,13 @@ import logging
 
 from flask import jsonify, make_response, render_template, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 
 logger = logging.getLogger(__name__)
 

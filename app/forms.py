@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from flask import current_app, has_request_context
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import IntegerField, PasswordField, StringField, TextAreaField, widgets
 from wtforms.validators import ValidationError
 
+from app.i18n import lazy_gettext as _l
 from app.parsing import parse_plain_int, single_line_error, text_error
 
 #: Text fields that may hold several lines.

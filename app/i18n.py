@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from flask.globals import _cv_app
 from flask_babel import get_locale, get_translations
+from flask_babel.speaklater import LazyString
 from jinja2 import pass_eval_context
 from markupsafe import Markup, escape
 
@@ -56,6 +57,14 @@ def gettext(string: str, **variables) -> str:
     any) on :func:`current_translations`: for Python code that translates many strings per page."""
     text = current_translations().ugettext(string)
     return text % variables if variables else text
+
+
+def lazy_gettext(string: str, **variables) -> LazyString:
+    """Flask-Babel's ``lazy_gettext`` (the same lazy string, translated when it is read), read
+    through :func:`gettext`: forms' labels and choices, statuses' names and menus are lazy strings
+    read on every view, and Flask-Babel's own lookup of the request's catalogue costs about ten
+    times more (13 µs a string, against 1.4 µs)."""
+    return LazyString(gettext, string, **variables)
 
 
 #: Values written as they are into a translation: their text never holds a character to escape, and

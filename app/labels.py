@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from weakref import WeakKeyDictionary
 
-from flask_babel import lazy_gettext as _l
-
 from app.i18n import current_translations
+from app.i18n import lazy_gettext as _l
 
 LABELS: dict[str, object] = {
     # roles

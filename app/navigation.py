@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from weakref import WeakKeyDictionary
 
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from app.i18n import current_translations
+from app.i18n import lazy_gettext as _l
 from app.models import Role
 
 NAVIGATION: dict[Role, list[tuple[str, object]]] = {

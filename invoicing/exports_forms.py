@@ -3,12 +3,12 @@ accounting journal's accounts."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 
 #: What the export form offers to download.
 FORMATS = {

@@ -9,7 +9,6 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import defer, joinedload
@@ -20,6 +19,7 @@ from app.auth import actor_required, permission_required
 from app.dates import LOCAL_TZ
 from app.extensions import db
 from app.figures import cached
+from app.i18n import lazy_gettext as _l
 from app.labels import Words
 from app.models import Client, Organisation
 from app.parsing import bad_filter, page_number

@@ -7,10 +7,9 @@ string) are read from the quote they name, in the reader's language (:func:`app.
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from app.audit import N_, Message, register_fields, register_reader
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 
 register_fields(
     {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SubmitField
 
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 
 
 class ShareForm(Form):

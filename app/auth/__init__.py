@@ -6,7 +6,6 @@ from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from app.auth.roles import (
@@ -38,6 +37,7 @@ from app.auth.roles import (
     treasury_required,
 )
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import User
 
 __all__ = [

@@ -1,8 +1,8 @@
-from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 
 
 def _strip(value):

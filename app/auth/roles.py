@@ -13,9 +13,9 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import abort, flash, redirect, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app.i18n import lazy_gettext as _l
 from app.models import Role
 
 #: Admin and coordinator: events, lots, lines, quotes, clients, the directory and its chains.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
 
 from app.directory.chains import SLUG_MAX, SLUG_PATTERN, ChainFields
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 
 
 def strip(value):

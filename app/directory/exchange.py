@@ -67,7 +67,6 @@ import pandas as pd
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
@@ -90,6 +89,7 @@ from app.directory.validation import (
 )
 from app.errors import Conflict, DomainError, Forbidden
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.models import Category, LegalForm, Organisation, VatRegime
 from app.spreadsheets import Column as SheetColumn
 from app.spreadsheets import unescape_csv_cell, write_csv, write_xlsx

@@ -10,7 +10,6 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -47,6 +46,7 @@ from app.directory.validation import (
 )
 from app.errors import DomainError
 from app.forms import Form, PlainIntegerField
+from app.i18n import lazy_gettext as _l
 from app.labels import LABELS
 from app.models import LegalForm, VatRegime
 

@@ -4,12 +4,12 @@ buttons (invite, remind, withdraw, remove) and the matching weights."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 from offers.forms.events import DecimalTextField
 from offers.models import AssignmentRole
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -16,6 +15,7 @@ from app.directory.validation import (
     check_vat_number,
 )
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 from offers.forms.events import none_if_empty, strip
 from offers.services.clients import ClientFields
 

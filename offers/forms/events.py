@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateField,
@@ -23,6 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from app.dates import LOCAL_TZ, local_to_utc, short_local
 from app.directory.validation import FieldError, check_cpv_codes
 from app.forms import Form, PlainIntegerField
+from app.i18n import lazy_gettext as _l
 from app.parsing import parse_plain_decimal
 from offers.models import PROCUREMENT_PROCEDURES, BillingMode, EventStatus, FeeKind
 from offers.services.events import SHIFT_LOTS, WIDEN_EVENT, EventFields

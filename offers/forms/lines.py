@@ -6,13 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.formatting import rate as format_rate
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 from app.parsing import parse_plain_decimal
 from offers.forms.events import DecimalTextField, strip
 from offers.models import MAX_UNIT_LENGTH, UNITS, unit_label

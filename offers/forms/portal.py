@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.formatting import rate as format_rate
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 from offers.forms.lines import LineValuesForm
 
 

@@ -1,6 +1,5 @@
 import secrets
 
-from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateField,
@@ -13,6 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.forms import Form, PlainIntegerField
+from app.i18n import lazy_gettext as _l
 
 
 class IssueQuoteForm(Form):

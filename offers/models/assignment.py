@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import UTCDateTime, enum_column, utcnow
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.states import StateMachine
 
 

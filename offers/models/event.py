@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, defer, mapped_column, relationship
 
 from app.db import Money, Rate, UTCDateTime, enum_column, utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.i18n import lazy_gettext as _l
 from app.labels import label
 from app.states import Guard, StateMachine
 

@@ -280,19 +280,25 @@ def test_any_day_reads_as_flask_babel_writes_it_in_each_language(app, day, langu
     ],
 )
 def test_python_gettext_says_what_flask_babel_says(app, string, variables):
-    """``app.i18n.gettext`` (for Python code translating many strings per page) gives Flask-Babel's
-    words in each language, switched inside one request as for an e-mail in another language."""
+    """``app.i18n.gettext`` (for Python code translating many strings per page) and its lazy string
+    (``app.i18n.lazy_gettext``, made once as a form's label is, read at each use) give Flask-Babel's
+    words in each language, switched inside one request as for an e-mail in another language, and
+    outside any request."""
     import flask_babel
 
-    from app.i18n import current_language, gettext
+    from app.i18n import current_language, gettext, lazy_gettext
 
+    lazy, theirs = lazy_gettext(string, **variables), flask_babel.lazy_gettext(string, **variables)
     with app.test_request_context():
         for language in ("fr", "en", "fr"):
             with force_locale(language):
                 assert gettext(string, **variables) == flask_babel.gettext(string, **variables)
+                assert str(lazy) == str(theirs) and lazy.__html__() == theirs.__html__()
                 assert current_language() == language
     with app.app_context():  # outside a request
         assert gettext(string, **variables) == flask_babel.gettext(string, **variables)
+        assert str(lazy) == str(theirs)
+    assert str(lazy) == str(theirs)  # outside any application
 
 
 @given(

@@ -3,12 +3,12 @@ request's language."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import SelectField, SelectMultipleField, widgets
 from wtforms.fields.choices import SelectChoice
 
 from app.forms import Form
+from app.i18n import lazy_gettext as _l
 
 
 class Choices(Form):
