@@ -80,11 +80,21 @@ def _fill(eval_ctx, text: str, variables: dict) -> str:
     ``Markup(text) % variables``, without markupsafe's two wrapper objects per value: each value is
     escaped once (numbers kept as numbers), then formatted in (measured: 3 % of the event page's
     rendering, whose lot cards each have four titled buttons)."""
+    if eval_ctx.autoescape:
+        return fill_markup(text, **variables)
+    if not variables and "%" not in text:
+        return text
+    return text % variables
+
+
+def fill_markup(text: str, **variables) -> Markup:
+    """What a template's ``_()`` writes, autoescaped, for a translation ``text`` already looked up:
+    the catalogue's text trusted as markup, each variable escaped into it (numbers as they are).
+    For Python code preparing a page's rows: a sentence looked up once (``gettext(string)`` without
+    variables gives it as is), filled for each row."""
     if not variables and "%" not in text:
         # What ``%`` would give, without its work: most strings have no placeholder.
-        return Markup(text) if eval_ctx.autoescape else text  # noqa: S704
-    if not eval_ctx.autoescape:
-        return text % variables
+        return Markup(text)  # noqa: S704
     escaped = {
         name: value if isinstance(value, _NUMBERS) else escape(value) for name, value in variables.items()
     }

@@ -75,7 +75,7 @@ def test_money_parameters_are_formatted_when_read(app, make_event):
     with app.test_request_context(), force_locale("en"):
         assert (
             sentence(entry).text
-            == 'Line "Déjeuner" added to lot "Restauration" (TAK-APRES): 12 × €1,234.50 excl. VAT'
+            == "Line “Déjeuner” added to lot “Restauration” (TAK-APRES): 12 × €1,234.50 excl. VAT"
         )
 
 
@@ -117,7 +117,7 @@ def test_the_demo_history_reads_in_english_with_labels_and_formatted_values(clie
     plain = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
     assert 'lang="fr"' not in html
     assert "Event created for Nantes Métropole" in plain
-    assert 'TAK-APRES / Chez Nous accepts lot "Pauses café"' in plain
+    assert "TAK-APRES / Chez Nous accepts lot “Pauses café”" in plain
     assert "Quote DEV-2011-0001 v2 accepted" in plain
     assert "Quote DEV-2011-0001 v1 issued" in plain
     assert "Status: Invited → Accepted" in plain

@@ -69,3 +69,19 @@ def test_placeholders_survive_translation():
         if sorted(re.findall(r"%\(\w+\)[sd]", source)) != sorted(re.findall(r"%\(\w+\)[sd]", target)):
             wrong.append(source)
     assert wrong == []
+
+
+def test_no_sentence_holds_a_straight_double_quote():
+    """A template writes a translation as trusted markup, into attributes too (an ``aria-label``
+    naming a lot): a ``"`` in it would end the attribute there, and the rest of the sentence would
+    become stray attributes. Quotes are typographic (« » in French, “ ” in English)."""
+    with open(ROOT / "translations" / "en" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        catalogue = read_po(handle)
+    quoted = []
+    for message in catalogue:
+        if not message.id:
+            continue
+        ids = (message.id,) if isinstance(message.id, str) else tuple(message.id)
+        strings = (message.string,) if isinstance(message.string, str) else tuple(message.string)
+        quoted += [text for text in ids + strings if '"' in (text or "")]
+    assert quoted == [], f"{len(quoted)} sentences with a straight double quote, e.g. {quoted[:5]}"

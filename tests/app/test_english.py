@@ -70,3 +70,54 @@ def test_the_quote_fee_reads_in_the_readers_language(client, auth, runner):
         in page
     )
     assert "Coordination du groupement" not in page
+
+
+def test_the_lot_cards_name_their_lot_in_whole_attributes_in_both_languages(
+    client, auth, person, make_event, make_category
+):
+    """Each lot card's buttons and lists are named after the lot in their ``aria-label``, in the
+    reader's language; a title's quotes and brackets stay inside the attribute."""
+    from html.parser import HTMLParser
+
+    from app.extensions import db
+    from offers.models import Lot
+
+    auth.login(person("coordinator").email)
+    event = make_event()
+    titles = ['Accueil "VIP" <& co>', "Pauses café"]
+    category = make_category()
+    db.session.add_all(
+        Lot(event_id=event.id, category=category, title=t, position=i) for i, t in enumerate(titles)
+    )
+    db.session.flush()
+
+    class Labels(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.labels = []
+
+        def handle_starttag(self, tag, attrs):
+            names = dict(attrs)
+            if "aria-label" in names and names.get("class", "").startswith(("btn", "list-inline")):
+                self.labels.append(names["aria-label"])
+
+    expected = {
+        "fr": [
+            f"Descendre le lot « {titles[0]} »",
+            f"Ouvrir le lot « {titles[0]} » : acteurs, suggestions et lignes",
+            f"Monter le lot « {titles[1]} »",
+            f"Ouvrir le lot « {titles[1]} » : acteurs, suggestions et lignes",
+        ],
+        "en": [
+            f"Move lot “{titles[0]}” down",
+            f"Open the lot “{titles[0]}”: actors, suggestions and lines",
+            f"Move lot “{titles[1]}” up",
+            f"Open the lot “{titles[1]}”: actors, suggestions and lines",
+        ],
+    }
+    for language, labels in expected.items():
+        with client.session_transaction() as session:
+            session["lang"] = language
+        parser = Labels()
+        parser.feed(client.get(f"/evenements/{event.id}").get_data(as_text=True))
+        assert parser.labels == labels
