@@ -14,6 +14,7 @@ from app.auth import coordination_required, staff_required
 from app.dates import LOCAL_TZ
 from app.db import utcnow
 from app.extensions import db
+from app.formatting import datetime_short
 from app.i18n import fill_markup
 from app.i18n import gettext as _
 from app.labels import label, status_style
@@ -241,6 +242,45 @@ def lot_cards(event: Event, lot_nets: dict) -> list[LotCard]:
     return cards
 
 
+@dataclass(frozen=True, slots=True)
+class MissingRow:
+    """An item of the event page's "what is missing", as the page prints it."""
+
+    message: str
+    #: The lot's page, when the item is about a lot.
+    url: str | None
+    #: "invited on …", for an actor invited.
+    invited: str | None
+    #: "answer expected before …", and whether that moment is past.
+    deadline: str | None
+    late: bool
+
+
+def missing_rows(checklist, now) -> list[tuple[object, list[MissingRow]]]:
+    """Each check of ``checklist`` (:func:`offers.services.events.event_checklist`) with its items'
+    rows, prepared for all of them at once as the lot cards are (:func:`lot_cards`)."""
+    lot_url = url_pattern("offers.lot_detail", "lot_id")
+    invited, expected = _("invité le %(d)s"), _("réponse attendue avant le %(d)s")
+    rows = []
+    for check in checklist:
+        items = []
+        for item in check.items:
+            assignment, deadline = item.assignment, item.deadline
+            items.append(
+                MissingRow(
+                    item.message,
+                    lot_url(item.lot.id) if item.lot is not None else None,
+                    fill_markup(invited, d=datetime_short(assignment.invited_at))
+                    if assignment is not None and assignment.invited_at
+                    else None,
+                    fill_markup(expected, d=datetime_short(deadline)) if deadline else None,
+                    deadline is not None and deadline < now,
+                )
+            )
+        rows.append((check, items))
+    return rows
+
+
 def render_detail(event_id: int, status: int = 200, error: str | None = None):
     """The event page; also re-rendered with ``error`` when a button's action was refused."""
     event = _dashboard_event_or_404(event_id)
@@ -261,7 +301,7 @@ def render_detail(event_id: int, status: int = 200, error: str | None = None):
             lot_cards=lot_cards(event, totals.lot_nets),
             rate_issues=rate_issues(event, context, priced),
             breakdown=event_breakdown(event, context, priced),
-            checklist=event_checklist(event, now),
+            checklist=missing_rows(event_checklist(event, now), now),
             history=event_history(event),
             history_limit=HISTORY_ON_DASHBOARD,
             quotes=event_quotes(event),

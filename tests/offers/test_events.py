@@ -630,6 +630,14 @@ def test_the_checklist_lists_what_is_missing(
     assert "L'Équipage sur « Librairie »" in pending and "Yves Monteil" not in pending
     assert "Yves Monteil sur « Photographie »" in section(checklist, "Réponses en retard (délai dépassé)")
     assert f'href="/lots/{empty.id}"' in checklist
+    # Each invitation says when it was sent and when the answer is expected, in red once past.
+    raw = client.get(f"/evenements/{event.id}").get_data(as_text=True)
+    raw = raw[raw.index('id="ce-qui-manque"') : raw.index('id="total-net"')]
+    assert len(re.findall(r'<span class="text-muted"> — invité le \d', raw)) == 2
+    assert re.findall(r'<span class="(text-\w+)"> — réponse attendue avant le \d', raw) == [
+        "text-muted",
+        "text-danger",
+    ]
 
 
 def test_the_checklist_says_when_nothing_is_missing(
