@@ -59,6 +59,13 @@ def gettext(string: str, **variables) -> str:
     return text % variables if variables else text
 
 
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """Flask-Babel's ``ngettext`` on :func:`current_translations`: the singular or the plural for
+    ``num`` (given to the sentence as ``num``, as Flask-Babel and the templates' ``ngettext`` do)."""
+    variables.setdefault("num", num)
+    return current_translations().ungettext(singular, plural, num) % variables
+
+
 def lazy_gettext(string: str, **variables) -> LazyString:
     """Flask-Babel's ``lazy_gettext`` (the same lazy string, translated when it is read), read
     through :func:`gettext`: forms' labels and choices, statuses' names and menus are lazy strings

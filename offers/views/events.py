@@ -15,7 +15,7 @@ from app.dates import LOCAL_TZ
 from app.db import utcnow
 from app.extensions import db
 from app.formatting import datetime_short
-from app.i18n import fill_markup
+from app.i18n import fill_markup, ngettext
 from app.i18n import gettext as _
 from app.labels import label, status_style
 from app.locking import check_version
@@ -179,6 +179,8 @@ class LotCard:
     #: Open, on an event not frozen, and nobody accepted or invited.
     waits: bool
     actors: list[ActorBadge]
+    #: How many lines are priced ("3 lignes chiffrées"), ``None`` when none is.
+    lines: str | None
     #: The buttons' and lists' accessible names, which name the lot.
     up_label: str
     down_label: str
@@ -233,6 +235,9 @@ def lot_cards(event: Event, lot_nets: dict) -> list[LotCard]:
                     )
                     for a in lot.assignments
                 ],
+                lines=ngettext("%(num)d ligne chiffrée", "%(num)d lignes chiffrées", len(lot.lines))
+                if lot.lines
+                else None,
                 up_label=fill_markup(up, t=title),
                 down_label=fill_markup(down, t=title),
                 actors_label=fill_markup(actors, lot=title),

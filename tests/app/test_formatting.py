@@ -301,6 +301,22 @@ def test_python_gettext_says_what_flask_babel_says(app, string, variables):
     assert str(lazy) == str(theirs)  # outside any application
 
 
+@pytest.mark.parametrize("num", [0, 1, 2, 1234])
+def test_python_ngettext_says_what_flask_babel_says(app, num):
+    """``app.i18n.ngettext`` (the event page's lines count, prepared in Python) gives Flask-Babel's
+    singular or plural, with ``num`` in it, in each language."""
+    import flask_babel
+
+    from app.i18n import ngettext
+
+    words = ("%(num)d ligne chiffrée", "%(num)d lignes chiffrées")
+    with app.test_request_context():
+        for language in ("fr", "en"):
+            with force_locale(language):
+                assert ngettext(*words, num) == flask_babel.ngettext(*words, num)
+                assert str(num) in ngettext(*words, num)
+
+
 @given(
     moment=st.datetimes(
         # Flask-Babel's zone (pytz) knows no summer time past 2037: it would be the one wrong.
