@@ -413,7 +413,7 @@ class InviteAll:
 def invitable(lots) -> list[Assignment]:
     """The proposed actors of the open lots among ``lots`` (an event's, in its order): whom the
     event page's "invite all" button invites (:func:`invite_all`), and how many it says."""
-    return [a for lot in lots if lot.status == LotStatus.OPEN for a in lot.assignments if a.can_be_invited]
+    return [a for lot in lots if lot.is_open for a in lot.assignments if a.can_be_invited]
 
 
 def invite_all(assignments, user, *, create_accounts: bool = False, now: datetime | None = None) -> InviteAll:

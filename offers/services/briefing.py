@@ -220,9 +220,9 @@ def briefed_organisations(event: Event) -> list[Organisation]:
     briefed = {
         a.organisation_id: a.organisation
         for lot in event.lots
-        if lot.status != LotStatus.CANCELLED
+        if not lot.is_cancelled
         for a in lot.assignments
-        if a.status == AssignmentStatus.ACCEPTED
+        if a.is_accepted
     }
     return sorted(briefed.values(), key=lambda organisation: organisation.name.lower())
 

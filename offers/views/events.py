@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from functools import cache
 
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ from app.parsing import bad_filter, page_number
 from app.urls import url_pattern
 from app.web import service_call
 from offers.forms.events import DuplicateEventForm, EventFilterForm, EventForm, StatusForm, changed_fields
-from offers.models import Event, EventStatus, Lot, LotStatus, Quote
+from offers.models import Event, EventStatus, Lot, Quote
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import (
     event_breakdown,
@@ -39,6 +40,7 @@ from offers.services.briefing import briefed_organisations
 from offers.services.events import (
     HISTORY_ON_DASHBOARD,
     WIDEN_EVENT,
+    Check,
     change_status,
     create_event,
     dashboard_event,
@@ -169,7 +171,8 @@ class LotCard:
     lot: Lot
     #: Its rank among the lots not cancelled, from 1 (``None``: cancelled).
     number: int | None
-    net: object
+    #: The lot's net excluding VAT (0 for a lot without lines).
+    net: Decimal | int
     url: str
     move_url: str
     edit_url: str
@@ -210,7 +213,7 @@ def lot_cards(event: Event, lot_nets: dict) -> list[LotCard]:
     frozen = event.is_frozen
     cards, number = [], 0
     for lot in event.lots:
-        cancelled = lot.status == LotStatus.CANCELLED
+        cancelled = lot.is_cancelled
         if not cancelled:
             number += 1
         title = lot.title
@@ -261,7 +264,7 @@ class MissingRow:
     late: bool
 
 
-def missing_rows(checklist, now) -> list[tuple[object, list[MissingRow]]]:
+def missing_rows(checklist: list[Check], now: datetime) -> list[tuple[Check, list[MissingRow]]]:
     """Each check of ``checklist`` (:func:`offers.services.events.event_checklist`) with its items'
     rows, prepared for all of them at once as the lot cards are (:func:`lot_cards`)."""
     lot_url = url_pattern("offers.lot_detail", "lot_id")
