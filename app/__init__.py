@@ -83,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from invoicing import models as _invoicing_models  # noqa: F401
     from offers import models as _offers_models  # noqa: F401
     from offers.services import actor_nets as _actor_nets  # noqa: F401  (keeps actor_event_nets)
+    from offers.services import event_starts as _event_starts  # noqa: F401  (keeps assignments' event start)
 
     init_login(app, login_manager)
 

@@ -383,7 +383,10 @@ def seed(
 
     assignment_rows, line_rows = [], []
     lot_lines: dict[int, list[dict]] = {}
-    for lot_id, (_event_id, status, code, cat_id, rate) in zip(lot_ids, lot_meta, strict=True):
+    event_starts = {
+        event_id: starts for event_id, (_status, starts, _client) in zip(event_ids, event_meta, strict=True)
+    }
+    for lot_id, (event_id, status, code, cat_id, rate) in zip(lot_ids, lot_meta, strict=True):
         pool = by_category[cat_id]
         preparing = status in ("draft", "consulting")
         # Lots being prepared: some still to staff (the dashboard's suggestions), some invitations out.
@@ -405,6 +408,7 @@ def seed(
                     "role": "lead",
                     "status": a_status,
                     "invited_at": now if a_status != "proposed" else None,
+                    "event_starts_at": event_starts[event_id],
                 }
             )
         if not staffed or not chosen:

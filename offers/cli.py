@@ -91,14 +91,16 @@ def send_briefings(days):
 def rebuild_work():
     """Recalculer le travail réalisé que lisent les indicateurs (sommes des devis acceptés par acteur
     et catégorie, premières collaborations) à partir des devis, et les montants par acteur et
-    événement que lisent les suggestions à partir des lignes, après une reprise de données écrite
-    directement dans la base."""
-    from offers.services import actor_nets, work
+    événement que lisent les suggestions à partir des lignes, et la date d'événement que chaque
+    affectation recopie pour le portail, après une reprise de données écrite directement dans la
+    base."""
+    from offers.services import actor_nets, event_starts, work
 
     totals, pairs = work.rebuild()
     nets = actor_nets.rebuild()
+    starts = event_starts.refresh(db.session.connection(), everything=True)
     db.session.commit()
     click.echo(
         f"{totals} somme(s) par devis, acteur et catégorie ; {pairs} paire(s) d'acteurs ayant déjà travaillé ensemble ; "
-        f"{nets} montant(s) par acteur et événement."
+        f"{nets} montant(s) par acteur et événement ; {starts} date(s) d'événement recopiée(s) sur les affectations."
     )

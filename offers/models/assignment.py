@@ -56,6 +56,9 @@ class Assignment(db.Model):
         # A lot's assignments, and those in a status (the events list counts each open lot's
         # accepted and invited ones from the index alone).
         sa.Index("ix_assignments_lot_status", "lot_id", "status"),
+        # An organisation's assignments by the start of their event, latest first (the portal's
+        # accepted lots and past answers, a page at a time, read straight from the index).
+        sa.Index("ix_assignments_organisation_event_start", "organisation_id", "event_starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,6 +82,11 @@ class Assignment(db.Model):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: The actor's comment when answering.
     comment: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    #: The start of the lot's event, copied here so that an organisation's history is sorted by it
+    #: from an index of this table alone. Written in SQL at every flush that adds an assignment,
+    #: moves one to another lot, a lot to another event or an event in time
+    #: (``offers.services.event_starts``); read in SQL only (deferred: never loaded with the row).
+    event_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, deferred=True)
 
     lot = relationship("Lot", back_populates="assignments")
     organisation = relationship("Organisation", lazy="joined")

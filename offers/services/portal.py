@@ -137,7 +137,10 @@ ANSWERED_STATUSES = tuple(s for s in VISIBLE_STATUSES if s != AssignmentStatus.I
 
 
 #: The order of accepted lots and past answers: newest event first, then the event's lots in order.
-ANSWERED_ORDER = (Event.starts_at.desc(), Event.id, Lot.position, Assignment.id)
+#: The event's start is the assignment's copy of it (``offers.services.event_starts``): the
+#: database walks the index ``(organisation_id, event_starts_at)`` backwards and sorts only the
+#: rows of the page's events by the rest.
+ANSWERED_ORDER = (Assignment.event_starts_at.desc(), Lot.event_id, Lot.position, Assignment.id)
 
 
 @dataclass(frozen=True)
@@ -156,15 +159,14 @@ def _statements() -> _Statements:
     organisation = sa.bindparam("organisation_id", type_=sa.Integer)
     own = Assignment.organisation_id == organisation
     deadline = sa.func.coalesce(Lot.response_deadline, Event.response_deadline)
-    # The page's ids are picked by a select of the sort keys alone, so that only narrow rows go
-    # through the sort of the organisation's whole history (the wide rows of events and lots did,
-    # and the sort grew with them); the page's rows are then read by their ids alone (a filter on
-    # the organisation there too would let the planner scan its whole history again instead of
+    # The page's ids are picked by a select of the sort keys alone: the organisation's assignments
+    # in the order of their event's start (an index), each with its lot's event and position, until
+    # the page is full; the page's rows are then read by their ids alone (a filter on the
+    # organisation there too would let the planner scan its whole history again instead of
     # reading 20 rows by key).
     page_ids = (
         sa.select(Assignment.id)
         .join(Assignment.lot)
-        .join(Lot.event)
         .where(own, Assignment.status.in_(ANSWERED_STATUSES))
         .order_by(*ANSWERED_ORDER)
         .limit(sa.bindparam("limit", type_=sa.Integer))

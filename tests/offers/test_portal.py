@@ -30,7 +30,7 @@ from offers.models import (
 )
 from offers.services.portal import AlreadyAnswered, answer_assignment
 from tests.conftest import csrf_token
-from tests.offers.test_events import add_assignment, add_line, add_lot, plain, post_form, text
+from tests.offers.test_events import add_assignment, add_line, add_lot, event_data, plain, post_form, text
 from tests.offers.test_lines import LOCKED, add_sent_quote
 from tests.offers.test_pricing import set_identity
 
@@ -675,3 +675,50 @@ def test_the_list_says_which_events_quote_was_sent_for_invitations_and_accepted_
     add_sent_quote(other, QuoteStatus.ACCEPTED)  # the accepted lot's event
     db.session.commit()
     assert seen() == (True, True)
+
+
+def test_an_event_moved_in_time_moves_its_lots_in_the_portal(
+    client, auth, site, make_event, make_category, make_user
+):
+    """The list's order reads each assignment's copy of its event's start (kept at every flush):
+    the coordination moving an event with its edit form moves its lots in the actor's list at once,
+    and a lot added afterwards takes its place among them."""
+    now = utcnow()
+    other = make_event(
+        title="Rencontre", starts_at=now + timedelta(days=90), ends_at=now + timedelta(days=90, hours=5)
+    )
+    add_assignment(add_lot(other, make_category(), "Buvette du soir"), site.crew, AssignmentStatus.ACCEPTED)
+    db.session.commit()
+    shown = re.compile(r"(Buvette du soir|Déjeuner des participants|Goûter)")
+    auth.login(site.crew_user.email)
+    assert shown.findall(plain(text(client.get("/portail/lots")))) == [
+        "Buvette du soir",
+        "Déjeuner des participants",
+    ]
+
+    auth.logout()
+    auth.login(make_user("coordinator").email)
+    moved = (now + timedelta(days=400)).date().isoformat()
+    url = f"/evenements/{site.event.id}/modifier"
+    page = client.get(url).get_data(as_text=True)
+    data = event_data(
+        site.event.client_id,
+        billing_mode="joint_consortium",
+        starts_at=f"{moved}T09:00",
+        ends_at=f"{moved}T19:00",
+        response_deadline=(now + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M"),
+        version_id=re.search(r'name="version_id" type="hidden" value="(\d+)"', page)[1],
+        csrf_token=csrf_token(page),
+    )
+    db.session.commit()
+    assert client.post(url, data=data).status_code == 302
+    add_assignment(add_lot(other, make_category(), "Goûter"), site.crew, AssignmentStatus.ACCEPTED)
+    db.session.commit()
+
+    auth.logout()
+    auth.login(site.crew_user.email)
+    assert shown.findall(plain(text(client.get("/portail/lots")))) == [
+        "Déjeuner des participants",
+        "Buvette du soir",
+        "Goûter",
+    ]
