@@ -665,6 +665,34 @@ PRICED_LINE_COLUMNS = (
 )
 
 
+#: What the event page reads of a lot and of an actor's assignment: not a lot's specification,
+#: quantities, place or dates of record, nor an answer's comment and dates (the lot's own page shows
+#: them). Anything else is read when asked (one query; the page's query count is pinned by tests/perf).
+DASHBOARD_LOT_COLUMNS = (
+    Lot.id,
+    Lot.event_id,
+    Lot.category_id,
+    Lot.title,
+    Lot.specification,
+    Lot.place,
+    Lot.quantities,
+    Lot.starts_at,
+    Lot.ends_at,
+    Lot.response_deadline,
+    Lot.position,
+    Lot.status,
+    Lot.version_id,
+)
+DASHBOARD_ACTOR_COLUMNS = (
+    Assignment.id,
+    Assignment.lot_id,
+    Assignment.organisation_id,
+    Assignment.role,
+    Assignment.status,
+    Assignment.invited_at,
+)
+
+
 def _actor_options():
     """An actor's organisation joined with :data:`ACTOR_COLUMNS` only."""
     return defaultload(Assignment.organisation).load_only(*ACTOR_COLUMNS)
@@ -726,7 +754,7 @@ def _dashboard_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
         sa.select(Lot, Assignment)
         .outerjoin(Assignment, Assignment.lot_id == Lot.id)
         .where(Lot.event_id == event_id)
-        .options(_actor_options())
+        .options(load_only(*DASHBOARD_LOT_COLUMNS), load_only(*DASHBOARD_ACTOR_COLUMNS), _actor_options())
         .order_by(Lot.position, Lot.id, Assignment.id),
         _lines_of(lambda lot_id: lot_id.in_(sa.select(Lot.id).where(Lot.event_id == event_id))).options(
             load_only(*PRICED_LINE_COLUMNS)
