@@ -446,7 +446,7 @@ def _needs_transaction(cursor, statement: str) -> bool:
 
     return (
         isinstance(cursor, psycopg.ServerCursor)
-        or statement.lstrip().upper().startswith("SAVEPOINT")
+        or statement.lstrip()[:9].upper() == "SAVEPOINT"
         or any(lock in statement for lock in _LOCKS)
     )
 

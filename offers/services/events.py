@@ -1017,6 +1017,32 @@ class ListFigures:
     lots_net: Decimal = Decimal("0.00")
 
 
+@cache
+def _list_figures_statement() -> sa.Select:
+    """:func:`list_figures`' statement, built once with the events' ids as a parameter: SQLAlchemy
+    then finds it in its cache without walking a new statement and mapping its parameters."""
+
+    def assignments(status: AssignmentStatus):
+        return (
+            sa.select(sa.func.count())
+            .where(Assignment.lot_id == Lot.id, Assignment.status == status)
+            .correlate(Lot)
+            .scalar_subquery()
+        )
+
+    return (
+        sa.select(
+            Lot.event_id,
+            sa.func.count(),
+            sa.func.sum(sa.case((assignments(AssignmentStatus.ACCEPTED) == 0, 1), else_=0)),
+            sa.func.sum(assignments(AssignmentStatus.INVITED)),
+            sum_money(lot_net_sql(Lot.id)),
+        )
+        .where(Lot.event_id.in_(sa.bindparam("event_ids", expanding=True)), Lot.status == LotStatus.OPEN)
+        .group_by(Lot.event_id)
+    )
+
+
 def list_figures(event_ids) -> dict[int, ListFigures]:
     """For each event: its open lots, those without an accepted actor, the invitations waiting for
     an answer, and the open lots' net. Counted and added up in SQL, one query for a whole page,
@@ -1029,26 +1055,7 @@ def list_figures(event_ids) -> dict[int, ListFigures]:
     ids = set(event_ids)
     if not ids:
         return {}
-
-    def assignments(status: AssignmentStatus):
-        return (
-            sa.select(sa.func.count())
-            .where(Assignment.lot_id == Lot.id, Assignment.status == status)
-            .correlate(Lot)
-            .scalar_subquery()
-        )
-
-    rows = db.session.execute(
-        sa.select(
-            Lot.event_id,
-            sa.func.count(),
-            sa.func.sum(sa.case((assignments(AssignmentStatus.ACCEPTED) == 0, 1), else_=0)),
-            sa.func.sum(assignments(AssignmentStatus.INVITED)),
-            sum_money(lot_net_sql(Lot.id)),
-        )
-        .where(Lot.event_id.in_(ids), Lot.status == LotStatus.OPEN)
-        .group_by(Lot.event_id)
-    )
+    rows = db.session.execute(_list_figures_statement(), {"event_ids": sorted(ids)})
     figures = {
         event_id: ListFigures(int(count), int(without or 0), int(pending or 0), net)
         for event_id, count, without, pending, net in rows
