@@ -603,6 +603,29 @@ def test_the_list_keeps_a_constant_query_count(client, auth, site, make_category
     assert many <= 7
 
 
+def test_the_invitations_and_the_pages_statements_carry_no_parameter(app, client, auth, site):
+    """PostgreSQL planned them again at every view while the organisation and the statuses were
+    parameters: written in their text, each is planned once per connection and organisation. The
+    organisation is the logged-in actor's, whatever the query string says."""
+    from tests.perf.test_database import _sent
+
+    auth.login(site.crew_user.email)
+    responses = []
+    sent = _sent(app, lambda: responses.append(client.get("/portail/lots?organisation_id=1")))
+    assert [response.status_code for response in responses] == [200]
+    written = [
+        (statement, parameters)
+        for statement, parameters in sent
+        if f"assignments.organisation_id = {site.crew.id} " in statement
+    ]
+    assert len(written) == 2
+    # On SQLite the page's bounds stay parameters (PostgreSQL writes them in the text: app.db).
+    expected = [{}, {}] if app.config["TEST_BACKEND"] == "postgresql" else [(50, 0), (20, 0)]
+    assert [parameters for _statement, parameters in written] == expected
+    assert "assignments.status = 'invited'" in written[0][0]
+    assert "assignments.status IN ('accepted', 'declined', 'withdrawn')" in written[1][0]
+
+
 def test_the_list_counts_and_sums_only_the_organisations_own_lines(client, auth, site):
     # Two more lines of the crew (each net rounded first: 92.625 -> 92.63, 13.34333 -> 13.34),
     # and one of the cook's on the same lot, which the crew's total never includes.
