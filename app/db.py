@@ -210,8 +210,6 @@ def _socket_readable(dbapi_connection) -> bool:
 @event.listens_for(Pool, "checkin")
 def _note_checkin(dbapi_connection, connection_record):
     connection_record.info["checked_in_at"] = time.monotonic()
-    if connection_record.info.pop(_READS_WITHOUT_TRANSACTION, False):
-        _start_transactions(dbapi_connection)
 
 
 @event.listens_for(Pool, "checkout")
@@ -292,11 +290,6 @@ def _note_write(conn, cursor, statement, parameters, context, executemany):
     tables = written_tables(statement)
     if tables:
         conn.info.setdefault(_WRITTEN, set()).update(tables)
-    if conn.info.get(_READS_WITHOUT_TRANSACTION) and (tables or _needs_transaction(cursor, statement)):
-        # A read-only request's first write, lock, savepoint or server-side cursor: from this
-        # statement on, a transaction (psycopg sends BEGIN first), ended as any other.
-        del conn.info[_READS_WITHOUT_TRANSACTION]
-        _start_transactions(conn.connection.dbapi_connection)
 
 
 def transaction_written_tables(connection) -> set[str]:
@@ -432,34 +425,6 @@ def read_only(session) -> Iterator[None]:
         session.commit()  # ends the snapshot; the block wrote nothing through it
 
 
-#: Key, in a PostgreSQL connection's ``info``, set while the reads of a read-only request run
-#: without a transaction (:func:`_on_begin`).
-_READS_WITHOUT_TRANSACTION = "reads_without_transaction"
-#: What, in a statement that writes nothing, needs a transaction: row locks and advisory locks.
-_LOCKS = (" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE", "pg_advisory")
-
-
-def _needs_transaction(cursor, statement: str) -> bool:
-    """Whether a statement that writes nothing still needs a transaction: a lock (held until the
-    transaction ends), a savepoint, a server-side cursor (``DECLARE`` refuses to run outside one)."""
-    import psycopg
-
-    return (
-        isinstance(cursor, psycopg.ServerCursor)
-        or statement.lstrip()[:9].upper() == "SAVEPOINT"
-        or any(lock in statement for lock in _LOCKS)
-    )
-
-
-def _start_transactions(dbapi_connection) -> None:
-    """Back to psycopg's default: the next statement begins a transaction."""
-    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
-    try:
-        driver.autocommit = False
-    except Exception:  # noqa: S110 - a broken connection, which the pool discards
-        pass
-
-
 @event.listens_for(Engine, "begin")
 def _on_begin(conn):
     """Record whether the transaction may write (:func:`may_write`). SQLite: such a transaction
@@ -470,33 +435,7 @@ def _on_begin(conn):
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
         conn.info["sqlite_write_lock"] = writes
-    elif conn.dialect.name == "postgresql":
-        if not writes:
-            _read_without_transaction(conn)
-        elif conn.info.pop(_READS_WITHOUT_TRANSACTION, False):  # a writer after a reader (read_only())
-            _start_transactions(conn.connection.dbapi_connection)
     conn.info[_WRITTEN] = set()  # after the BEGIN: what the transaction itself sends
-
-
-def _read_without_transaction(conn) -> None:
-    """PostgreSQL, a read-only request (a GET): its reads run without ``BEGIN`` and ``COMMIT``.
-
-    psycopg sends ``BEGIN`` on its own round trip before a transaction's first statement, and the
-    request's end sends ``COMMIT`` on another (:func:`end_request_transaction`): two of the seven or
-    so round trips of a page, for nothing, since at PostgreSQL's isolation level (read committed)
-    every statement reads its own snapshot, in a transaction or not. So the connection is put in
-    autocommit until a statement needs a transaction: a write, a lock (``FOR UPDATE``, an advisory
-    lock), a savepoint or a server-side cursor (:func:`_note_write`). psycopg then begins one before
-    that statement, and it ends as any other (committed by its owner, rolled back otherwise). The
-    connection goes back to the pool ready to begin transactions again (:func:`_note_checkin`), and
-    a transaction that may write begun on it meanwhile is one from its first statement
-    (:func:`_on_begin`). A connection already in a transaction (the tests' outer one, a
-    stale-connection ping) keeps it."""
-    driver = conn.connection.driver_connection
-    if driver.autocommit or driver.pgconn.transaction_status != 0:  # 0: idle, no transaction
-        return
-    driver.autocommit = True
-    conn.info[_READS_WITHOUT_TRANSACTION] = True
 
 
 def may_write(connection) -> bool:
