@@ -665,9 +665,10 @@ PRICED_LINE_COLUMNS = (
 )
 
 
-#: What the event page reads of a lot and of an actor's assignment: not a lot's specification,
-#: quantities, place or dates of record, nor an answer's comment and dates (the lot's own page shows
-#: them). Anything else is read when asked (one query; the page's query count is pinned by tests/perf).
+#: What the event page reads of a lot and of an actor's assignment: not a lot's dates of record
+#: (created, updated), nor an answer's comment and its dates other than the invitation's (the lot's
+#: own page shows them). Anything else is read when asked (one query; the page's query count is
+#: pinned by tests/perf).
 DASHBOARD_LOT_COLUMNS = (
     Lot.id,
     Lot.event_id,
