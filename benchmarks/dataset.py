@@ -383,10 +383,7 @@ def seed(
 
     assignment_rows, line_rows = [], []
     lot_lines: dict[int, list[dict]] = {}
-    event_starts = {
-        event_id: starts for event_id, (_status, starts, _client) in zip(event_ids, event_meta, strict=True)
-    }
-    for lot_id, (event_id, status, code, cat_id, rate) in zip(lot_ids, lot_meta, strict=True):
+    for lot_id, (_event_id, status, code, cat_id, rate) in zip(lot_ids, lot_meta, strict=True):
         pool = by_category[cat_id]
         preparing = status in ("draft", "consulting")
         # Lots being prepared: some still to staff (the dashboard's suggestions), some invitations out.
@@ -408,7 +405,6 @@ def seed(
                     "role": "lead",
                     "status": a_status,
                     "invited_at": now if a_status != "proposed" else None,
-                    "event_starts_at": event_starts[event_id],
                 }
             )
         if not staffed or not chosen:
@@ -619,12 +615,14 @@ def seed(
     _insert(Payment, payment_rows, summary)
     _insert(Payout, payout_rows, summary)
     db.session.flush()
-    # Written past the app's services: the work done that the dashboards read, and the actors' nets
-    # per event that the matching reads, are filled here.
-    from offers.services import actor_nets, work
+    # Written past the app's services: the work done that the dashboards read, the actors' nets
+    # per event that the matching reads, and the assignments' copy of their event's start that the
+    # portal sorts by, are filled here.
+    from offers.services import actor_nets, event_starts, work
 
     summary.counts["work_totals"], summary.counts["collaborations"] = work.rebuild()
     summary.counts["actor_event_nets"] = actor_nets.rebuild()
+    event_starts.refresh(db.session.connection(), everything=True)
     if analyze:
         refresh_statistics(db.session.connection())
     summary.seconds = time.perf_counter() - started
