@@ -25,6 +25,12 @@ def get_setting(key: str, default=None):
     return default if row is None else row[0]
 
 
+def setting_sql(key: str) -> sa.ScalarSelect:
+    """A setting's value as a column of another statement (``NULL`` when it is not set): a page
+    that needs a setting reads it with its first row instead of in a round trip of its own."""
+    return sa.select(Setting.value).where(Setting.key == key).scalar_subquery()
+
+
 def set_setting(key: str, value) -> None:
     """Store ``value`` (JSON-serialisable; money and rates as strings). Flushes, never commits."""
     row = db.session.get(Setting, key)

@@ -784,15 +784,66 @@ def dashboard_event(event_id: int) -> Event | None:
     return event
 
 
+@dataclass(frozen=True)
+class LotPlace:
+    """Where a lot stands among its event's lots (cancelled ones included, in the event page's
+    order): its rank from 1, their number, and the lots before and after it as ``(id, title)``."""
+
+    rank: int
+    count: int
+    previous: tuple[int, str] | None
+    next: tuple[int, str] | None
+
+
+def _places(lot_id) -> sa.Subquery:
+    """Each lot of the event of the lot ``lot_id`` with its :class:`LotPlace`'s columns, in the
+    event page's order (window functions: the event's lots are read once, their ids and titles)."""
+    order = (Lot.position, Lot.id)
+    event_id = sa.select(Lot.event_id).where(Lot.id == lot_id).correlate(None).scalar_subquery()
+    return (
+        sa.select(
+            Lot.id,
+            sa.func.row_number().over(order_by=order).label("rank"),
+            sa.func.count().over().label("count"),
+            sa.func.lag(Lot.id).over(order_by=order).label("previous_id"),
+            sa.func.lag(Lot.title).over(order_by=order).label("previous_title"),
+            sa.func.lead(Lot.id).over(order_by=order).label("next_id"),
+            sa.func.lead(Lot.title).over(order_by=order).label("next_title"),
+        )
+        .where(Lot.event_id == event_id)
+        .subquery("places")
+    )
+
+
+def _place(row) -> LotPlace:
+    """A :class:`LotPlace` from a row holding :func:`_places`' columns."""
+    return LotPlace(
+        row.rank,
+        row.count,
+        None if row.previous_id is None else (row.previous_id, row.previous_title),
+        None if row.next_id is None else (row.next_id, row.next_title),
+    )
+
+
 @cache
 def _lot_page_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
     from offers.services.assignments import has_account_sql
     from offers.services.lines import locked_sql
+    from offers.services.matching import stored_weights_sql
 
     lot_id = sa.bindparam("lot_id")
+    places = _places(lot_id)
     return (
-        # With the lot: whether its event's lines are locked (a quote was sent).
-        with_coordinator_identity(sa.select(Lot, locked_sql(Lot.event_id)))
+        # With the lot: whether its event's lines are locked (a quote was sent), its place among
+        # its event's lots, and the matching's weights (its suggestions need them).
+        with_coordinator_identity(
+            sa.select(
+                Lot,
+                locked_sql(Lot.event_id).label("locked"),
+                *(column for column in places.c if column.key != "id"),
+                stored_weights_sql().label("weights"),
+            ).join(places, places.c.id == Lot.id)
+        )
         .where(Lot.id == lot_id)
         .options(joinedload(Lot.event).joinedload(Event.client)),
         # With each actor: whether its organisation has an actor account (to be invited by link).
@@ -807,18 +858,22 @@ def _lot_page_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
 @dataclass(frozen=True)
 class LotPage:
     """What the lot's page reads in its three queries: the lot (with its event, client, category,
-    actors and lines), whether the event's lines are locked, and which of its actors' organisations
-    have an actor account."""
+    actors and lines), whether the event's lines are locked, which of its actors' organisations
+    have an actor account, its place among its event's lots, and the matching's stored weights
+    (``{}`` when not set: :func:`offers.services.matching.matching_weights` reads them)."""
 
     lot: Lot
     lines_locked: bool
     with_accounts: frozenset[int]
+    place: LotPlace
+    stored_weights: object
 
 
 def read_lot_page(lot_id: int) -> LotPage | None:
     """The lot's page (:class:`LotPage`): one lot with its event and client, its category (and the
-    coordinator's identity), its actors and its lines, in three queries (``None`` when there is no
-    such lot): the lot's page loads nothing of the event's other lots."""
+    coordinator's identity), its place, its actors and its lines, in three queries (``None`` when
+    there is no such lot): the lot's page loads nothing of the event's other lots but their ids
+    and titles, for its links to the lots before and after it."""
     lots, assignments, lines = _lot_page_statements()
     params = {"lot_id": lot_id}
     row = db.session.execute(lots, params).first()
@@ -828,37 +883,8 @@ def read_lot_page(lot_id: int) -> LotPage | None:
     actors = db.session.execute(assignments, params).all()
     _attach([lot], (assignment for assignment, _has in actors), lines, params)
     with_accounts = frozenset(assignment.organisation_id for assignment, has in actors if has)
-    return LotPage(lot, bool(row[1]), with_accounts)
-
-
-@dataclass(frozen=True)
-class LotPlace:
-    """Where a lot stands among its event's lots (cancelled ones included, in the event page's
-    order): its rank from 1, their number, and the lots before and after it as ``(id, title)``."""
-
-    rank: int
-    count: int
-    previous: tuple[int, str] | None
-    next: tuple[int, str] | None
-
-
-@cache
-def _lot_place_statement() -> sa.Select:
-    return (
-        sa.select(Lot.id, Lot.title)
-        .where(Lot.event_id == sa.bindparam("event_id"))
-        .order_by(Lot.position, Lot.id)
-    )
-
-
-def lot_place(lot: Lot) -> LotPlace:
-    """The lot's place among its event's lots (one query)."""
-    rows = db.session.execute(_lot_place_statement(), {"event_id": lot.event_id}).all()
-    ids = [row.id for row in rows]
-    index = ids.index(lot.id)
-    previous = tuple(rows[index - 1]) if index > 0 else None
-    following = tuple(rows[index + 1]) if index + 1 < len(rows) else None
-    return LotPlace(index + 1, len(rows), previous, following)
+    stored = row.weights if row.weights is not None else {}
+    return LotPage(lot, bool(row.locked), with_accounts, _place(row), stored)
 
 
 @dataclass

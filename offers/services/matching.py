@@ -22,8 +22,8 @@ Rules (issue 4, item 5):
   ``offers.services.actor_nets``: the year's sum reads a few rows per event, not its lines;
 - order: score descending, then name (case and accents ignored), then id — deterministic.
 
-Two queries whatever the number of lots and actors: the candidates with their overlapping accepted
-lots (outer join), then the candidates' counted lines. Nothing here writes.
+One query whatever the number of lots and actors: the candidates, each with what it received this
+year (a correlated subquery) and its overlapping accepted lots (outer join). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from app.formatting import money
 from app.models import Organisation
 from app.models.parties import organisation_categories
 from app.money import ZERO
-from app.settings_store import get_setting
+from app.settings_store import get_setting, setting_sql
 from offers.models import (
     ActorEventNet,
     Assignment,
@@ -130,9 +130,16 @@ def _weight(value, default: Decimal) -> Decimal:
     return weight
 
 
+def stored_weights_sql() -> sa.ScalarSelect:
+    """The ``matching.weights`` setting as a column of another statement, for a page that reads it
+    with its own rows: :func:`matching_weights` then reads what it holds."""
+    return setting_sql(WEIGHTS_SETTING)
+
+
 def matching_weights(stored: dict | None = None) -> dict[str, Decimal]:
-    """The weights from the ``matching.weights`` setting, each key falling back to its default
-    when missing or unreadable (numbers or numeric strings, ``|w| ≤ 100``)."""
+    """The weights from the ``matching.weights`` setting (read here unless ``stored`` holds it, as
+    :func:`stored_weights_sql` read it), each key falling back to its default when missing or
+    unreadable (numbers or numeric strings, ``|w| ≤ 100``)."""
     if stored is None:
         stored = get_setting(WEIGHTS_SETTING, {})
     if not isinstance(stored, dict):
@@ -209,6 +216,8 @@ def _candidates_statement() -> sa.Select:
     return (
         sa.select(
             Organisation,
+            # What it received this year (each row of the organisation repeats it).
+            _received_sql(Organisation.id),
             organisation_categories.c.category_id,
             clash_lot.id,
             clash_lot.title,
@@ -243,11 +252,14 @@ def _candidates_statement() -> sa.Select:
     )
 
 
-def _candidate_rows(lots: list[Lot]):
-    """Active organisations serving the lots' categories, each with its accepted lots overlapping
-    the lots' overall time span (outer join: ``None`` columns when it has none). One query."""
+def _candidate_rows(lots: list[Lot], now: datetime | None = None):
+    """Active organisations serving the lots' categories, each with what it received in ``now``'s
+    year (:func:`received_this_year`'s figure, ``None`` for nothing) and its accepted lots
+    overlapping the lots' overall time span (outer join: ``None`` columns when it has none). One
+    query."""
     windows = [lot_window(lot) for lot in lots]
     span_start, span_end = min(w[0] for w in windows), max(w[1] for w in windows)
+    start, end = year_bounds(now or utcnow())
     return db.session.execute(
         _candidates_statement(),
         {
@@ -255,13 +267,17 @@ def _candidate_rows(lots: list[Lot]):
             "span_start": span_start,
             "span_end": span_end,
             "earliest_event_start": span_start - MAX_EVENT_DURATION,
+            "start": start,
+            "end": end,
         },
     ).all()
 
 
-@cache
-def _received_statement() -> sa.Select:
-    """:func:`received_this_year`'s statement, built once (see :func:`_candidates_statement`)."""
+def _received_sql(organisation_id) -> sa.ScalarSelect:
+    """What the organisation ``organisation_id`` (a column) received between the bound parameters
+    ``start`` and ``end``, as a column (``NULL`` for nothing): a correlated subquery on the sums kept
+    per actor and event (``offers.services.actor_nets``), through their index
+    ``(organisation_id, event_starts_at)``."""
     # Won, delivered and closed events count every line of the actor on their open lots; quoted
     # events only those on the open lots it accepted.
     net = sa.case(
@@ -269,20 +285,29 @@ def _received_statement() -> sa.Select:
         else_=ActorEventNet.accepted_net,
     )
     return (
-        sa.select(ActorEventNet.organisation_id, sum_money(net))
+        sa.select(sum_money(net))
         .where(
-            ActorEventNet.organisation_id.in_(sa.bindparam("organisation_ids", expanding=True)),
+            ActorEventNet.organisation_id == organisation_id,
             ActorEventNet.event_starts_at >= sa.bindparam("start"),
             ActorEventNet.event_starts_at < sa.bindparam("end"),
             ActorEventNet.event_status.in_(RECEIVED_STATUSES + QUOTED_STATUSES),
         )
-        .group_by(ActorEventNet.organisation_id)
+        .scalar_subquery()
+    )
+
+
+@cache
+def _received_statement() -> sa.Select:
+    """:func:`received_this_year`'s statement, built once (see :func:`_candidates_statement`)."""
+    return sa.select(Organisation.id, _received_sql(Organisation.id)).where(
+        Organisation.id.in_(sa.bindparam("organisation_ids", expanding=True))
     )
 
 
 def received_this_year(organisation_ids: Iterable[int], now: datetime | None = None) -> dict[int, Decimal]:
     """What each organisation received this calendar year (see the module's rules). One query, on
-    the sums kept per actor and event (``offers.services.actor_nets``), not on the lines."""
+    the sums kept per actor and event (``offers.services.actor_nets``), not on the lines. The
+    suggestions read the same figure with their candidates (:func:`_candidate_rows`)."""
     ids = sorted(set(organisation_ids))
     if not ids:
         return {}
@@ -292,7 +317,7 @@ def received_this_year(organisation_ids: Iterable[int], now: datetime | None = N
     ).all()
     totals = dict.fromkeys(ids, ZERO)
     for organisation_id, amount in rows:
-        totals[organisation_id] += amount
+        totals[organisation_id] = amount if amount is not None else ZERO
     return totals
 
 
@@ -374,24 +399,37 @@ def suggest_for_lots(
     weights: dict[str, Decimal] | None = None,
     limit: int | None = None,
 ) -> dict[int, list[Suggestion]]:
-    """Ranked suggestions for each lot (by lot id), ``limit`` per lot. Two queries for all lots
+    """Ranked suggestions for each lot (by lot id), ``limit`` per lot. One query for all lots
     (plus the setting's, when ``weights`` is not given). Lots' ``assignments``, ``event`` and
     ``category`` are read as loaded."""
     lots = [lot for lot in lots if lot is not None]
     if not lots:
         return {}
     weights = weights if weights is not None else matching_weights()
-    rows = _candidate_rows(lots)
+    rows = _candidate_rows(lots, now)
     organisations: dict[int, Organisation] = {}
+    received: dict[int, Decimal] = {}
     categories: dict[int, set[int]] = {}
     accepted_lots: dict[int, dict[int, tuple]] = {}
-    for org, category_id, lot_id, lot_title, lot_start, lot_end, ev_id, ev_title, ev_start, ev_end in rows:
+    for (
+        org,
+        amount,
+        category_id,
+        lot_id,
+        lot_title,
+        lot_start,
+        lot_end,
+        ev_id,
+        ev_title,
+        ev_start,
+        ev_end,
+    ) in rows:
         organisations[org.id] = org
+        received[org.id] = amount if amount is not None else ZERO
         categories.setdefault(org.id, set()).add(category_id)
         if lot_id is not None:
             window = (lot_start or ev_start, lot_end or ev_end)
             accepted_lots.setdefault(org.id, {})[lot_id] = (lot_title, ev_id, ev_title, window)
-    received = received_this_year(organisations, now)
     result: dict[int, list[Suggestion]] = {}
     for lot in lots:
         window = lot_window(lot)

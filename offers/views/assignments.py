@@ -68,18 +68,20 @@ SEARCH_LIMIT = 20
 
 def _cache() -> dict:
     if "_offers_assignments" not in g:
-        g._offers_assignments = {"suggestions": {}, "accounts": {}}
+        g._offers_assignments = {"suggestions": {}, "accounts": {}, "weights": None}
     return g._offers_assignments
 
 
 @bp.app_template_global("lot_suggestions")
 def lot_suggestions(lot: Lot) -> list:
-    """The top suggestions for ``lot`` when it needs someone (else ``[]``), in two queries."""
+    """The top suggestions for ``lot`` when it needs someone (else ``[]``), in one query (two when
+    the page did not read the weights with its rows: :func:`remember_weights`)."""
     if lot.event.is_frozen or not needs_someone(lot):
         return []
     cache = _cache()["suggestions"]
     if lot.id not in cache:
-        cache[lot.id] = suggest_for_lots([lot], limit=INLINE_SUGGESTIONS).get(lot.id, [])
+        weights = _cache()["weights"]
+        cache[lot.id] = suggest_for_lots([lot], weights=weights, limit=INLINE_SUGGESTIONS).get(lot.id, [])
     return cache[lot.id]
 
 
@@ -90,6 +92,12 @@ def has_actor_account(lot: Lot, organisation_id: int) -> bool:
     if lot.id not in cache:
         cache[lot.id] = organisations_with_accounts({a.organisation_id for a in lot.assignments})
     return organisation_id in cache[lot.id]
+
+
+def remember_weights(stored) -> None:
+    """The matching's weights for this request's suggestions, from the setting as the caller read
+    it with its own rows (``offers.services.matching.stored_weights_sql``)."""
+    _cache()["weights"] = matching_weights(stored)
 
 
 def remember_accounts(lot: Lot, organisation_ids) -> None:

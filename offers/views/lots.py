@@ -19,7 +19,7 @@ from offers.forms.lots import LotActionForm, LotForm, LotMoveForm
 from offers.models import Event, Lot
 from offers.permissions import can_edit_event, can_view_event
 from offers.pricing import lines_pricing, lot_net
-from offers.services.events import lot_place, read_lot_page
+from offers.services.events import read_lot_page
 from offers.services.lots import cancel_lot, create_lot, move_lot, reopen_lot, update_lot
 from offers.views import bp, pricing_context
 from offers.views.events import conflict_context, render_detail
@@ -80,12 +80,13 @@ def render_lot(lot_id: int, status: int = 200, error: str | None = None):
     lot, event = read.lot, read.lot.event
     if not can_view_event(current_user, event):
         abort(403)
-    from offers.views.assignments import remember_accounts  # both import this module
+    from offers.views.assignments import remember_accounts, remember_weights  # both import this module
     from offers.views.lines import remember_lines_locked
 
     # What the lot's statements read besides the lot: the partials ask them, and need no query.
     remember_lines_locked(event, read.lines_locked)
     remember_accounts(lot, read.with_accounts)
+    remember_weights(read.stored_weights)
     return (
         render_template(
             "offers/lot_detail.html",
@@ -93,7 +94,7 @@ def render_lot(lot_id: int, status: int = 200, error: str | None = None):
             event=event,
             priced=lines_pricing(event, pricing_context(), lots=[lot]),
             net=lot_net(lot),
-            place=lot_place(lot),
+            place=read.place,
             can_edit=can_edit_event(current_user, event),
             frozen=event.is_frozen,
             action_form=LotActionForm(),

@@ -303,7 +303,7 @@ def test_names_sort_without_case_or_accents():
     assert sorted(["écho", "Delta", "Éa", "alpha"], key=sort_name) == ["alpha", "Delta", "Éa", "écho"]
 
 
-def test_two_queries_whatever_the_number_of_candidates(table, make_organisation):
+def test_one_query_whatever_the_number_of_candidates(table, make_organisation):
     weights = matching_weights()
     db.session.expire_all()
     lunch = db.session.get(Lot, table.lunch.id)
@@ -323,7 +323,7 @@ def test_two_queries_whatever_the_number_of_candidates(table, make_organisation)
     with count_statements() as many:
         ranked = suggest(lunch, now=NOW, weights=weights)
     assert len(ranked) == 22
-    assert len(few) == len(many) == 2
+    assert len(few) == len(many) == 1
 
 
 # --- the pages -----------------------------------------------------------------------------------
@@ -452,6 +452,20 @@ def test_the_lot_page_shows_the_top_three_for_a_lot_that_needs_someone(
     assert "Ce lot attend un acteur." not in page
     # The event page says which lot waits for someone, without computing suggestions.
     assert "Ce lot attend un acteur." not in text(client.get(f"/evenements/{lunch.event_id}"))
+
+
+def test_the_lot_page_ranks_with_the_weights_set_by_the_admin(client, auth, make_user, live):
+    """The lot's page reads the weights with the lot (one statement): a QPV penalty puts the
+    caterers outside priority neighbourhoods first, by name."""
+    lunch, _orgs = live
+    set_setting("matching.weights", {"qpv": "-5"})
+    db.session.commit()
+    auth.login(make_user("coordinator").email)
+    page = text(client.get(f"/lots/{lunch.id}"))
+    block = plain(section(page, f'id="lot-{lunch.id}-acteurs"', "Lignes chiffrées"))
+    names = ("Méli-Mélo", "Napce", "Romsi", "Le Goût des Autres", "Pain Virgule")
+    shown = [name for _at, name in sorted((block.index(n), n) for n in names if n in block)]
+    assert shown == ["Le Goût des Autres", "Pain Virgule", "Méli-Mélo"]
 
 
 def test_the_event_page_keeps_a_constant_query_count_with_lots_needing_someone(

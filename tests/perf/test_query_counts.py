@@ -88,7 +88,7 @@ def test_the_seed_command_loads_the_dataset(app, runner):
 COMMON = {
     "events": 5,
     "event_dashboard": 5,
-    "lot_to_staff": 8,
+    "lot_to_staff": 5,
     "directory": 5,
     "quotes": 5,
     "portal": 6,
